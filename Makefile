@@ -1,0 +1,51 @@
+# affect-edge: `make demo` and `make test` each set everything up on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# Extras for the development machine: tests, benchmarks, rich CLI, LiteRT, audio I/O.
+EXTRAS ?= dev,bench,cli,litert,audio
+SYSTEM_PACKAGES := libportaudio2
+STAMP := $(VENV)/.installed
+SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/dsp/*.pyx edge/dsp/*.pxd)
+
+.PHONY: help setup system demo test bench lint format clean
+
+help:
+	@echo "make demo   set up and run the main job on the bundled sample inputs"
+	@echo "make test   set up and run the test suite"
+	@echo "make bench  benchmarks against their comparators -> bench/results/*.md"
+	@echo "make lint   ruff check and format check"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+system:
+	@scripts/install_system_packages.sh $(SYSTEM_PACKAGES)
+
+# Build tools first, then the package with its compiled front end, in place (editable).
+$(STAMP): $(SOURCES) | $(PY)
+	$(PIP) install -q --upgrade pip -c constraints.txt "setuptools>=77,<81" wheel "Cython>=3" "numpy>=1.26"
+	$(PIP) install -q --no-build-isolation -c constraints.txt -e ".[$(EXTRAS)]"
+	@touch $@
+
+setup: system $(STAMP)
+
+demo: setup
+	$(VENV)/bin/affect-edge demo
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) -m bench
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) build *.egg-info edge/dsp/*.so edge/dsp/*.c

@@ -1,0 +1,1 @@
+"""The `affect-edge` command line. Only this package prints; library code logs."""

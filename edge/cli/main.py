@@ -1,0 +1,58 @@
+"""Entry point of the `affect-edge` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from edge import __version__
+from edge.cli import demo, features
+from edge.errors import AffectEdgeError
+
+COMMANDS = {
+    "demo": (demo, "run the front ends on the bundled sample inputs (what `make demo` runs)"),
+    "features": (
+        features,
+        "stream a WAV file through the speech front end and summarise the log-mel",
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="affect-edge",
+        description="On-device affect sensing: compiled DSP front ends and tiny int8 models for "
+        "speech, face and EEG. Raw audio, video and EEG never leave the device.",
+    )
+    parser.add_argument("--version", action="version", version=f"affect-edge {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(p)
+        p.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except AffectEdgeError as exc:
+        print(f"affect-edge: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,51 @@
+"""Terminal output: rich tables where `rich` is installed, aligned plain text where not."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+try:  # rich is the optional `cli` extra; a bare device install prints plain text.
+    from rich.console import Console
+    from rich.table import Table
+except ImportError:  # pragma: no cover - exercised only without the extra
+    Console = None  # type: ignore[assignment,misc]
+
+_SPARK = "▁▂▃▄▅▆▇█"
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[str(c) for c in row] for row in rows]
+    if Console is not None:
+        t = Table(title=title, title_justify="left")
+        for i, col in enumerate(columns):
+            t.add_column(col, justify="left" if i == 0 else "right")
+        for row in cells:
+            t.add_row(*row)
+        Console().print(t)
+        return
+    widths = [max(len(str(col)), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
+    print(title)
+    print("  ".join(str(col).ljust(w) for col, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def line(text: str = "") -> None:
+    print(text)
+
+
+def emit_json(payload: Any) -> None:
+    json.dump(payload, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+def sparkline(values: Sequence[float]) -> str:
+    """One block character per value, scaled between the series' min and max."""
+    if not len(values):
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    return "".join(_SPARK[min(int((v - lo) / span * len(_SPARK)), len(_SPARK) - 1)] for v in values)

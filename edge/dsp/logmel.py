@@ -1,0 +1,199 @@
+"""Streaming log-mel front end for speech: blocks of any size in, completed frames out.
+
+Frame t covers samples [t * hop_length, t * hop_length + n_fft) of the stream (no centring
+pad, like librosa's ``center=False``). Each frame is pre-emphasised (optional), multiplied
+by a periodic Hann window of ``win_length`` centred in ``n_fft``, turned into a power
+spectrum, pooled by a mel filterbank and logged: ``ln(max(mel_power, log_floor))``.
+int16 input is scaled by 1/32768. The same code computes training features (`log_mel`) and
+device features (`StreamingLogMel`), so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from edge.dsp import checks
+from edge.dsp._logmel import LogMelKernel
+from edge.dsp.mel import mel_filterbank, sparse_filterbank
+from edge.errors import ConfigError, InputError
+
+MAX_N_FFT = 2048
+
+
+@dataclass(frozen=True)
+class LogMelConfig:
+    """Parameters of the speech front end; validated once, at construction.
+
+    Units: ``sample_rate`` in Hz; ``n_fft``, ``win_length`` and ``hop_length`` in samples;
+    ``fmin``/``fmax`` in Hz. ``win_length`` and ``fmax`` default to ``n_fft`` and the
+    Nyquist frequency.
+    """
+
+    sample_rate: int = 16000
+    n_fft: int = 512
+    win_length: int | None = None
+    hop_length: int = 160
+    n_mels: int = 64
+    fmin: float = 0.0
+    fmax: float | None = None
+    preemphasis: float = 0.0
+    log_floor: float = 1e-10
+    mel_scale: str = "slaney"
+    mel_normalize: bool = True
+
+    def __post_init__(self) -> None:
+        def bad(msg: str) -> ConfigError:
+            return ConfigError(f"LogMelConfig: {msg}")
+
+        if self.win_length is None:
+            object.__setattr__(self, "win_length", self.n_fft)
+        if self.fmax is None:
+            object.__setattr__(self, "fmax", self.sample_rate / 2.0)
+        if not isinstance(self.sample_rate, int) or self.sample_rate <= 0:
+            raise bad(f"sample_rate must be a positive integer (Hz), got {self.sample_rate!r}")
+        n = self.n_fft
+        if not isinstance(n, int) or n < 16 or n > MAX_N_FFT or n & (n - 1):
+            raise bad(f"n_fft must be a power of two between 16 and {MAX_N_FFT}, got {n!r}")
+        if not 1 <= self.win_length <= n:
+            raise bad(f"win_length must be in [1, n_fft={n}], got {self.win_length}")
+        if not 1 <= self.hop_length <= n:
+            raise bad(f"hop_length must be in [1, n_fft={n}], got {self.hop_length}")
+        if not 1 <= self.n_mels <= n // 2 + 1:
+            raise bad(f"n_mels must be in [1, n_fft/2+1={n // 2 + 1}], got {self.n_mels}")
+        if not 0.0 <= self.fmin < self.fmax <= self.sample_rate / 2.0:
+            raise bad(
+                f"need 0 <= fmin < fmax <= sample_rate/2 = {self.sample_rate / 2}; "
+                f"got fmin={self.fmin}, fmax={self.fmax}"
+            )
+        if not 0.0 <= self.preemphasis < 1.0:
+            raise bad(f"preemphasis must be in [0, 1), got {self.preemphasis}")
+        if not self.log_floor > 0.0:
+            raise bad(f"log_floor must be > 0, got {self.log_floor}")
+        if self.mel_scale not in ("slaney", "htk"):
+            raise bad(f"mel_scale must be 'slaney' or 'htk', got {self.mel_scale!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain values for a bundle manifest."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> LogMelConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"LogMelConfig: unknown field(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def window(self) -> np.ndarray:
+        """Periodic Hann window of win_length, zero-padded to n_fft and centred (float64)."""
+        m = self.win_length
+        hann = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(m) / m)
+        left = (self.n_fft - m) // 2
+        out = np.zeros(self.n_fft)
+        out[left : left + m] = hann
+        return out
+
+    def filterbank(self) -> np.ndarray:
+        """Mel weights, shape (n_mels, n_fft // 2 + 1)."""
+        return mel_filterbank(
+            self.sample_rate,
+            self.n_fft,
+            self.n_mels,
+            self.fmin,
+            self.fmax,
+            scale=self.mel_scale,  # type: ignore[arg-type]
+            normalize=self.mel_normalize,
+        )
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames a fresh front end produces from a signal of n_samples."""
+        return 0 if n_samples < self.n_fft else 1 + (n_samples - self.n_fft) // self.hop_length
+
+
+class StreamingLogMel:
+    """Feed audio blocks, get the log-mel frames they complete, shape (frames, n_mels), float32.
+
+    ``nonfinite="raise"`` (default) rejects a block holding NaN/Inf before any state changes;
+    ``"replace"`` replaces such samples with 0 and counts them in `nonfinite_replaced`, for
+    streams that must go on.
+    """
+
+    def __init__(self, config: LogMelConfig | None = None, nonfinite: str = "raise") -> None:
+        self.config = config or LogMelConfig()
+        checks.check_policy(nonfinite)
+        self.nonfinite = nonfinite
+        self.nonfinite_replaced = 0
+        start, offset, weight = sparse_filterbank(self.config.filterbank())
+        self._kernel = LogMelKernel(
+            self.config.window(),
+            self.config.hop_length,
+            start,
+            offset,
+            weight,
+            self.config.preemphasis,
+            self.config.log_floor,
+        )
+        self._feeders = {
+            np.dtype(np.int16): self._kernel.feed_int16,
+            np.dtype(np.float32): self._kernel.feed_float32,
+            np.dtype(np.float64): self._kernel.feed_float64,
+        }
+
+    @property
+    def n_mels(self) -> int:
+        return self.config.n_mels
+
+    @property
+    def pending_samples(self) -> int:
+        """Samples buffered towards the next frame."""
+        return self._kernel.filled
+
+    def frames_for(self, n_samples: int) -> int:
+        """How many frames the next block of n_samples will return."""
+        return self._kernel.frames_for(n_samples)
+
+    def reset(self) -> None:
+        """Start a new stream: drop buffered samples and pre-emphasis memory."""
+        self._kernel.reset()
+
+    def process(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Consume one block; return the completed frames (possibly zero rows).
+
+        With `out` (float32, C-contiguous, shape (>= frames_for(len(block)), n_mels)) the
+        frames are written there and a view of it is returned, so a caller that reuses one
+        buffer allocates nothing per block.
+        """
+        x = checks.audio_block(block)
+        x, replaced = checks.finite(x, self.nonfinite, "audio block")
+        self.nonfinite_replaced += replaced
+        n_frames = self._kernel.frames_for(x.shape[0])
+        if out is None:
+            out = np.empty((n_frames, self.config.n_mels), dtype=np.float32)
+        elif (
+            out.dtype != np.float32
+            or out.ndim != 2
+            or out.shape[0] < n_frames
+            or out.shape[1] != self.config.n_mels
+            or not out.flags.c_contiguous
+        ):
+            raise InputError(
+                f"out must be C-contiguous float32 of shape (>= {n_frames}, {self.config.n_mels}); "
+                f"got {out.dtype} {out.shape}"
+            )
+        if x.shape[0]:
+            self._feeders[x.dtype](x, out)
+        return out[:n_frames]
+
+
+def log_mel(
+    signal: np.ndarray, config: LogMelConfig | None = None, nonfinite: str = "raise"
+) -> np.ndarray:
+    """Log-mel of a whole signal, shape (frames, n_mels), float32.
+
+    Exactly the frames a fresh `StreamingLogMel` returns for the same samples in any chunking.
+    """
+    return StreamingLogMel(config, nonfinite=nonfinite).process(signal)

@@ -1,0 +1,4 @@
+"""Wire protocol to wearables and C export of bundles for microcontroller firmware.
+
+Empty until its issue.
+"""

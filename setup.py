@@ -1,0 +1,31 @@
+"""Cython extension list for affect-edge; all other metadata lives in pyproject.toml."""
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+_KERNELS = ["_fft", "_logmel", "_sos", "_window_stats", "_resample", "_scan"]
+
+extensions = [
+    Extension(
+        f"edge.dsp.{name}",
+        [f"edge/dsp/{name}.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=["-O3"],
+    )
+    for name in _KERNELS
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={
+            "language_level": "3",
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+        },
+    )
+)
