@@ -6,7 +6,7 @@ mel filterbank (zero weights are never visited) and logged. No allocation and no
 happen per frame. The Python wrapper in `logmel.py` checks inputs and sizes the output.
 """
 
-from libc.math cimport log
+from libc.math cimport logf
 from libc.string cimport memmove
 
 import numpy as np
@@ -87,7 +87,7 @@ cdef class LogMelKernel:
                     acc = acc + weight[k] * power[b0 + k - self.band_offset[m]]
                 if acc < self.log_floor:
                     acc = self.log_floor
-                out[frames * self.n_mels + m] = <float>log(acc)
+                out[frames * self.n_mels + m] = logf(<float>acc)
             frames += 1
             memmove(buf, buf + self.hop_length,
                     (self.n_fft - self.hop_length) * sizeof(double))

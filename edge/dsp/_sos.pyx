@@ -1,8 +1,10 @@
 """Compiled multi-channel, multi-filter biquad cascade with carried state.
 
 Each of K filters (second-order sections, transposed direct form II, the same arithmetic as
-`scipy.signal.sosfilt`) runs over the same C channels. The channel loop is innermost so the
-independent recursions of different channels overlap in the CPU pipeline.
+`scipy.signal.sosfilt`) runs over the same C channels. A block is filtered section by section
+(each section is a filter of its own in the cascade, so the values are exactly those of the
+sample-by-sample order) with the channel loop innermost: coefficients stay in registers and
+the independent recursions of different channels overlap in the CPU pipeline.
 """
 
 import numpy as np
@@ -12,7 +14,7 @@ cdef class SosKernel:
     cdef double[:, :, ::1] sos
     cdef double[:, :, :, ::1] state
     cdef double[:, ::1] time_major
-    cdef double[::1] current
+    cdef double[:, ::1] work
     cdef readonly Py_ssize_t n_filters, n_sections, n_channels
 
     def __cinit__(self, const double[:, :, ::1] sos, Py_ssize_t n_channels):
@@ -20,9 +22,10 @@ cdef class SosKernel:
         self.n_filters = sos.shape[0]
         self.n_sections = sos.shape[1]
         self.n_channels = n_channels
-        self.state = np.zeros((self.n_filters, self.n_sections, n_channels, 2))
+        # state[f, s, 0, c] and state[f, s, 1, c]: the two delays, contiguous over channels.
+        self.state = np.zeros((self.n_filters, self.n_sections, 2, n_channels))
         self.time_major = np.zeros((0, n_channels))
-        self.current = np.zeros(n_channels)
+        self.work = np.zeros((0, n_channels))
 
     def reset(self):
         """Zero the filter memory, as at the start of a new recording."""
@@ -30,44 +33,49 @@ cdef class SosKernel:
 
     def get_state(self):
         """A copy of the filter memory, shape (filters, sections, channels, 2)."""
-        return np.array(self.state)
+        return np.array(self.state).transpose(0, 1, 3, 2).copy()
 
     def set_state(self, const double[:, :, :, ::1] state):
-        self.state[...] = state
+        self.state[...] = np.asarray(state).transpose(0, 1, 3, 2)
 
     def process(self, const double[:, ::1] x, double[:, :, ::1] out):
         """Filter x (channels, samples) by every filter into out (filters, channels, samples)."""
         cdef Py_ssize_t n_samples = x.shape[1]
         cdef Py_ssize_t C = self.n_channels, f, t, s, c
         cdef double b0, b1, b2, a1, a2, xc, y
-        cdef double[:, ::1] tm
-        cdef double* cur = &self.current[0]
-        cdef double* z
+        cdef double* z0
+        cdef double* z1
+        cdef double* w
+        cdef const double* src
         if n_samples == 0:
             return
         if self.time_major.shape[0] < n_samples:
             self.time_major = np.zeros((n_samples, C))
-        tm = self.time_major
+            self.work = np.zeros((n_samples, C))
         with nogil:
             for c in range(C):
                 for t in range(n_samples):
-                    tm[t, c] = x[c, t]
+                    self.time_major[t, c] = x[c, t]
+            src = &self.time_major[0, 0]
+            w = &self.work[0, 0]
             for f in range(self.n_filters):
-                for t in range(n_samples):
-                    for c in range(C):
-                        cur[c] = tm[t, c]
-                    for s in range(self.n_sections):
-                        b0 = self.sos[f, s, 0]
-                        b1 = self.sos[f, s, 1]
-                        b2 = self.sos[f, s, 2]
-                        a1 = self.sos[f, s, 4]
-                        a2 = self.sos[f, s, 5]
-                        z = &self.state[f, s, 0, 0]
+                for t in range(n_samples * C):
+                    w[t] = src[t]
+                for s in range(self.n_sections):
+                    b0 = self.sos[f, s, 0]
+                    b1 = self.sos[f, s, 1]
+                    b2 = self.sos[f, s, 2]
+                    a1 = self.sos[f, s, 4]
+                    a2 = self.sos[f, s, 5]
+                    z0 = &self.state[f, s, 0, 0]
+                    z1 = &self.state[f, s, 1, 0]
+                    for t in range(n_samples):
                         for c in range(C):
-                            xc = cur[c]
-                            y = b0 * xc + z[2 * c]
-                            z[2 * c] = b1 * xc - a1 * y + z[2 * c + 1]
-                            z[2 * c + 1] = b2 * xc - a2 * y
-                            cur[c] = y
-                    for c in range(C):
-                        out[f, c, t] = cur[c]
+                            xc = w[t * C + c]
+                            y = b0 * xc + z0[c]
+                            z0[c] = b1 * xc - a1 * y + z1[c]
+                            z1[c] = b2 * xc - a2 * y
+                            w[t * C + c] = y
+                for c in range(C):
+                    for t in range(n_samples):
+                        out[f, c, t] = w[t * C + c]

@@ -2,10 +2,39 @@
 
 Rows (for EEG: band x channel) stream in; every `hop_length` samples once `window_length`
 have arrived, the variance of each row over the last window is written out. A ring buffer
-holds the window, so memory is fixed and nothing is allocated per block.
+holds the window, so memory is fixed and nothing is allocated per block. Samples are copied
+in contiguous runs up to the next emission, so the per-sample cost is a memory copy.
 """
 
 import numpy as np
+
+
+cdef double _variance(const double* x, Py_ssize_t n) noexcept nogil:
+    """Population variance, two passes; four partial sums break the chain of dependent adds."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, mean, d0, d1, d2, d3
+    cdef Py_ssize_t k, n4 = n - n % 4
+    for k in range(0, n4, 4):
+        s0 += x[k]
+        s1 += x[k + 1]
+        s2 += x[k + 2]
+        s3 += x[k + 3]
+    for k in range(n4, n):
+        s0 += x[k]
+    mean = (s0 + s1 + s2 + s3) / n
+    s0 = s1 = s2 = s3 = 0.0
+    for k in range(0, n4, 4):
+        d0 = x[k] - mean
+        d1 = x[k + 1] - mean
+        d2 = x[k + 2] - mean
+        d3 = x[k + 3] - mean
+        s0 += d0 * d0
+        s1 += d1 * d1
+        s2 += d2 * d2
+        s3 += d3 * d3
+    for k in range(n4, n):
+        d0 = x[k] - mean
+        s0 += d0 * d0
+    return (s0 + s1 + s2 + s3) / n
 
 
 cdef class WindowVarianceKernel:
@@ -25,58 +54,51 @@ cdef class WindowVarianceKernel:
         self.since_emit = 0
         self.write_pos = 0
 
+    cdef Py_ssize_t _until_emit(self) noexcept nogil:
+        """Samples still needed before the next window is complete."""
+        if self.filled < self.window_length:
+            return self.window_length - self.filled
+        return self.hop_length - self.since_emit
+
     def windows_for(self, Py_ssize_t n_samples):
         """How many windows a block of `n_samples` will complete."""
-        cdef Py_ssize_t count = 0, t, filled = self.filled, since = self.since_emit
-        # Closed form would be shorter but this mirrors `process` exactly for any state.
-        if filled + n_samples < self.window_length:
+        cdef Py_ssize_t first = self._until_emit()
+        if n_samples < first:
             return 0
-        for t in range(n_samples):
-            if filled < self.window_length:
-                filled += 1
-                if filled == self.window_length:
-                    count += 1
-                    since = 0
-            else:
-                since += 1
-                if since == self.hop_length:
-                    count += 1
-                    since = 0
-        return count
+        return 1 + (n_samples - first) // self.hop_length
 
     def process(self, const double[:, ::1] x, double[:, ::1] out):
         """Feed x (rows, samples); write one variance per row per completed window into out."""
         cdef Py_ssize_t n = x.shape[1], R = self.n_rows, W = self.window_length
-        cdef Py_ssize_t t, r, k, emitted = 0
-        cdef double mean, acc, d
+        cdef Py_ssize_t i = 0, take, r, k, emitted = 0, wp
         cdef bint emit
+        cdef double* row
+        cdef const double* src
         with nogil:
-            for t in range(n):
+            while i < n:
+                take = self._until_emit()
+                if take > n - i:
+                    take = n - i
+                if take > W - self.write_pos:
+                    take = W - self.write_pos
+                wp = self.write_pos
                 for r in range(R):
-                    self.ring[r, self.write_pos] = x[r, t]
-                self.write_pos += 1
-                if self.write_pos == W:
-                    self.write_pos = 0
-                emit = False
+                    row = &self.ring[r, wp]
+                    src = &x[r, i]
+                    for k in range(take):
+                        row[k] = src[k]
+                i += take
+                self.write_pos = (wp + take) % W
+                # Phase one fills the first window; phase two counts hops since the last one.
                 if self.filled < W:
-                    self.filled += 1
-                    if self.filled == W:
-                        emit = True
+                    self.filled += take
+                    emit = self.filled == W
                 else:
-                    self.since_emit += 1
-                    if self.since_emit == self.hop_length:
-                        emit = True
+                    self.since_emit += take
+                    emit = self.since_emit == self.hop_length
                 if emit:
-                    self.since_emit = 0
                     for r in range(R):
-                        mean = 0.0
-                        for k in range(W):
-                            mean = mean + self.ring[r, k]
-                        mean = mean / W
-                        acc = 0.0
-                        for k in range(W):
-                            d = self.ring[r, k] - mean
-                            acc = acc + d * d
-                        out[emitted, r] = acc / W
+                        out[emitted, r] = _variance(&self.ring[r, 0], W)
                     emitted += 1
+                    self.since_emit = 0
         return emitted

@@ -15,6 +15,14 @@ from edge.errors import ConfigError, InputError
 
 NonFinitePolicy = Literal["raise", "replace"]
 NONFINITE_POLICIES = ("raise", "replace")
+_FIRST = {
+    np.dtype(np.float32): _scan.first_nonfinite_f32,
+    np.dtype(np.float64): _scan.first_nonfinite_f64,
+}
+_REPLACE = {
+    np.dtype(np.float32): _scan.replace_nonfinite_f32,
+    np.dtype(np.float64): _scan.replace_nonfinite_f64,
+}
 
 
 def check_policy(nonfinite: str) -> None:
@@ -60,10 +68,13 @@ def finite(x: np.ndarray, nonfinite: NonFinitePolicy, what: str) -> tuple[np.nda
     With ``nonfinite="raise"`` the first bad sample is named in an `InputError`; with
     ``"replace"`` a copy is cleaned, so the caller's array is never modified.
     """
-    if x.dtype.kind != "f" or x.size == 0:
+    first = _FIRST.get(x.dtype)
+    if first is None:
+        if x.dtype.kind == "f":
+            raise InputError(f"{what} has dtype {x.dtype}; expected float32 or float64")
         return x, 0
-    flat = x.reshape(-1)
-    index = _scan.first_nonfinite(flat)
+    flat = x if x.ndim == 1 else x.reshape(-1)
+    index = first(flat)
     if index < 0:
         return x, 0
     if nonfinite == "raise":
@@ -74,5 +85,5 @@ def finite(x: np.ndarray, nonfinite: NonFinitePolicy, what: str) -> tuple[np.nda
             "Pass nonfinite='replace' to count such samples and replace them with 0."
         )
     cleaned = x.copy()
-    count = _scan.replace_nonfinite(cleaned.reshape(-1), 0.0)
+    count = _REPLACE[x.dtype](cleaned.reshape(-1), 0.0)
     return cleaned, int(count)

@@ -22,6 +22,7 @@ from edge.dsp.mel import mel_filterbank, sparse_filterbank
 from edge.errors import ConfigError, InputError
 
 MAX_N_FFT = 2048
+_INT16 = np.dtype(np.int16)
 
 
 @dataclass(frozen=True)
@@ -167,25 +168,35 @@ class StreamingLogMel:
         frames are written there and a view of it is returned, so a caller that reuses one
         buffer allocates nothing per block.
         """
-        x = checks.audio_block(block)
-        x, replaced = checks.finite(x, self.nonfinite, "audio block")
-        self.nonfinite_replaced += replaced
+        feed = (
+            self._feeders.get(block.dtype)
+            if type(block) is np.ndarray and block.ndim == 1
+            else None
+        )
+        if feed is None or not block.flags.c_contiguous:
+            x = checks.audio_block(block)
+            feed = self._feeders[x.dtype]
+        else:  # fast path: already a contiguous mono array of a supported dtype
+            x = block
+        if x.dtype is not _INT16:
+            x, replaced = checks.finite(x, self.nonfinite, "audio block")
+            self.nonfinite_replaced += replaced
         n_frames = self._kernel.frames_for(x.shape[0])
         if out is None:
             out = np.empty((n_frames, self.config.n_mels), dtype=np.float32)
-        elif (
-            out.dtype != np.float32
-            or out.ndim != 2
-            or out.shape[0] < n_frames
-            or out.shape[1] != self.config.n_mels
-            or not out.flags.c_contiguous
+        elif not (
+            out.dtype == np.float32
+            and out.ndim == 2
+            and out.shape[0] >= n_frames
+            and out.shape[1] == self.config.n_mels
+            and out.flags.c_contiguous
         ):
             raise InputError(
                 f"out must be C-contiguous float32 of shape (>= {n_frames}, {self.config.n_mels}); "
                 f"got {out.dtype} {out.shape}"
             )
         if x.shape[0]:
-            self._feeders[x.dtype](x, out)
+            feed(x, out)
         return out[:n_frames]
 
 
