@@ -12,7 +12,7 @@ import scipy.fft
 from scipy import signal
 
 from bench import report
-from bench.timing import machine, per_call_s
+from bench.timing import interleaved, machine
 from edge.dsp import BandDifferentialEntropy, LogMelConfig, StreamingLogMel, log_mel, stored_sos
 
 CFG = LogMelConfig(sample_rate=16000, n_fft=512, hop_length=160, n_mels=64)
@@ -87,104 +87,99 @@ def run(quick: bool = False) -> dict:
     def rep(n: int) -> int:
         return max(3, int(n * scale))
 
-    ours = per_call_s(lambda: log_mel(x10, CFG), number=3, repeat=rep(15))
-    lib = per_call_s(
-        lambda: np.log(
-            np.maximum(
-                librosa.feature.melspectrogram(
-                    y=x10, sr=16000, n_fft=512, hop_length=160, n_mels=64, center=False
-                ),
-                CFG.log_floor,
-            )
-        ),
+    batch = interleaved(
+        {
+            "ours": lambda: log_mel(x10, CFG),
+            "librosa": lambda: np.log(
+                np.maximum(
+                    librosa.feature.melspectrogram(
+                        y=x10, sr=16000, n_fft=512, hop_length=160, n_mels=64, center=False
+                    ),
+                    CFG.log_floor,
+                )
+            ),
+            "numpy": lambda: numpy_log_mel(x10.astype(np.float64), window, mel),
+        },
         number=3,
         repeat=rep(15),
     )
-    npy = per_call_s(
-        lambda: numpy_log_mel(x10.astype(np.float64), window, mel), number=3, repeat=rep(15)
-    )
     case = "batch log-mel, 10 s @ 16 kHz (n_fft 512, hop 160, 64 mels)"
-    rows.append(
-        {
-            "case": case,
-            "ours": "`log_mel`",
-            "ours_s": ours["median_s"],
-            "comparator": "`librosa.feature.melspectrogram` + log",
-            "comparator_s": lib["median_s"],
-            "target": ">= 2x",
-        }
-    )
-    rows.append(
-        {
-            "case": case,
-            "ours": "`log_mel`",
-            "ours_s": ours["median_s"],
-            "comparator": "vectorised numpy (rfft + matmul)",
-            "comparator_s": npy["median_s"],
-            "target": "-",
-        }
-    )
+    for key, label, target in (
+        ("librosa", "`librosa.feature.melspectrogram` + log", ">= 2x"),
+        ("numpy", "vectorised numpy (rfft + matmul)", "-"),
+    ):
+        rows.append(
+            {
+                "case": case,
+                "ours": "`log_mel`",
+                "ours_s": batch["ours"]["median_s"],
+                "comparator": label,
+                "comparator_s": batch[key]["median_s"],
+                "target": target,
+            }
+        )
 
     block = (0.1 * rng.standard_normal(CFG.hop_length)).astype(np.float32)
     stream = StreamingLogMel(CFG)
     stream.process(np.zeros(CFG.n_fft, dtype=np.float32))
     out = np.empty((1, CFG.n_mels), dtype=np.float32)
-    hop_out = per_call_s(lambda: stream.process(block, out=out), number=200, repeat=rep(50))
-    hop_alloc = per_call_s(lambda: stream.process(block), number=200, repeat=rep(50))
-    hop_kernel = per_call_s(
-        lambda: stream._kernel.feed_float32(block, out), number=200, repeat=rep(50)
-    )
     ref = PerFrameScipy()
-    hop_ref = per_call_s(lambda: ref.hop(block), number=200, repeat=rep(50))
+    hops = interleaved(
+        {
+            "out": lambda: stream.process(block, out=out),
+            "alloc": lambda: stream.process(block),
+            "kernel": lambda: stream._kernel.feed_float32(block, out),
+            "scipy": lambda: ref.hop(block),
+        },
+        number=200,
+        repeat=rep(50),
+    )
     case = "streaming log-mel, per 10 ms hop (160-sample float32 block)"
-    for label, t in (
-        ("`StreamingLogMel.process(block, out=buf)`", hop_out),
-        ("`StreamingLogMel.process(block)`", hop_alloc),
-        ("compiled kernel alone (no wrapper checks)", hop_kernel),
+    for key, label in (
+        ("out", "`StreamingLogMel.process(block, out=buf)`"),
+        ("alloc", "`StreamingLogMel.process(block)`"),
+        ("kernel", "compiled kernel alone (no wrapper checks)"),
     ):
         rows.append(
             {
                 "case": case,
                 "ours": label,
-                "ours_s": t["median_s"],
+                "ours_s": hops[key]["median_s"],
                 "comparator": "per-frame `scipy.fft.rfft` + mel matmul",
-                "comparator_s": hop_ref["median_s"],
+                "comparator_s": hops["scipy"]["median_s"],
                 "target": "<= 5 us and >= 3x",
             }
         )
 
     eeg = rng.standard_normal((EEG_CHANNELS, EEG_RATE)) * 20e-6
     de = BandDifferentialEntropy(EEG_RATE, EEG_CHANNELS, BANDS, prefilters=["bandpass_1_45"])
-    de.process(eeg)
-    ours_de = per_call_s(lambda: de.process(eeg), number=20, repeat=rep(30))
     sp = ScipyDe()
-    scipy_de = per_call_s(lambda: sp.window(eeg), number=20, repeat=rep(30))
-    case = "EEG 14 ch @ 128 Hz: 1-45 Hz band-pass + 4-band DE, per 1 s window"
-    rows.append(
-        {
-            "case": case,
-            "ours": "`BandDifferentialEntropy.process`",
-            "ours_s": ours_de["median_s"],
-            "comparator": "`scipy.signal.sosfilt` with zi + numpy var",
-            "comparator_s": scipy_de["median_s"],
-            "target": ">= 10x",
-        }
-    )
+    contenders = {"ours": lambda: de.process(eeg), "scipy": lambda: sp.window(eeg)}
     try:
-        bf = per_call_s(lambda: brainflow_de(eeg), number=5, repeat=rep(20))
-        rows.append(
-            {
-                "case": case,
-                "ours": "`BandDifferentialEntropy.process`",
-                "ours_s": ours_de["median_s"],
-                "comparator": "BrainFlow `DataFilter.perform_bandpass` + var",
-                "comparator_s": bf["median_s"],
-                "target": ">= 30x",
-            }
-        )
+        import brainflow  # noqa: F401
+
+        contenders["brainflow"] = lambda: brainflow_de(eeg)
     except ImportError:
         pass
+    timed = interleaved(contenders, number=10, repeat=rep(30))
+    case = "EEG 14 ch @ 128 Hz: 1-45 Hz band-pass + 4-band DE, per 1 s window"
+    for key, label, target in (
+        ("scipy", "`scipy.signal.sosfilt` with zi + numpy var", ">= 10x"),
+        ("brainflow", "BrainFlow `DataFilter.perform_bandpass` + var", ">= 30x"),
+    ):
+        if key in timed:
+            rows.append(
+                {
+                    "case": case,
+                    "ours": "`BandDifferentialEntropy.process`",
+                    "ours_s": timed["ours"]["median_s"],
+                    "comparator": label,
+                    "comparator_s": timed[key]["median_s"],
+                    "target": target,
+                }
+            )
 
+    hop_out = hops["out"]
     rtf = hop_out["median_s"] * 100
     notes = [
         "Our kernels are single-threaded; numpy/scipy/librosa may use more threads.",

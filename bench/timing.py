@@ -11,24 +11,35 @@ from datetime import datetime, timezone
 import numpy as np
 
 
-def per_call_s(fn: Callable[[], object], number: int, repeat: int, warmup: int = 3) -> dict:
-    """Median (and p10/p90) seconds per call of fn, each sample averaging `number` calls."""
-    for _ in range(warmup):
-        fn()
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
+def interleaved(
+    fns: dict[str, Callable[[], object]], number: int, repeat: int, warmup: int = 3
+) -> dict:
+    """Seconds per call for each fn: median, p10, p90 over `repeat` samples of `number` calls.
+
+    The functions take turns sample by sample, so a slow phase of a shared machine hits all
+    of them alike and their ratios stay meaningful.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
             fn()
-        samples.append((time.perf_counter() - t0) / number)
-    s = np.asarray(samples)
-    return {
-        "median_s": float(np.median(s)),
-        "p10_s": float(np.percentile(s, 10)),
-        "p90_s": float(np.percentile(s, 90)),
-        "repeat": repeat,
-        "number": number,
-    }
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeat):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / number)
+    out = {}
+    for name, values in samples.items():
+        s = np.asarray(values)
+        out[name] = {
+            "median_s": float(np.median(s)),
+            "p10_s": float(np.percentile(s, 10)),
+            "p90_s": float(np.percentile(s, 90)),
+            "repeat": repeat,
+            "number": number,
+        }
+    return out
 
 
 def machine() -> dict:
