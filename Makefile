@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 EXTRAS ?= dev,bench,cli,litert,audio
 SYSTEM_PACKAGES := libportaudio2
 STAMP := $(VENV)/.installed
-SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/dsp/*.pyx edge/dsp/*.pxd)
+SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd)
 
 .PHONY: help setup system demo test bench lint format clean
 
@@ -48,4 +48,4 @@ format: setup
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) build *.egg-info edge/dsp/*.so edge/dsp/*.c
+	rm -rf $(VENV) build *.egg-info edge/*/*.so edge/*/_*.c

@@ -4,12 +4,20 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-_KERNELS = ["_fft", "_logmel", "_sos", "_window_stats", "_resample", "_scan"]
+_KERNELS = [
+    "edge/dsp/_fft",
+    "edge/dsp/_logmel",
+    "edge/dsp/_sos",
+    "edge/dsp/_window_stats",
+    "edge/dsp/_resample",
+    "edge/dsp/_scan",
+    "edge/runtime/_quantize",
+]
 
 extensions = [
     Extension(
-        f"edge.dsp.{name}",
-        [f"edge/dsp/{name}.pyx"],
+        name.replace("/", "."),
+        [f"{name}.pyx"],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],

@@ -7,15 +7,15 @@ import logging
 import sys
 
 from edge import __version__
-from edge.cli import demo, features
+from edge.cli import bench, demo, features, models, profiles
 from edge.errors import AffectEdgeError
 
 COMMANDS = {
     "demo": (demo, "run the front ends on the bundled sample inputs (what `make demo` runs)"),
-    "features": (
-        features,
-        "stream a WAV file through the speech front end and summarise the log-mel",
-    ),
+    "features": (features, "stream a WAV through the speech front end, summarise the log-mel"),
+    "models": (models, "list, inspect and verify model bundles"),
+    "bench": (bench, "measure a bundle's latency, memory and size against a device profile"),
+    "profiles": (profiles, "list and show device profiles (budgets, sensors, compute)"),
 }
 
 
@@ -29,7 +29,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(p)
         p.set_defaults(handler=module.run)
     return parser

@@ -21,10 +21,11 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
     if Console is not None:
         t = Table(title=title, title_justify="left")
         for i, col in enumerate(columns):
-            t.add_column(col, justify="left" if i == 0 else "right")
+            t.add_column(col, justify="left" if i == 0 else "right", no_wrap=i == 0)
         for row in cells:
             t.add_row(*row)
-        Console().print(t)
+        # Piped output is read by scripts and logs: do not wrap it at 80 columns.
+        Console(width=None if sys.stdout.isatty() else 200).print(t)
         return
     widths = [max(len(str(col)), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
     print(title)

@@ -1,0 +1,88 @@
+"""`affect-edge profiles list|show`: the device profiles and their budgets."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from devices.profile import list_profiles, load_profile
+from edge.cli import render
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
+    sub.add_parser("list", help="the shipped device profiles")
+    show = sub.add_parser(
+        "show", help="one profile: compute, sensors, budgets, and where the figures come from"
+    )
+    show.add_argument("profile", help="profile name or .toml path")
+    show.add_argument("--json", action="store_true", help="print JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.profiles_command == "list":
+        rows = []
+        for name in list_profiles():
+            p = load_profile(name)
+            rows.append(
+                [
+                    p.name,
+                    p.arch,
+                    p.cores,
+                    p.preferred_engine,
+                    ", ".join(sorted(p.budgets)),
+                    p.description,
+                ]
+            )
+        render.table(
+            "device profiles", ["name", "arch", "cores", "engine", "budgets", "description"], rows
+        )
+        return 0
+    p = load_profile(args.profile)
+    if args.json:
+        render.emit_json(asdict(p))
+        return 0
+    c = p.compute
+    render.table(
+        p.name,
+        ["field", "value"],
+        [
+            ["description", p.description],
+            ["arch / cores", f"{p.arch} / {p.cores}"],
+            ["memory", f"{p.memory_bytes:,} bytes"],
+            ["preferred engine", p.preferred_engine],
+            [
+                "compute",
+                f"{c.macs_per_s:.3g} MAC/s per core ({'estimate' if c.estimate else 'measured'}: {c.source})",
+            ],
+            [
+                "latency from this host",
+                "not scaled"
+                if c.host_latency_scale is None
+                else f"x{c.host_latency_scale:g} ({c.host_latency_scale_source})",
+            ],
+        ],
+    )
+    render.table(
+        "sensors",
+        ["kind", "rate", "channels", "block"],
+        [
+            [s.kind, f"{s.rate_hz:g} Hz", ", ".join(s.channels), s.block_samples or "-"]
+            for s in p.sensors
+        ],
+    )
+    render.table(
+        "budgets",
+        ["modality", "latency p99", "latency p50", "model bytes", "RSS"],
+        [
+            [
+                m,
+                b.latency_p99_ms or "-",
+                b.latency_p50_ms or "-",
+                f"{b.model_bytes:,}" if b.model_bytes else "-",
+                f"{b.rss_bytes:,}" if b.rss_bytes else "-",
+            ]
+            for m, b in sorted(p.budgets.items())
+        ],
+    )
+    return 0

@@ -1,0 +1,83 @@
+"""LiteRT (TFLite) engine: ai-edge-litert, or tflite-runtime where that is what a device has."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge.errors import BundleError
+from edge.runtime.bundle import Bundle
+from edge.runtime.engines.base import Engine
+from edge.runtime.manifest import ModelFile
+
+
+def interpreter_class() -> tuple[type, str]:
+    """The TFLite interpreter class available here and the name of its package."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai-edge-litert"
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter, "tflite-runtime"
+    except ImportError:
+        raise BundleError(
+            "no TFLite runtime is installed: pip install 'affect-edge[litert]' (ai-edge-litert), "
+            "or tflite-runtime on devices that ship it; or run the bundle's ONNX model (--engine onnx)"
+        ) from None
+
+
+def _describe(details: list[dict]) -> list[tuple]:
+    out = []
+    for d in details:
+        signature = d.get("shape_signature", d["shape"])
+        scale, zero_point = d.get("quantization", (0.0, 0))
+        out.append(
+            (
+                d["name"],
+                tuple(None if int(s) < 0 else int(s) for s in signature),
+                np.dtype(d["dtype"]).name,
+                (float(scale), int(zero_point)) if scale else None,
+            )
+        )
+    return out
+
+
+class LiteRtEngine(Engine):
+    kind = "tflite"
+
+    def __init__(self, bundle: Bundle, model: ModelFile, threads: int = 1) -> None:
+        super().__init__(bundle, model, threads)
+        interpreter, package = interpreter_class()
+        self.runtime = package
+        try:
+            self._interp = interpreter(model_content=bundle.model_bytes(model), num_threads=threads)
+            self._interp.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise BundleError(f"{self._where()}: {package} cannot load this model: {exc}") from exc
+        in_details = self._interp.get_input_details()
+        out_details = self._interp.get_output_details()
+        self._check_io("input", model.inputs, _describe(in_details))
+        self._check_io("output", model.outputs, _describe(out_details))
+        self._in_index = [d["index"] for d in in_details]
+        self._out_index = [d["index"] for d in out_details]
+        self._shapes = [tuple(int(s) for s in d["shape"]) for d in in_details]
+
+    def _invoke(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        resized = False
+        for i, x in enumerate(arrays):
+            if x.shape != self._shapes[i]:
+                self._interp.resize_tensor_input(self._in_index[i], list(x.shape), strict=True)
+                self._shapes[i] = x.shape
+                resized = True
+        try:
+            if resized:
+                self._interp.allocate_tensors()
+            for index, x in zip(self._in_index, arrays, strict=True):
+                self._interp.set_tensor(index, x)
+            self._interp.invoke()
+        except (ValueError, RuntimeError) as exc:
+            raise BundleError(f"{self._where()}: the model failed at run time: {exc}") from exc
+        return [self._interp.get_tensor(index) for index in self._out_index]

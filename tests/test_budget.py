@@ -1,0 +1,84 @@
+"""Budget checks trip at the right values, at load and at run time."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from devices.profile import Budget, load_profile
+from edge.errors import BudgetError
+from edge.runtime.budget import check_load, check_runtime, enforce
+from tests.bundles import dense_bundle
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return dense_bundle(tmp_path_factory.mktemp("b") / "b", sizes=(64, 128, 3), int8=False)[0]
+
+
+def with_budget(name: str, **limits) -> object:
+    profile = load_profile(name)
+    return replace(profile, budgets={"speech": Budget(**limits)})
+
+
+def test_model_bytes_trip_exactly_at_the_limit(bundle) -> None:
+    model = bundle.manifest.model("onnx")
+    assert (
+        check_load(bundle.manifest, model, with_budget("x86-host", model_bytes=model.size_bytes))
+        == []
+    )
+    (v,) = check_load(
+        bundle.manifest, model, with_budget("x86-host", model_bytes=model.size_bytes - 1)
+    )
+    assert (v.budget, v.value, v.limit) == ("model_bytes", model.size_bytes, model.size_bytes - 1)
+    assert str(v).startswith(
+        f"model_bytes: {model.size_bytes:,} bytes exceeds the limit of {model.size_bytes - 1:,}"
+    )
+
+
+def test_declared_macs_against_the_profile_compute_rate(bundle) -> None:
+    macs = bundle.manifest.macs
+    profile = with_budget("hearing-aid-coprocessor", latency_p99_ms=1.0)
+    implied_ms = macs / profile.compute.macs_per_s * 1e3
+    assert check_load(bundle.manifest, bundle.manifest.model("onnx"), profile) == []
+    tight = replace(profile, budgets={"speech": Budget(latency_p99_ms=implied_ms * 0.99)})
+    (v,) = check_load(bundle.manifest, bundle.manifest.model("onnx"), tight)
+    assert v.budget == "latency_p99_ms" and v.value == pytest.approx(implied_ms)
+    assert "estimate" in v.basis
+
+
+def test_runtime_latency_is_scaled_only_where_the_profile_says_how() -> None:
+    latency = {"count": 100, "p50_ms": 1.0, "p99_ms": 2.0}
+    host = with_budget("x86-host", latency_p99_ms=2.5)
+    assert check_runtime("speech", latency, None, host) == []
+    pi4 = with_budget("raspberry-pi-4", latency_p99_ms=15.0)  # factor 10: 2 ms here ~ 20 ms there
+    (v,) = check_runtime("speech", latency, None, pi4)
+    assert v.value == pytest.approx(20.0) and "estimate" in v.basis
+    mcu = with_budget("hearing-aid-coprocessor", latency_p99_ms=0.001)
+    assert (
+        check_runtime("speech", latency, None, mcu) == []
+    )  # no factor: x86 timings say nothing there
+
+
+def test_rss_and_p50_limits() -> None:
+    profile = with_budget("x86-host", latency_p50_ms=0.5, rss_bytes=100)
+    found = {
+        v.budget
+        for v in check_runtime("speech", {"count": 5, "p50_ms": 1.0, "p99_ms": 1.0}, 101, profile)
+    }
+    assert found == {"latency_p50_ms", "rss_bytes"}
+    assert check_runtime("face", {"count": 5, "p50_ms": 1.0, "p99_ms": 1.0}, 101, profile) == []
+
+
+def test_enforce_refuses_unless_allowed(bundle, caplog) -> None:
+    profile = with_budget("x86-host", model_bytes=10)
+    violations = check_load(bundle.manifest, bundle.manifest.model("onnx"), profile)
+    with pytest.raises(
+        BudgetError,
+        match=r"over the budget of device profile 'x86-host': model_bytes: [\d,]+ bytes exceeds the limit of 10 bytes",
+    ):
+        enforce(violations, profile)
+    enforce(violations, profile, allow_over_budget=True)
+    assert "RUNNING OVER BUDGET" in caplog.text
+    enforce([], profile)
