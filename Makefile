@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-# Extras for the development machine: tests, benchmarks, rich CLI, LiteRT, audio I/O.
-EXTRAS ?= dev,bench,cli,litert,audio
+# Extras for the development machine: tests, benchmarks, rich CLI, LiteRT, audio I/O, and the
+# offline half (torch pinned by constraints.txt to the local CPU build, litert-torch, onnxscript).
+EXTRAS ?= dev,bench,cli,litert,audio,export,train
 SYSTEM_PACKAGES := libportaudio2
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd)

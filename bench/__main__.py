@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("dsp", "engines")
+BENCHMARKS = ("dsp", "engines", "quant")
 
 
 def main() -> None:

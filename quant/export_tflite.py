@@ -1,0 +1,122 @@
+"""torch module -> TFLite bytes with litert-torch (no TensorFlow): float32 and full-integer int8.
+
+int8 uses the PT2E flow: export, insert observers with litert-torch's symmetric per-channel
+quantiser, calibrate on real features, convert, then rewrite the model interface so inputs and
+outputs are int8 too (the quantise/dequantise ops at the edges are removed). A conversion that
+fails on an operator is reported with the operator and the layer that uses it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from quant.diagnose import explain
+from quant.errors import ExportError
+from quant.export_onnx import quiet
+
+_TFLITE_INT8 = 9
+
+
+def _convert(module: torch.nn.Module, example: torch.Tensor, **kwargs) -> bytes:
+    try:
+        with quiet(), tempfile.TemporaryDirectory() as tmp:
+            import litert_torch
+
+            edge_model = litert_torch.convert(module, (example,), **kwargs)
+            path = Path(tmp) / "m.tflite"
+            edge_model.export(str(path))
+            return path.read_bytes()
+    except Exception as exc:
+        raise ExportError(
+            explain("litert-torch", module, example, exc)
+            + "; replace it with supported ops, or export ONNX only (--formats onnx)"
+        ) from exc
+
+
+def rename_io(data: bytes, input_names: list[str], output_names: list[str]) -> bytes:
+    """Give the main subgraph's inputs and outputs these names (litert-torch calls them
+    serving_default_*), in the tensors and the signature, so every format of a bundle shares them."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as tfl
+
+    model = tfl.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    graph = model.subgraphs[0]
+    if len(graph.inputs) != len(input_names) or len(graph.outputs) != len(output_names):
+        raise ExportError(
+            f"expected {len(input_names)} inputs and {len(output_names)} outputs, the TFLite model "
+            f"has {len(graph.inputs)} and {len(graph.outputs)}"
+        )
+    for index, name in zip(
+        [*graph.inputs, *graph.outputs], [*input_names, *output_names], strict=True
+    ):
+        graph.tensors[index].name = name
+    for signature in model.signatureDefs or []:
+        for tensor_map, names in (
+            (signature.inputs, input_names),
+            (signature.outputs, output_names),
+        ):
+            for item, name in zip(tensor_map or [], names, strict=False):
+                item.name = name
+    builder = flatbuffers.Builder(len(data) + 1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def export_tflite(
+    module: torch.nn.Module,
+    example: torch.Tensor,
+    input_name: str = "features",
+    output_name: str = "scores",
+) -> bytes:
+    """Float32 TFLite of `module`, traced on `example` (batch 1)."""
+    return rename_io(_convert(module.eval(), example), [input_name], [output_name])
+
+
+def export_tflite_int8(
+    module: torch.nn.Module,
+    example: torch.Tensor,
+    calibration: np.ndarray,
+    progress=None,
+    input_name: str = "features",
+    output_name: str = "scores",
+) -> bytes:
+    """Full-integer int8 TFLite: int8 weights (per channel), activations, inputs and outputs."""
+    from ai_edge_litert import _pywrap_modify_model_interface as interface
+
+    with quiet():  # these imports log warnings about optional GPU kernels
+        from litert_torch.quantize import pt2e_quantizer
+        from litert_torch.quantize.quant_config import QuantConfig
+        from torchao.quantization.pt2e import quantize_pt2e
+
+    quantizer = pt2e_quantizer.PT2EQuantizer().set_global(
+        pt2e_quantizer.get_symmetric_quantization_config(is_per_channel=True, is_dynamic=False)
+    )
+    with quiet():
+        try:
+            prepared = quantize_pt2e.prepare_pt2e(
+                torch.export.export(module.eval(), (example,)).module(), quantizer
+            )
+        except Exception as exc:
+            raise ExportError(
+                f"PT2E could not prepare {type(module).__name__} for int8: {exc}"
+            ) from exc
+        with torch.no_grad():
+            for i in range(len(calibration)):
+                prepared(torch.from_numpy(calibration[i : i + 1]))
+                if progress:
+                    progress()
+        converted = quantize_pt2e.convert_pt2e(prepared, fold_quantize=False)
+    data = _convert(converted, example, quant_config=QuantConfig(pt2e_quantizer=quantizer))
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "q.tflite", Path(tmp) / "q8.tflite"
+        src.write_bytes(data)
+        status = interface.modify_model_interface(str(src), str(dst), _TFLITE_INT8, _TFLITE_INT8)
+        if status != 0 or not dst.is_file():
+            raise ExportError(
+                f"could not make the int8 model's inputs and outputs int8 (status {status})"
+            )
+        return rename_io(dst.read_bytes(), [input_name], [output_name])
