@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Extras for the development machine: tests, benchmarks, rich CLI, LiteRT, audio I/O, and the
 # offline half (torch pinned by constraints.txt to the local CPU build, litert-torch, onnxscript).
-EXTRAS ?= dev,bench,cli,litert,audio,export,train
+EXTRAS ?= dev,bench,cli,plot,litert,audio,export,train
 SYSTEM_PACKAGES := libportaudio2
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd)

@@ -90,13 +90,15 @@ def logmel_windows(
     from devices.audio import read_wav
     from edge.dsp import LogMelConfig, log_mel, resample
 
-    config = LogMelConfig.from_dict({k: v for k, v in front_end.items() if k != "kind"})
+    config = LogMelConfig.from_front_end(front_end)
     if len(input_shape) != 3 or input_shape[0] != 1 or input_shape[2] != config.n_mels:
         raise CalibrationError(
             f"the model takes {input_shape}; WAV calibration makes (1, frames, {config.n_mels}) log-mel windows"
         )
     frames = input_shape[1]
-    hop = hop_frames or max(1, frames // 2)
+    hop = hop_frames or max(
+        1, frames // 4
+    )  # overlapping windows: more, varied examples for the ranges
     files = sorted(p for p in folder.rglob("*.wav"))
     if not files:
         raise CalibrationError(f"{folder} holds no .wav files")

@@ -42,4 +42,4 @@ def create(name: str, **config: Any) -> Any:
 
 
 def _load_builtin() -> None:
-    from distill.students import tiny_conv  # noqa: F401  (registers itself)
+    from distill.students import speech_adv, tiny_conv  # noqa: F401  (they register themselves)

@@ -7,7 +7,7 @@ import logging
 import sys
 
 from edge import __version__
-from edge.cli import bench, demo, export, features, models, profiles
+from edge.cli import bench, demo, distill, export, features, models, profiles
 from edge.errors import AffectEdgeError
 
 COMMANDS = {
@@ -16,10 +16,8 @@ COMMANDS = {
     "models": (models, "list, inspect and verify model bundles"),
     "bench": (bench, "measure a bundle's latency, memory and size against a device profile"),
     "profiles": (profiles, "list and show device profiles (budgets, sensors, compute)"),
-    "export": (
-        export,
-        "turn a student checkpoint into a verified int8 bundle (offline; needs torch)",
-    ),
+    "distill": (distill, "train a student from a teacher over unlabelled audio (offline; torch)"),
+    "export": (export, "turn a student checkpoint into a verified int8 bundle (offline; torch)"),
 }
 
 

@@ -22,6 +22,8 @@ from edge.dsp.mel import mel_filterbank, sparse_filterbank
 from edge.errors import ConfigError, InputError
 
 MAX_N_FFT = 2048
+#: Keys of a manifest's log-mel front end that describe the pipeline, not the features.
+FRONT_END_EXTRA_KEYS = ("kind", "window_frames", "update_s")
 _INT16 = np.dtype(np.int16)
 
 
@@ -88,6 +90,12 @@ class LogMelConfig:
         if unknown:
             raise ConfigError(f"LogMelConfig: unknown field(s) {unknown}; known: {sorted(known)}")
         return cls(**values)
+
+    @classmethod
+    def from_front_end(cls, front_end: dict[str, Any]) -> LogMelConfig:
+        """The log-mel part of a manifest's front end (which also names the kind and the pipeline's
+        window and update period)."""
+        return cls.from_dict({k: v for k, v in front_end.items() if k not in FRONT_END_EXTRA_KEYS})
 
     def window(self) -> np.ndarray:
         """Periodic Hann window of win_length, zero-padded to n_fft and centred (float64)."""

@@ -311,7 +311,7 @@ def check_front_end(front_end: dict[str, Any]) -> None:
         from edge.dsp.logmel import LogMelConfig
 
         try:
-            LogMelConfig.from_dict({k: v for k, v in front_end.items() if k != "kind"})
+            LogMelConfig.from_front_end(front_end)
         except (ConfigError, TypeError) as exc:
             raise BundleError(
                 f"manifest: front_end is not a valid log-mel configuration: {exc}"

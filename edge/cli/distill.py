@@ -1,0 +1,147 @@
+"""`affect-edge distill speech`: train a speech A/D/V student from a teacher (offline; needs torch)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from edge.cli import render
+from edge.cli.export import progress_bars
+from edge.errors import ConfigError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="modality", metavar="MODALITY", required=True)
+    s = sub.add_parser(
+        "speech",
+        help="distil an arousal/dominance/valence student from a speech teacher",
+        description="Pseudo-label a folder of unlabelled audio with a teacher (cached, resumable, "
+        "sharded under torchrun), then train a student on the device's log-mel with the CCC loss.",
+    )
+    s.add_argument(
+        "--teacher",
+        required=True,
+        help="teacher spec: KIND:PATH[*WEIGHT][+...], KIND in wav2vec2, onnx, mfcc-cnn, emodb",
+    )
+    s.add_argument(
+        "--audio", type=Path, required=True, help="folder of wav/flac/ogg files (any rate)"
+    )
+    s.add_argument("-o", "--output", type=Path, required=True, help="checkpoint to write (.pt)")
+    s.add_argument("--cache", type=Path, help="pseudo-label cache folder (default: OUTPUT.labels/)")
+    s.add_argument(
+        "--architecture", default="speech_adv", help="student architecture (default speech_adv)"
+    )
+    s.add_argument(
+        "--arch-config", default="{}", help="JSON keyword arguments for the architecture"
+    )
+    s.add_argument(
+        "--segment-s", type=float, default=2.0, help="teacher segment length in seconds (default 2)"
+    )
+    s.add_argument(
+        "--variants", type=int, default=4, help="augmented copies per segment (default 4)"
+    )
+    s.add_argument(
+        "--speaker-regex",
+        help="regex whose first group is the speaker id in a file name "
+        "(EmoDB: '^(\\d\\d)'); default: the file's folder",
+    )
+    s.add_argument(
+        "--val-speakers", default="", help="comma-separated speakers held out for validation"
+    )
+    s.add_argument("--epochs", type=int, default=40)
+    s.add_argument("--steps-per-epoch", type=int, default=30)
+    s.add_argument("--batch-size", type=int, default=32)
+    s.add_argument("--lr", type=float, default=3e-3)
+    s.add_argument(
+        "--patience", type=int, default=8, help="epochs without validation gain before stopping"
+    )
+    s.add_argument(
+        "--update-s", type=float, default=0.5, help="how often the device updates A/D/V (seconds)"
+    )
+    s.add_argument(
+        "--name", default="speech-adv", help="name recorded in the checkpoint and its bundles"
+    )
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from distill.speech import DistillConfig, distill_speech
+        from distill.train import FitConfig
+    except ImportError as exc:
+        raise ConfigError(
+            f"`affect-edge distill` needs the offline tools ({exc.name} is missing): "
+            "pip install 'affect-edge[train]'"
+        ) from exc
+    try:
+        arch_config = json.loads(args.arch_config)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--arch-config is not JSON: {exc}") from exc
+    cfg = DistillConfig(
+        teacher=args.teacher,
+        audio=args.audio,
+        cache=args.cache or args.output.with_suffix(".labels"),
+        architecture=args.architecture,
+        arch_config=arch_config,
+        segment_s=args.segment_s,
+        variants=args.variants,
+        speaker_regex=args.speaker_regex,
+        val_speakers=tuple(s for s in args.val_speakers.split(",") if s),
+        update_s=args.update_s,
+        name=args.name,
+        seed=args.seed,
+        fit=FitConfig(
+            epochs=args.epochs,
+            steps_per_epoch=args.steps_per_epoch,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            patience=args.patience,
+            seed=args.seed,
+        ),
+    )
+    quiet = args.json
+    with progress_bars(not quiet) as bars:
+
+        def on_epoch(epoch: int, loss: float, val: float | None) -> None:
+            if not quiet:
+                render.line(
+                    f"epoch {epoch + 1:3d}  loss {loss:.4f}  validation CCC {val if val is None else f'{val:.4f}'}"
+                )
+
+        ckpt, report = distill_speech(cfg, on_epoch=on_epoch, progress=bars)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    ckpt.save(args.output)
+    if args.json:
+        render.emit_json({k: v for k, v in report.items() if k != "history"})
+        return 0
+    ccc = report["student_vs_teacher_ccc"]
+    render.table(
+        f"student {cfg.architecture}: {report['cost']['params']:,} params, "
+        f"{report['cost']['macs_per_second_of_audio']:,} MACs per second of audio",
+        ["held out " + report["split"]["by"] + "s", "arousal", "dominance", "valence"],
+        [
+            [
+                "student vs teacher CCC " + ",".join(report["split"]["held_out"]),
+                *(f"{ccc[k]:.3f}" for k in ("arousal", "dominance", "valence")),
+            ]
+        ]
+        + (
+            [
+                [
+                    "student vs human labels CCC",
+                    *(
+                        f"{report['student_vs_labels_ccc'][k]:.3f}"
+                        for k in ("arousal", "dominance", "valence")
+                    ),
+                ]
+            ]
+            if "student_vs_labels_ccc" in report
+            else []
+        ),
+    )
+    render.line(
+        f"wrote {args.output}; export it with: affect-edge export {args.output} --calibration AUDIO_DIR -o BUNDLE"
+    )
+    return 0
