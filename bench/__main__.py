@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("dsp", "engines", "quant")
+BENCHMARKS = ("dsp", "engines", "quant", "speech")
 
 
 def main() -> None:

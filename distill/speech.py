@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -125,8 +125,11 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
         )
     torch.manual_seed(cfg.seed)
     model = create(cfg.architecture, **cfg.arch_config)
-    fit_report = fit(model, train, val, cfg.fit, on_epoch)
-    student = predict_utterances(model, val, WINDOW_FRAMES)
+    # Speech students always see 1 s windows minus their mean: the bundle's front end says so
+    # (window_norm "mean") and the pipeline applies the same function, so train and serve agree.
+    fit_config = replace(cfg.fit, crop_frames=WINDOW_FRAMES, window_mean=True)
+    fit_report = fit(model, train, val, fit_config, on_epoch)
+    student = predict_utterances(model, val, WINDOW_FRAMES, window_mean=True)
     report = {
         "teacher": teacher.name,
         "split": {
@@ -177,7 +180,12 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
         "update_s": cfg.update_s,
         "macs_per_second_of_audio": round(macs / cfg.update_s),
     }
-    front_end = {**front_end_dict(), "window_frames": WINDOW_FRAMES, "update_s": cfg.update_s}
+    front_end = {
+        **front_end_dict(),
+        "window_frames": WINDOW_FRAMES,
+        "update_s": cfg.update_s,
+        "window_norm": "mean",
+    }
     ckpt = Checkpoint(
         cfg.architecture,
         dict(cfg.arch_config),

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from distill.metrics import ccc
+from edge.dsp.logmel import subtract_window_mean
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class FitConfig:
     patience: int = 8
     crop_frames: int = 100
     seed: int = 0
+    #: Subtract each window's mean before the model sees it (speech bundles' window_norm "mean").
+    window_mean: bool = False
 
 
 def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -72,15 +75,23 @@ def windows(x: np.ndarray, frames: int, hop: int) -> np.ndarray:
     return np.stack([x[s : s + frames] for s in starts])
 
 
+def _normalised(batch: np.ndarray, window_mean: bool) -> np.ndarray:
+    return subtract_window_mean(batch) if window_mean else batch
+
+
 def predict_utterances(
-    model: torch.nn.Module, ex: Examples, frames: int, hop: int | None = None
+    model: torch.nn.Module,
+    ex: Examples,
+    frames: int,
+    hop: int | None = None,
+    window_mean: bool = False,
 ) -> np.ndarray:
     """(n, 3) utterance-level outputs: the model's mean over each example's windows."""
     model.eval()
     out = []
     with torch.no_grad():
         for x in ex.features:
-            w = windows(x, frames, hop or max(1, frames // 2))
+            w = _normalised(windows(x, frames, hop or max(1, frames // 2)), window_mean)
             out.append(model(torch.from_numpy(w[:, None]).float()).mean(dim=0).numpy())
     return np.asarray(out, dtype=np.float64)
 
@@ -108,9 +119,8 @@ def fit(
         losses = []
         for _ in range(config.steps_per_epoch):
             idx = rng.integers(0, len(train), config.batch_size)
-            batch = np.stack([_crop(train.features[i], config.crop_frames, rng) for i in idx])[
-                :, None
-            ]
+            crops = np.stack([_crop(train.features[i], config.crop_frames, rng) for i in idx])
+            batch = _normalised(crops, config.window_mean)[:, None]
             loss = ccc_loss(model(torch.from_numpy(batch).float()), targets[idx])
             opt.zero_grad()
             loss.backward()
@@ -119,7 +129,10 @@ def fit(
             losses.append(loss.item())
         score, per_output = None, None
         if val is not None and len(val):
-            per_output = ccc(val.targets, predict_utterances(model, val, config.crop_frames))
+            student = predict_utterances(
+                model, val, config.crop_frames, window_mean=config.window_mean
+            )
+            per_output = ccc(val.targets, student)
             score = float(np.mean(per_output))
         history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_ccc": score})
         if on_epoch:

@@ -89,6 +89,7 @@ def logmel_windows(
     """Log-mel windows of (1, frames, n_mels) from every WAV in a folder, via `edge.dsp`."""
     from devices.audio import read_wav
     from edge.dsp import LogMelConfig, log_mel, resample
+    from edge.dsp.logmel import subtract_window_mean
 
     config = LogMelConfig.from_front_end(front_end)
     if len(input_shape) != 3 or input_shape[0] != 1 or input_shape[2] != config.n_mels:
@@ -113,7 +114,10 @@ def logmel_windows(
         raise CalibrationError(
             f"{folder}: no file is long enough for one window of {frames} frames"
         )
-    return np.stack(windows)
+    x = np.stack(windows)
+    if front_end.get("window_norm") == "mean":  # as the pipeline feeds the model
+        x = subtract_window_mean(x)
+    return x
 
 
 def load_calibration(

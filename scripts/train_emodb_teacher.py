@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=Path("build/teachers"))
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     corpus = read_emodb(args.shared / "data" / "emodb-train")
     t0 = time.time()
     feats = feature_sets(corpus, VARIANTS)

@@ -51,7 +51,8 @@ def test_inspect_and_list(bundle_path, capsys, monkeypatch) -> None:
     assert "model_int8.tflite" in capsys.readouterr().out
     monkeypatch.setenv("AFFECT_EDGE_MODELS", str(bundle_path.parent))
     code, listing = run_json(capsys, "models", "list")
-    assert [b["name"] for b in listing["bundles"]] == ["dense-test"]
+    # The shipped default bundle first, then the folder named by $AFFECT_EDGE_MODELS.
+    assert [b["name"] for b in listing["bundles"]] == ["speech-adv", "dense-test"]
 
 
 @pytest.mark.parametrize("engine", ["onnx", "tflite"])

@@ -53,6 +53,18 @@ def test_unnormalised_sections_are_normalised() -> None:
     )
 
 
+def test_state_can_be_saved_and_restored(rng) -> None:
+    x = rng.standard_normal((3, 300))
+    bank = SosFilterBank(stored_sos("alpha", 128), 3)
+    bank.process(x[:, :100])
+    saved = bank.state
+    first = bank.process(x[:, 100:]).copy()
+    bank.set_state(saved)
+    np.testing.assert_array_equal(bank.process(x[:, 100:]), first)
+    with pytest.raises(InputError, match="state must have shape"):
+        bank.set_state(saved[:, :1])
+
+
 def test_reset_forgets_history(rng) -> None:
     x = rng.standard_normal((2, 200))
     bank = SosFilterBank(stored_sos("beta", 128), 2)

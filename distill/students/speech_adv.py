@@ -1,8 +1,9 @@
 """speech_adv: a Wav2Small-scale A/D/V student on the streaming log-mel, chunk-wise.
 
-Input (batch, 1, 100 frames, 40 mels): one second of the device's log-mel (10 ms hop). The window
-mean is removed first (loudness carries no affect here and varies by microphone), then a strided
-stem and four depthwise-separable blocks shrink time and frequency, time and frequency are
+Input (batch, 1, 100 frames, 40 mels): one second of the device's log-mel (10 ms hop) minus the
+window's mean (the front end's window_norm "mean", applied by the pipeline and by training: level
+carries no affect here and varies by microphone; outside the network so that the int8 model's
+input is int8 too). A strided stem and four depthwise-separable blocks shrink time and frequency, time and frequency are
 averaged, and a small head with a sigmoid gives arousal, dominance, valence in [0, 1].
 Pooling is a plain mean, not Wav2Small's softmax attention: TFLite's int8 SOFTMAX needs a fixed
 output scale (1/256) that the PT2E quantiser does not keep when the softmax feeds a multiply, so
@@ -49,7 +50,6 @@ class SpeechAdv(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x - x.mean(dim=(2, 3), keepdim=True)
         pooled = self.blocks(self.stem(x)).mean(dim=(2, 3))
         return torch.sigmoid(self.head(pooled))
 

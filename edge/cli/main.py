@@ -7,11 +7,12 @@ import logging
 import sys
 
 from edge import __version__
-from edge.cli import bench, demo, distill, export, features, models, profiles
+from edge.cli import bench, demo, distill, export, features, models, profiles, run
 from edge.errors import AffectEdgeError
 
 COMMANDS = {
     "demo": (demo, "run the front ends on the bundled sample inputs (what `make demo` runs)"),
+    "run": (run, "affect over time from a file, streamed as a device would (run speech FILE)"),
     "features": (features, "stream a WAV through the speech front end, summarise the log-mel"),
     "models": (models, "list, inspect and verify model bundles"),
     "bench": (bench, "measure a bundle's latency, memory and size against a device profile"),

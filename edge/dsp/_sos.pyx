@@ -29,14 +29,15 @@ cdef class SosKernel:
 
     def reset(self):
         """Zero the filter memory, as at the start of a new recording."""
-        self.state[...] = 0.0
+        np.asarray(self.state)[...] = 0.0
 
     def get_state(self):
         """A copy of the filter memory, shape (filters, sections, channels, 2)."""
         return np.array(self.state).transpose(0, 1, 3, 2).copy()
 
     def set_state(self, const double[:, :, :, ::1] state):
-        self.state[...] = np.asarray(state).transpose(0, 1, 3, 2)
+        """Replace the memory from (filters, sections, channels, 2)."""
+        np.asarray(self.state)[...] = np.asarray(state).transpose(0, 1, 3, 2)
 
     def process(self, const double[:, ::1] x, double[:, :, ::1] out):
         """Filter x (channels, samples) by every filter into out (filters, channels, samples)."""

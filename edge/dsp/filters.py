@@ -71,6 +71,14 @@ class SosFilterBank:
         """A copy of the memory, shape (filters, sections, channels, 2)."""
         return self._kernel.get_state()
 
+    def set_state(self, state: np.ndarray) -> None:
+        """Replace the memory (same shape as `state`), e.g. to start in steady state."""
+        state = np.ascontiguousarray(state, dtype=np.float64)
+        expected = self._kernel.get_state().shape
+        if state.shape != expected:
+            raise InputError(f"filter state must have shape {expected}, got {state.shape}")
+        self._kernel.set_state(state)
+
     def process(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Filter (channels, samples) -> (filters, channels, samples)."""
         x = checks.eeg_block(block, self.n_channels)

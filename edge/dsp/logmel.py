@@ -23,7 +23,7 @@ from edge.errors import ConfigError, InputError
 
 MAX_N_FFT = 2048
 #: Keys of a manifest's log-mel front end that describe the pipeline, not the features.
-FRONT_END_EXTRA_KEYS = ("kind", "window_frames", "update_s")
+FRONT_END_EXTRA_KEYS = ("kind", "window_frames", "update_s", "window_norm")
 _INT16 = np.dtype(np.int16)
 
 
@@ -206,6 +206,17 @@ class StreamingLogMel:
         if x.shape[0]:
             feed(x, out)
         return out[:n_frames]
+
+
+def subtract_window_mean(windows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Speech bundles' window normalisation (front_end window_norm "mean"): every window of log-mel
+    frames minus its own mean over time and mel bands, so absolute level carries no information.
+    Takes (frames, n_mels) or any (..., frames, n_mels) stack; float32. The same function serves
+    training, calibration and the device pipeline."""
+    x = np.asarray(windows, dtype=np.float32)
+    return np.subtract(
+        x, x.mean(axis=(-2, -1), keepdims=True, dtype=np.float64).astype(np.float32), out=out
+    )
 
 
 def log_mel(
