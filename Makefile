@@ -40,6 +40,7 @@ test: setup
 
 bench: setup
 	$(PY) -m bench
+	$(PY) scripts/readme_tables.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

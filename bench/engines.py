@@ -19,7 +19,15 @@ from bench import report
 from bench.timing import fmt_time, interleaved, machine
 from edge.runtime import write_bundle
 from edge.runtime.engines import open_engine
-from quant.reference_models import dense_net, io_quantization, to_onnx, to_tflite
+from quant.quantize_onnx import quantize_onnx
+from quant.reference_models import (
+    dense_manifest,
+    dense_net,
+    io_quantization,
+    tensor_spec,
+    to_onnx,
+    to_tflite,
+)
 
 MODELS = {"tiny": [16, 8, 3], "~70K": [128, 256, 128, 64, 8]}
 PROVENANCE = {
@@ -31,66 +39,22 @@ PROVENANCE = {
 }
 
 
-def ort_static_int8(onnx_bytes: bytes, calib: np.ndarray, workdir: Path) -> bytes:
-    from onnxruntime.quantization import (
-        CalibrationDataReader,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-
-    class Reader(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.rows = iter(calib[i : i + 1] for i in range(len(calib)))
-
-        def get_next(self):
-            row = next(self.rows, None)
-            return None if row is None else {"features": row}
-
-    src, dst = workdir / "f.onnx", workdir / "q.onnx"
-    src.write_bytes(onnx_bytes)
-    quantize_static(
-        str(src),
-        str(dst),
-        Reader(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=True,
-        activation_type=QuantType.QInt8,
-        weight_type=QuantType.QInt8,
-    )
-    return dst.read_bytes()
-
-
 def build(sizes: list[int], out: Path):
     net = dense_net(sizes, seed=1)
     calib = np.random.default_rng(2).standard_normal((128, sizes[0])).astype(np.float32)
     q_in, q_out = io_quantization(net, calib)
     f32 = {
-        "inputs": [{"name": "features", "shape": [None, sizes[0]], "dtype": "float32"}],
-        "outputs": [{"name": "scores", "shape": [None, sizes[-1]], "dtype": "float32"}],
+        "inputs": [tensor_spec("features", [None, sizes[0]])],
+        "outputs": [tensor_spec("scores", [None, sizes[-1]])],
     }
     i8 = {
-        "inputs": [
-            {
-                "name": "features",
-                "shape": [None, sizes[0]],
-                "dtype": "int8",
-                "quantization": {"scale": q_in[0], "zero_point": q_in[1]},
-            }
-        ],
-        "outputs": [
-            {
-                "name": "scores",
-                "shape": [None, sizes[-1]],
-                "dtype": "int8",
-                "quantization": {"scale": q_out[0], "zero_point": q_out[1]},
-            }
-        ],
+        "inputs": [tensor_spec("features", [None, sizes[0]], "int8", q_in)],
+        "outputs": [tensor_spec("scores", [None, sizes[-1]], "int8", q_out)],
     }
     onnx_fp32 = to_onnx(net)
     files = {
         "fp32.onnx": onnx_fp32,
-        "int8.onnx": ort_static_int8(onnx_fp32, calib, out.parent),
+        "int8.onnx": quantize_onnx(onnx_fp32, calib),
         "fp32.tflite": to_tflite(net),
         "int8.tflite": to_tflite(net, calibration=calib),
     }
@@ -100,19 +64,9 @@ def build(sizes: list[int], out: Path):
         {"file": "fp32.tflite", "format": "tflite", "precision": "fp32", **f32},
         {"file": "int8.tflite", "format": "tflite", "precision": "int8", **i8},
     ]
-    manifest = {
-        "schema_version": 1,
-        "name": f"bench-{len(sizes)}",
-        "version": "0",
-        "modality": "test",
-        "task": {"kind": "regression", "outputs": [f"y{i}" for i in range(sizes[-1])]},
-        "front_end": {"kind": "none"},
-        "models": models,
-        "params": net.params,
-        "macs": net.macs,
-        "provenance": PROVENANCE,
-        "tolerance": {"fp32": 1e-4, "int8": 0.5},
-    }
+    manifest = dense_manifest(
+        f"bench-{len(sizes)}", net, models, PROVENANCE, {"fp32": 1e-4, "int8": 0.5}
+    )
     return write_bundle(out, manifest, files), net, calib
 
 

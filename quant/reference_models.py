@@ -260,3 +260,41 @@ def io_quantization(
     return affine_params(acts[0].min(), acts[0].max()), affine_params(
         acts[-1].min(), acts[-1].max()
     )
+
+
+# ------------------------------------------------------------------------------------ manifests
+
+
+def tensor_spec(
+    name: str, shape: list, dtype: str = "float32", quant: tuple[float, int] | None = None
+) -> dict:
+    """A manifest tensor entry; `quant` is (scale, zero_point) for int8 tensors."""
+    spec: dict = {"name": name, "shape": shape, "dtype": dtype}
+    if quant is not None:
+        spec["quantization"] = {"scale": quant[0], "zero_point": quant[1]}
+    return spec
+
+
+def dense_manifest(
+    name: str,
+    net: DenseNet,
+    models: list[dict],
+    provenance: dict,
+    tolerance: dict,
+    modality: str = "test",
+) -> dict:
+    """A bundle manifest for a dense reference network (regression outputs y0, y1, ...)."""
+    return {
+        "schema_version": 1,
+        "name": name,
+        "version": "0",
+        "modality": modality,
+        "task": {"kind": "regression", "outputs": [f"y{i}" for i in range(net.sizes[-1])]},
+        "front_end": {"kind": "none"},
+        "models": models,
+        "params": net.params,
+        "macs": net.macs,
+        "provenance": provenance,
+        "tolerance": tolerance,
+        "measured": {},
+    }

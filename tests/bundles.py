@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from edge.runtime import Bundle, write_bundle
-from quant.reference_models import DenseNet, dense_net, io_quantization, to_onnx, to_tflite
+from quant.reference_models import (
+    DenseNet,
+    dense_manifest,
+    dense_net,
+    io_quantization,
+    tensor_spec,
+    to_onnx,
+    to_tflite,
+)
 
 PROVENANCE = {
     "teacher": "none: random weights for tests",
@@ -17,15 +24,6 @@ PROVENANCE = {
     "source_revision": "tests",
     "licence": "Apache-2.0",
 }
-
-
-def tensor(
-    name: str, shape: list, dtype: str = "float32", quant: tuple[float, int] | None = None
-) -> dict:
-    spec: dict[str, Any] = {"name": name, "shape": shape, "dtype": dtype}
-    if quant is not None:
-        spec["quantization"] = {"scale": quant[0], "zero_point": quant[1]}
-    return spec
 
 
 def dense_bundle(
@@ -49,8 +47,8 @@ def dense_bundle(
                 "file": "model.onnx",
                 "format": "onnx",
                 "precision": "fp32",
-                "inputs": [tensor("features", [None, n_in])],
-                "outputs": [tensor("scores", [None, n_out])],
+                "inputs": [tensor_spec("features", [None, n_in])],
+                "outputs": [tensor_spec("scores", [None, n_out])],
             }
         )
     if "tflite" in formats:
@@ -60,15 +58,15 @@ def dense_bundle(
                 "file": "model.tflite",
                 "format": "tflite",
                 "precision": "fp32",
-                "inputs": [tensor("features", [None, n_in])],
-                "outputs": [tensor("scores", [None, n_out])],
+                "inputs": [tensor_spec("features", [None, n_in])],
+                "outputs": [tensor_spec("scores", [None, n_out])],
             }
         )
     if int8:
         q_in, q_out = io_quantization(net, calib)
         int8_specs = {
-            "inputs": [tensor("features", [None, n_in], "int8", q_in)],
-            "outputs": [tensor("scores", [None, n_out], "int8", q_out)],
+            "inputs": [tensor_spec("features", [None, n_in], "int8", q_in)],
+            "outputs": [tensor_spec("scores", [None, n_out], "int8", q_out)],
         }
         if "onnx" in formats:
             files["model_int8.onnx"] = to_onnx(net, int8_io=(q_in, q_out))
@@ -80,19 +78,7 @@ def dense_bundle(
             models.append(
                 {"file": "model_int8.tflite", "format": "tflite", "precision": "int8", **int8_specs}
             )
-    manifest = {
-        "schema_version": 1,
-        "name": "dense-test",
-        "version": "0.0.1",
-        "modality": modality,
-        "task": {"kind": "regression", "outputs": [f"y{i}" for i in range(n_out)]},
-        "front_end": {"kind": "none"},
-        "models": models,
-        "params": net.params,
-        "macs": net.macs,
-        "provenance": PROVENANCE,
-        "tolerance": {"fp32": 1e-4, "int8": 0.1},
-        "measured": {},
-    }
+    tolerance = {"fp32": 1e-4, "int8": 0.1}
+    manifest = dense_manifest("dense-test", net, models, PROVENANCE, tolerance, modality=modality)
     bundle = write_bundle(out, manifest, files, as_zip=as_zip)
     return bundle, net, calib

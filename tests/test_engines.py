@@ -12,7 +12,8 @@ from onnx import TensorProto, helper
 from edge.errors import BundleError, InputError
 from edge.runtime import load_bundle, write_bundle
 from edge.runtime.engines import LiteRtEngine, OrtEngine, choose_format, open_engine
-from tests.bundles import PROVENANCE, dense_bundle, tensor
+from quant.reference_models import tensor_spec
+from tests.bundles import PROVENANCE, dense_bundle
 
 
 @pytest.fixture(scope="module")
@@ -156,8 +157,8 @@ def test_operator_the_runtime_cannot_run(tmp_path: Path) -> None:
                 "file": "m.onnx",
                 "format": "onnx",
                 "precision": "fp32",
-                "inputs": [tensor("x", [1, 4])],
-                "outputs": [tensor("y", [1, 4])],
+                "inputs": [tensor_spec("x", [1, 4])],
+                "outputs": [tensor_spec("y", [1, 4])],
             }
         ],
         "params": 0,
@@ -183,8 +184,8 @@ def test_tflite_file_that_is_not_a_model(tmp_path: Path) -> None:
                 "file": "m.tflite",
                 "format": "tflite",
                 "precision": "fp32",
-                "inputs": [tensor("x", [1, 4])],
-                "outputs": [tensor("y", [1, 1])],
+                "inputs": [tensor_spec("x", [1, 4])],
+                "outputs": [tensor_spec("y", [1, 1])],
             }
         ],
         "params": 0,
