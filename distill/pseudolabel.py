@@ -113,3 +113,41 @@ def pseudo_label(
             dist.init_process_group("gloo")
         dist.barrier()
     return items, load_cache(cache)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m distill.pseudolabel` (or under `torchrun --nproc_per_node N -m distill.pseudolabel`)."""
+    import argparse
+
+    from distill.teachers import from_spec
+
+    parser = argparse.ArgumentParser(
+        prog="python -m distill.pseudolabel",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--teacher", required=True, help="teacher spec, as for `affect-edge distill speech`"
+    )
+    parser.add_argument("--audio", required=True, type=Path, help="folder of audio")
+    parser.add_argument(
+        "--cache", required=True, type=Path, help="cache folder (shared by all ranks)"
+    )
+    parser.add_argument("--segment-s", type=float, default=2.0)
+    parser.add_argument("--variants", type=int, default=4)
+    parser.add_argument("--speaker-regex")
+    args = parser.parse_args(argv)
+    items, labels = pseudo_label(
+        from_spec(args.teacher),
+        args.audio,
+        args.cache,
+        args.segment_s,
+        args.variants,
+        args.speaker_regex,
+    )
+    rank, world = rank_and_world()
+    print(json.dumps({"rank": rank, "world": world, "items": len(items), "labelled": len(labels)}))
+
+
+if __name__ == "__main__":
+    main()

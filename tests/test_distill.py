@@ -137,6 +137,51 @@ def test_pseudo_labels_resume_and_skip_bad_files(tiny_teacher, corpus, tmp_path)
     assert len(load_cache(tmp_path / "cache")) == 6
 
 
+def test_pseudo_labelling_shards_across_torchrun_ranks(tiny_teacher, corpus, tmp_path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed beside this Python")
+    done = subprocess.run(
+        [
+            torchrun,
+            "--nproc_per_node=2",
+            "--master_port=29577",
+            "-m",
+            "distill.pseudolabel",
+            "--teacher",
+            f"wav2vec2:{tiny_teacher}",
+            "--audio",
+            str(corpus),
+            "--cache",
+            str(tmp_path),
+            "--variants",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert sorted(r["rank"] for r in rows) == [0, 1] and all(r["world"] == 2 for r in rows)
+    shards = {p.name: len(p.read_text().splitlines()) for p in tmp_path.glob("labels.rank*.jsonl")}
+    assert shards == {
+        "labels.rank0.jsonl": 12,
+        "labels.rank1.jsonl": 12,
+    }  # 12 files x 2 variants, split evenly
+    one_process = pseudo_label(
+        Wav2Vec2Teacher(tiny_teacher), corpus, tmp_path / "single", variants=1
+    )[1]
+    merged = load_cache(tmp_path)
+    assert merged.keys() == one_process.keys()
+    for key in merged:
+        np.testing.assert_allclose(merged[key], one_process[key], atol=1e-6)
+
+
 def test_distill_then_export_gives_a_verified_int8_bundle(
     tiny_teacher, corpus, tmp_path, capsys
 ) -> None:
