@@ -115,6 +115,17 @@ def test_silence_dc_clipping_and_nan(bundle, clip) -> None:
     )
 
 
+def test_bad_blocks_are_refused_clearly(bundle) -> None:
+    from edge.errors import InputError
+
+    pipe = SpeechPipeline(bundle)
+    with pytest.raises(InputError, match="mono"):
+        pipe.process_block(np.zeros((160, 2), np.float32))
+    with pytest.raises(InputError, match="dtype int32"):
+        pipe.process_block(np.zeros(160, np.int32))
+    assert pipe.process_block(np.zeros(0, np.float32)) == []
+
+
 def test_short_input(bundle, clip) -> None:
     x, rate = clip
     x16 = resample(x.astype(np.float64), rate, 16000).astype(np.float32)

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         sample_rate=16000,
         n_fft=512,
         hop_ms=10.0,
-        n_mels=64,
+        n_mels=40,
         block_ms=10.0,
         output=None,
         json=args.json,

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from edge.dsp import LogMelConfig, Resampler, SosFilterBank, StreamingLogMel
+from edge.dsp import LogMelConfig, Resampler, SosFilterBank, StreamingLogMel, checks
 from edge.dsp.logmel import subtract_window_mean
 from edge.errors import BundleError, ConfigError
 from edge.events import AffectEvent
@@ -156,7 +156,7 @@ class SpeechPipeline:
     def process_block(self, pcm: np.ndarray) -> list[AffectEvent]:
         """Feed one block (int16 or float, mono); return the events it completed (usually none)."""
         t0 = time.perf_counter()
-        x = np.asarray(pcm)
+        x = checks.audio_block(pcm, "speech audio block")
         if x.dtype == np.int16:
             x = x.astype(np.float32) / 32768.0
         if self._resampler is not None:
