@@ -235,10 +235,11 @@ def build_bundle(
                 cross.append({"a": a, "b": b, "max_abs_diff": diff})
                 p = artifacts[a]["precision"]
                 tolerance[p] = max(tolerance.get(p, 0.0), diff)
+        # Engines of one precision may differ by four times the largest difference seen on the
+        # held-out examples: those are few, and other inputs land on other rounding boundaries.
         floor = {"fp32": 1e-4, "int8": 1e-2}
-        for f in artifacts:
-            p = artifacts[f]["precision"]
-            tolerance[p] = max(2.0 * tolerance.get(p, 0.0), floor[p])
+        for p in {a["precision"] for a in artifacts.values()}:
+            tolerance[p] = max(4.0 * tolerance.get(p, 0.0), floor[p])
         measured = {
             "verification": {f: r["figures"] for f, r in results.items()},
             "cross_engine": cross,
