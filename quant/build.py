@@ -47,45 +47,36 @@ class ExportOptions:
     name: str | None = None
 
 
+def _specs(described: list[tuple]) -> list[dict]:
+    """Manifest tensor entries from an engine's description of the model file's own tensors."""
+    out = []
+    for name, shape, dtype, quant in described:
+        spec = {"name": name, "shape": list(shape), "dtype": dtype}
+        if quant is not None:
+            spec["quantization"] = {"scale": quant[0], "zero_point": quant[1]}
+        out.append(spec)
+    return out
+
+
 def _onnx_specs(data: bytes) -> dict[str, list[dict]]:
     import onnxruntime as ort
 
-    types = {"tensor(float)": "float32", "tensor(int8)": "int8", "tensor(uint8)": "uint8"}
+    from edge.runtime.engines.ort import describe
+
     s = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-
-    def spec(n) -> dict:
-        return {
-            "name": n.name,
-            "shape": [d if isinstance(d, int) else None for d in n.shape],
-            "dtype": types.get(n.type, n.type),
-        }
-
     return {
-        "inputs": [spec(n) for n in s.get_inputs()],
-        "outputs": [spec(n) for n in s.get_outputs()],
+        "inputs": _specs(describe(s.get_inputs())),
+        "outputs": _specs(describe(s.get_outputs())),
     }
 
 
 def _tflite_specs(data: bytes) -> dict[str, list[dict]]:
-    from edge.runtime.engines.litert import interpreter_class
+    from edge.runtime.engines.litert import describe, interpreter_class
 
-    interpreter, _ = interpreter_class()
-    it = interpreter(model_content=data)
-
-    def spec(d: dict) -> dict:
-        out = {
-            "name": d["name"],
-            "shape": [int(x) for x in d["shape"]],
-            "dtype": np.dtype(d["dtype"]).name,
-        }
-        scale, zero_point = d["quantization"]
-        if scale:
-            out["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
-        return out
-
+    it = interpreter_class()[0](model_content=data)
     return {
-        "inputs": [spec(d) for d in it.get_input_details()],
-        "outputs": [spec(d) for d in it.get_output_details()],
+        "inputs": _specs(describe(it.get_input_details())),
+        "outputs": _specs(describe(it.get_output_details())),
     }
 
 

@@ -29,7 +29,9 @@ def interpreter_class() -> tuple[type, str]:
         ) from None
 
 
-def _describe(details: list[dict]) -> list[tuple]:
+def describe(details: list[dict]) -> list[tuple]:
+    """LiteRT tensor details as (name, shape with None for dynamic dimensions, dtype name,
+    (scale, zero_point) or None): the model file's view, to check or write manifests."""
     out = []
     for d in details:
         signature = d.get("shape_signature", d["shape"])
@@ -59,8 +61,8 @@ class LiteRtEngine(Engine):
             raise BundleError(f"{self._where()}: {package} cannot load this model: {exc}") from exc
         in_details = self._interp.get_input_details()
         out_details = self._interp.get_output_details()
-        self._check_io("input", model.inputs, _describe(in_details))
-        self._check_io("output", model.outputs, _describe(out_details))
+        self._check_io("input", model.inputs, describe(in_details))
+        self._check_io("output", model.outputs, describe(out_details))
         self._in_index = [d["index"] for d in in_details]
         self._out_index = [d["index"] for d in out_details]
         self._shapes = [tuple(int(s) for s in d["shape"]) for d in in_details]

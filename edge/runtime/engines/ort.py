@@ -20,6 +20,20 @@ _ORT_TYPES = {
 }
 
 
+def describe(nodes: list) -> list[tuple]:
+    """An ONNX Runtime session's own inputs or outputs as (name, shape with None for dynamic
+    dimensions, dtype name, quantization): the model file's view, to check or write manifests."""
+    return [
+        (
+            n.name,
+            tuple(d if isinstance(d, int) else None for d in n.shape),
+            _ORT_TYPES.get(n.type, n.type),
+            None,
+        )
+        for n in nodes
+    ]
+
+
 class OrtEngine(Engine):
     kind = "onnx"
 
@@ -42,17 +56,6 @@ class OrtEngine(Engine):
             raise BundleError(
                 f"{self._where()}: {self.runtime} cannot load this model: {exc}"
             ) from exc
-
-        def describe(nodes: list) -> list[tuple]:
-            return [
-                (
-                    n.name,
-                    tuple(d if isinstance(d, int) else None for d in n.shape),
-                    _ORT_TYPES.get(n.type, n.type),
-                    None,
-                )
-                for n in nodes
-            ]
 
         self._check_io("input", model.inputs, describe(self._session.get_inputs()))
         self._check_io("output", model.outputs, describe(self._session.get_outputs()))
