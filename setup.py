@@ -11,6 +11,7 @@ _KERNELS = [
     "edge/dsp/_window_stats",
     "edge/dsp/_resample",
     "edge/dsp/_scan",
+    "edge/dsp/_speech",
     "edge/runtime/_quantize",
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("dsp", "engines", "quant", "speech")
+BENCHMARKS = ("dsp", "engines", "quant", "speech", "callback")
 
 
 def main() -> None:

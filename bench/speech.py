@@ -66,18 +66,19 @@ class Wav2SmallShaped(nn.Module):
 
 
 def main(quick: bool = False) -> None:
+    from devices.frame import Frame
     from distill.cost import count_macs, count_params
     from distill.teachers.emodb import EmoDbTeacherNet
-    from edge.cli.run import DEFAULT_SPEECH_BUNDLE, default_bundle
     from edge.pipelines.speech import SpeechPipeline
     from edge.runtime import load_bundle
     from edge.runtime.engines import open_engine
+    from edge.runtime.registry import default_bundle
     from quant.export_onnx import export_onnx
 
-    bundle = load_bundle(default_bundle(DEFAULT_SPEECH_BUNDLE))
+    bundle = load_bundle(default_bundle("speech"))
     m = bundle.manifest
-    update_s = float(m.front_end["update_s"])
-    window = torch.zeros(1, 1, int(m.front_end["window_frames"]), int(m.front_end["n_mels"]))
+    update_s = float(m.front_end.update_s)
+    window = torch.zeros(1, 1, m.front_end.window_frames, m.front_end.n_mels)
     student_macs_s = m.macs / update_s
 
     w2s = Wav2SmallShaped().eval()
@@ -117,6 +118,10 @@ def main(quick: bool = False) -> None:
     audio = (
         0.3 * np.sin(2 * np.pi * 150 * t) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t) ** 2)
     ).astype(np.float32)
+    frames = [
+        Frame(audio[None, s : s + 160].copy(), s / 16000, 16000.0, ("mono",), "audio", "bench", i)
+        for i, s in enumerate(range(0, len(audio), 160))
+    ]
     rtf = {}
     for fmt in ("onnx", "tflite"):
         pipe = SpeechPipeline(bundle, engine=fmt, precision="int8")
@@ -124,8 +129,9 @@ def main(quick: bool = False) -> None:
         for _ in range(2 if quick else 5):
             pipe.reset()
             t0 = time.perf_counter()
-            for s in range(0, len(audio), 160):
-                pipe.process_block(audio[s : s + 160])
+            for frame in frames:
+                pipe.push(frame)
+            pipe.flush()
             runs.append((time.perf_counter() - t0) / 10.0)
         rtf[fmt] = float(np.median(runs))
 

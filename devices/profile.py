@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edge.errors import ConfigError
+from devices.errors import ConfigError
 
 ENGINES = ("onnx", "tflite")
 SENSOR_KINDS = ("audio", "camera", "eeg")

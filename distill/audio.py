@@ -1,7 +1,8 @@
 """Audio for distillation: reading any format at any rate, fixed segments, and augmentation.
 
-Files are read with soundfile (wav, flac, ogg), mixed to mono and resampled to 16 kHz by our own
-front end. Augmentation is deterministic per (file, segment, variant): the same key always gives
+Files are read as the device reads them (`devices.audio`: any format libsndfile reads), mixed to
+mono and resampled to 16 kHz by our own resampler. DC is left in: the front end's DC blocker
+removes it, in training as on the device. Augmentation is deterministic per (file, segment, variant): the same key always gives
 the same audio, so a teacher's cached labels and the student's features match without storing
 waveforms. Variant 0 is the clean segment.
 """
@@ -15,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
+from devices.audio import read_audio
 from edge.dsp import resample
 from edge.errors import SourceError
 
 SAMPLE_RATE = 16000
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 
 
 def list_audio(folder: str | Path) -> list[Path]:
@@ -33,18 +35,13 @@ def list_audio(folder: str | Path) -> list[Path]:
 
 
 def load_16k(path: str | Path) -> np.ndarray:
-    """Mono float32 at 16 kHz; DC removed. A corrupt or non-audio file is a `SourceError`."""
-    import soundfile as sf
-
-    try:
-        data, rate = sf.read(str(path), dtype="float64", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise SourceError(f"{path} is not readable audio ({exc})") from exc
-    mono = data.mean(axis=1)
+    """Mono float32 at 16 kHz, read as the device reads it (`AudioFileSource`), for teachers and
+    augmentation. A corrupt or non-audio file is a `SourceError`."""
+    x, rate = read_audio(path)
+    mono = x[0]
     if not np.all(np.isfinite(mono)):
         raise SourceError(f"{path} holds NaN or Inf samples")
-    mono = mono - mono.mean() if mono.size else mono
-    return resample(mono, int(rate), SAMPLE_RATE).astype(np.float32)
+    return resample(mono.astype(np.float64), rate, SAMPLE_RATE).astype(np.float32)
 
 
 def segments(wave: np.ndarray, segment_s: float, min_s: float = 1.0) -> list[np.ndarray]:

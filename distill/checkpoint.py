@@ -18,7 +18,8 @@ import torch
 
 from distill.students import create
 from edge.errors import ConfigError
-from edge.runtime.manifest import Provenance, Task, check_front_end
+from edge.runtime.manifest import Provenance, Task
+from edge.runtime.specs import parse_front_end
 
 FORMAT = "affect-edge-checkpoint/1"
 
@@ -121,7 +122,7 @@ class Checkpoint:
         try:
             Task.from_dict(ckpt.task)
             Provenance.from_dict(ckpt.provenance)
-            check_front_end(ckpt.front_end)
+            parse_front_end(ckpt.front_end)
         except Exception as exc:
             raise ConfigError(f"{path}: {exc}") from exc
         return ckpt

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from distill.audio import Item, augment, list_audio, load_16k, segments, speaker_of
+from distill.features import file_features, segment_frames, speech_features
 from distill.teachers.base import Teacher
 from edge.errors import SourceError
 
@@ -63,6 +64,19 @@ def audio_of(folder: Path, item: Item, segment_s: float, _memo: dict | None = No
         memo.clear()
         memo[item.file] = segments(load_16k(folder / item.file), segment_s)
     return augment(memo[item.file][item.segment], f"{item.file}|{item.segment}", item.variant)
+
+
+def item_features(folder: Path, item: Item, segment_s: float, memo: dict) -> np.ndarray:
+    """The student's input features for an item: for the clean variant, the file's own frames as
+    the device computes them (file at its rate, sliced to the segment); for augmented variants,
+    the front end over the augmented 16 kHz segment."""
+    if item.variant == 0:
+        key = ("frames", item.file)
+        if key not in memo:
+            memo.clear()
+            memo[key] = file_features(folder / item.file)
+        return segment_frames(memo[key], item.segment, segment_s)
+    return speech_features(audio_of(folder, item, segment_s, memo))
 
 
 def pseudo_label(

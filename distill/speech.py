@@ -20,9 +20,9 @@ import torch
 from distill.checkpoint import Checkpoint
 from distill.circumplex import adv_of
 from distill.cost import count_macs, count_params
-from distill.features import SPEECH_FRONT_END, front_end_dict, speech_features
+from distill.features import SPEECH_SPEC, front_end_dict
 from distill.metrics import ccc
-from distill.pseudolabel import audio_of, pseudo_label
+from distill.pseudolabel import item_features, pseudo_label
 from distill.students import create
 from distill.teachers import from_spec
 from distill.train import Examples, FitConfig, fit, predict_utterances
@@ -106,10 +106,12 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
     held, by = split_groups(items, cfg)
     is_val = (lambda it: it.speaker in held) if by == "speaker" else (lambda it: it.file in held)
     memo: dict = {}
+    frames_memo: dict = {}
     tick = progress("log-mel features", len(items)) if progress else (lambda: None)
     feats = {}
     for it in items:
-        feats[it.key] = speech_features(audio_of(cfg.audio, it, cfg.segment_s, memo))
+        memo_for = frames_memo if it.variant == 0 else memo
+        feats[it.key] = item_features(Path(cfg.audio), it, cfg.segment_s, memo_for)
         tick()
     train = Examples(
         [feats[it.key] for it in items if not is_val(it)],
@@ -176,7 +178,7 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
             "four speakers), so teacher_vs_labels_ccc_seen is not a held-out figure; its held-out figures are "
             "the leave-one-speaker-out ones"
         )
-    shape = (1, WINDOW_FRAMES, SPEECH_FRONT_END.n_mels)
+    shape = (1, WINDOW_FRAMES, SPEECH_SPEC.n_mels)
     macs = count_macs(model, torch.zeros(1, *shape))
     report["cost"] = {
         "params": count_params(model),
@@ -185,12 +187,7 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
         "update_s": cfg.update_s,
         "macs_per_second_of_audio": round(macs / cfg.update_s),
     }
-    front_end = {
-        **front_end_dict(),
-        "window_frames": WINDOW_FRAMES,
-        "update_s": cfg.update_s,
-        "window_norm": "mean",
-    }
+    front_end = front_end_dict(update_s=cfg.update_s)
     ckpt = Checkpoint(
         cfg.architecture,
         dict(cfg.arch_config),

@@ -1,7 +1,7 @@
 """Calibration and held-out data: real front-end features, checked before any quantiser sees them.
 
-Sources: an array file (.npy, or .npz with one array), or a folder of WAV files turned into
-log-mel windows by the very front end the device runs (`edge.dsp`). The examples are split
+Sources: an array file (.npy, or .npz with one array), or a folder of audio files turned into
+log-mel windows by the very front end the device runs (`edge.frontends.speech`). The examples are split
 into a calibration set and a held-out set for drift verification.
 """
 
@@ -22,7 +22,8 @@ MIN_HELDOUT = 16
 
 @dataclass(frozen=True)
 class CalibrationData:
-    """Float32 examples (n, *input_shape) split into calibration and held-out parts."""
+    """Float32 examples (n, *input_shape) split into calibration and held-out parts; `source`
+    names the data without a machine's absolute path."""
 
     calibration: np.ndarray
     heldout: np.ndarray
@@ -86,37 +87,31 @@ def logmel_windows(
     input_shape: tuple[int, ...],
     hop_frames: int | None = None,
 ) -> np.ndarray:
-    """Log-mel windows of (1, frames, n_mels) from every WAV in a folder, via `edge.dsp`."""
-    from devices.audio import read_wav
-    from edge.dsp import LogMelConfig, log_mel, resample
-    from edge.dsp.logmel import subtract_window_mean
+    """Model inputs from every audio file in a folder, made by the device's own front end
+    (`edge.frontends.speech`: each file at its own rate, windows normalised as on the device)."""
+    from distill.audio import list_audio
+    from distill.features import file_features
+    from edge.frontends.speech import windows
+    from edge.runtime.specs import LogMelSpec, parse_front_end
 
-    config = LogMelConfig.from_front_end(front_end)
-    if len(input_shape) != 3 or input_shape[0] != 1 or input_shape[2] != config.n_mels:
+    spec = parse_front_end(front_end)
+    if not isinstance(spec, LogMelSpec) or tuple(input_shape) != spec.input_shape():
         raise CalibrationError(
-            f"the model takes {input_shape}; WAV calibration makes (1, frames, {config.n_mels}) log-mel windows"
+            f"the model takes {input_shape}; audio calibration makes {spec.input_shape()} windows "
+            f"with this {spec.kind} front end"
         )
-    frames = input_shape[1]
-    hop = hop_frames or max(
-        1, frames // 4
-    )  # overlapping windows: more, varied examples for the ranges
-    files = sorted(p for p in folder.rglob("*.wav"))
-    if not files:
-        raise CalibrationError(f"{folder} holds no .wav files")
-    windows = []
-    for path in files:
-        audio = read_wav(path)
-        signal = resample(audio.mono().astype(np.float64), audio.rate_hz, config.sample_rate)
-        feats = log_mel(signal, config)
-        for start in range(0, len(feats) - frames + 1, hop):
-            windows.append(feats[start : start + frames][None])
-    if not windows:
+    # Overlapping windows: more, varied examples for the ranges.
+    hop = hop_frames or max(1, spec.window_frames // 4)
+    try:
+        files = list_audio(folder)
+    except Exception as exc:
+        raise CalibrationError(str(exc)) from exc
+    batches = [windows(file_features(path, spec), spec, hop) for path in files]
+    x = np.concatenate(batches) if batches else np.zeros((0, *spec.input_shape()), np.float32)
+    if not len(x):
         raise CalibrationError(
-            f"{folder}: no file is long enough for one window of {frames} frames"
+            f"{folder}: no file is long enough for one window of {spec.window_frames} frames"
         )
-    x = np.stack(windows)
-    if front_end.get("window_norm") == "mean":  # as the pipeline feeds the model
-        x = subtract_window_mean(x)
     return x
 
 
@@ -126,7 +121,11 @@ def load_calibration(
     front_end: dict[str, Any],
     heldout_fraction: float = 0.25,
 ) -> CalibrationData:
-    """Examples from an array file or a WAV folder, checked and split."""
+    """Examples from an array file or an audio folder, checked and split.
+
+    The data's `source` as recorded in manifests is its last two path parts (for example
+    "emodb-train/wav"): where it sits on a build machine says nothing and is not recorded.
+    """
     path = Path(source)
     if path.is_dir():
         if front_end.get("kind") != "logmel":
@@ -138,4 +137,5 @@ def load_calibration(
         x = load_array(path)
     else:
         raise CalibrationError(f"calibration data not found: {path}")
-    return split(check_examples(x, input_shape, str(path)), str(path), heldout_fraction)
+    label = "/".join(path.resolve().parts[-2:])
+    return split(check_examples(x, input_shape, str(path)), label, heldout_fraction)

@@ -1,56 +1,78 @@
-"""The command line: demo, features, help and errors, run in-process on real files."""
+"""The command line as a user runs it: the real `affect-edge` entry point, in a subprocess."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from devices.audio import read_wav
+from devices.audio import read_audio
 from edge.cli.demo import sample_clip
-from edge.cli.main import main
-from edge.dsp import LogMelConfig, log_mel, resample
+from edge.frontends.speech import features
+from edge.runtime import load_bundle
+from edge.runtime.registry import default_bundle
+
+BIN = Path(sys.executable).parent / "affect-edge"
 
 
-def test_demo_prints_the_speech_summary_and_the_eeg_alpha_burst(capsys) -> None:
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "speech_en.wav" in out
+def cli(*argv: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 300):
+    """Run the installed command; returns the CompletedProcess (text)."""
+    return subprocess.run(
+        [str(BIN), *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
+
+
+def test_demo_prints_speech_log_mel_and_the_eeg_alpha_burst() -> None:
+    done = cli("demo")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "speech_en.wav" in out and "arousal" in out
     rows = [line for line in out.splitlines() if " s " in line and "-" in line and "│" in line]
-    alpha = {r.split("│")[1].strip(): float(r.split("│")[2]) for r in rows}
-    assert min(alpha["4-5 s"], alpha["5-6 s"]) > max(alpha["0-1 s"], alpha["1-2 s"]) + 0.5
+    alpha = {r.split("│")[1].strip(): r.split("│")[2].strip() for r in rows}
+    assert float(alpha["4-5 s"]) > float(alpha["1-2 s"]) + 0.5
+    assert "XNNPACK" not in done.stderr
 
 
-def test_features_json_and_saved_frames_equal_the_batch_front_end(tmp_path: Path, capsys) -> None:
-    out_file = tmp_path / "frames.npy"
+def test_demo_json_carries_every_part() -> None:
+    done = cli("demo", "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    events = doc["speech"]["events"]
+    assert len(events) >= 10 and {"arousal", "dominance", "valence"} <= set(events[0]["values"])
     assert (
-        main(["features", str(sample_clip()), "--json", "-o", str(out_file), "--block-ms", "7"])
-        == 0
+        doc["log_mel"]["front_end"]["n_mels"] == 40 and doc["log_mel"]["front_end"]["fmax"] == 7600
     )
-    summary = json.loads(capsys.readouterr().out)
+    windows = doc["eeg"]["windows"]
+    assert doc["eeg"]["synthetic"] is True and len(windows) == 10
+    assert windows[5]["occipital_alpha_de"] > windows[1]["occipital_alpha_de"] + 0.5
+
+
+def test_features_saves_exactly_the_frames_training_computes(tmp_path: Path) -> None:
+    out_file = tmp_path / "frames.npy"
+    done = cli("features", str(sample_clip()), "--json", "-o", str(out_file), "--block-ms", "7")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
     frames = np.load(out_file)
-    audio = read_wav(sample_clip())
-    expected = log_mel(
-        resample(audio.mono().astype(np.float64), audio.rate_hz, 16000), LogMelConfig()
-    )
+    x, rate = read_audio(sample_clip())
+    expected = features(x[0], rate, load_bundle(default_bundle("speech")).manifest.front_end)
     assert summary["frames"] == frames.shape[0] == expected.shape[0]
-    np.testing.assert_allclose(frames, expected, atol=1e-4)
+    np.testing.assert_array_equal(frames, expected)
     assert summary["duration_s"] == pytest.approx(6.26, abs=0.01)
-    assert 0.2 < summary["active_ratio"] < 0.95
+    assert 0.2 < summary["active_ratio"] < 0.95 and not summary["silent"]
 
 
-def test_bad_file_is_a_clear_error_not_a_traceback(tmp_path: Path, capsys) -> None:
-    bogus = tmp_path / "x.wav"
-    bogus.write_text("hello")
-    assert main(["features", str(bogus)]) == 2
-    assert "not a PCM WAV" in capsys.readouterr().err
-
-
-def test_help_lists_the_commands(capsys) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        main(["--help"])
-    assert exit_info.value.code == 0
-    out = capsys.readouterr().out
-    assert "demo" in out and "features" in out
+def test_help_lists_every_command_including_the_offline_ones() -> None:
+    done = cli("--help")
+    assert done.returncode == 0
+    for command in ("demo", "run", "features", "models", "bench", "profiles", "distill", "export"):
+        assert f"    {command} " in done.stdout

@@ -95,13 +95,18 @@ def tight_profile(tmp_path: Path, **budget) -> Path:
 
 def test_over_budget_model_is_refused_at_load(bundle_path, tmp_path, capsys) -> None:
     profile = tight_profile(tmp_path, model_bytes=1000)
-    assert main(["bench", str(bundle_path), "--profile", str(profile), "--runs", "5"]) == 2
-    err = capsys.readouterr().err
-    assert (
-        "model_bytes" in err
-        and "exceeds the limit of 1,000 bytes" in err
-        and "--allow-over-budget" in err
+    code, report = run_json(
+        capsys, "bench", str(bundle_path), "--profile", str(profile), "--runs", "5"
     )
+    assert code == 3 and not report["measured"] and not report["ok"]
+    assert (
+        report["violations"][0].startswith("model_bytes")
+        and "exceeds the limit of 1,000 bytes" in report["violations"][0]
+    )
+    assert main(["bench", str(bundle_path), "--profile", str(profile), "--runs", "5"]) == 3
+    out = capsys.readouterr().out
+    assert "OVER BUDGET: model_bytes" in out and "--allow-over-budget measures anyway" in out
+    # Allowed: measured anyway, and still exit 3 (one rule: a broken budget is exit 3).
     code, report = run_json(
         capsys,
         "bench",
@@ -112,7 +117,7 @@ def test_over_budget_model_is_refused_at_load(bundle_path, tmp_path, capsys) -> 
         "5",
         "--allow-over-budget",
     )
-    assert code == 0 and not report["ok"]
+    assert code == 3 and report["measured"] and not report["ok"]
 
 
 def test_over_budget_latency_exits_3(bundle_path, tmp_path, capsys) -> None:

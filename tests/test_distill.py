@@ -227,7 +227,7 @@ def test_distill_then_export_gives_a_verified_int8_bundle(
     )
     capsys.readouterr()
     b = load_bundle(bundle)
-    assert b.manifest.front_end["kind"] == "logmel" and b.manifest.front_end["n_mels"] == 40
+    assert b.manifest.front_end.kind == "logmel" and b.manifest.front_end.n_mels == 40
     assert "wav2vec2" in b.manifest.provenance.teacher
     assert main(["models", "verify", str(bundle), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["ok"]

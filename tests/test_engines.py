@@ -14,6 +14,7 @@ from edge.runtime import load_bundle, write_bundle
 from edge.runtime.engines import LiteRtEngine, OrtEngine, choose_format, open_engine
 from quant.reference_models import tensor_spec
 from tests.bundles import PROVENANCE, dense_bundle
+from tests.streams import error_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -197,3 +198,31 @@ def test_tflite_file_that_is_not_a_model(tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="cannot load this model"):
         open_engine(bundle)
     assert load_bundle(tmp_path / "junk").manifest.name == "junk"
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+@pytest.mark.parametrize("precision", ["fp32", "int8"])
+def test_outputs_belong_to_the_caller_and_shapes_may_change(dense, fmt, precision) -> None:
+    bundle, _, calib = dense
+    engine = open_engine(bundle, engine=fmt, precision=precision)
+    first = engine.run(calib[:1])["scores"]
+    kept = first.copy()
+    second = engine.run(calib[1:2])["scores"]
+    np.testing.assert_array_equal(first, kept)  # the second call did not write into the first
+    assert not np.shares_memory(first, second)
+    batch = engine.run(calib[:5])["scores"]  # a new shape rebinds; back to one row still works
+    assert batch.shape == (5, 3)
+    np.testing.assert_allclose(engine.run(calib[1:2])["scores"], second, atol=1e-6)
+    strided = np.asfortranarray(calib[:5])[:, ::1]
+    np.testing.assert_allclose(engine.run(strided)["scores"], batch, atol=1e-6)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "tflite"])
+def test_an_engine_used_from_two_threads_at_once_says_so(dense, fmt) -> None:
+    bundle, _, calib = dense
+    engine = open_engine(bundle, engine=fmt)
+    engine._guard.acquire()  # a call is in flight on another thread
+    error = error_in_thread(engine.run, calib[:1])
+    engine._guard.release()
+    assert isinstance(error, InputError) and "open one engine per thread" in str(error)
+    assert engine.run(calib[:1])["scores"].shape == (1, 3)

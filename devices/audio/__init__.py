@@ -1,5 +1,6 @@
-"""Audio sources: files now; live sound cards (sounddevice) come with the speech pipeline."""
+"""Audio sources: files streamed from disk (`AudioFileSource`) and live sound cards (`MicrophoneSource`)."""
 
-from devices.audio.wav import WavAudio, read_wav
+from devices.audio.file import AudioFileSource, read_audio
+from devices.audio.microphone import MicrophoneSource
 
-__all__ = ["WavAudio", "read_wav"]
+__all__ = ["AudioFileSource", "MicrophoneSource", "read_audio"]

@@ -1,9 +1,9 @@
-"""`affect-edge demo`: the main job on the bundled sample inputs.
+"""`affect-edge demo`: the main job on the bundled sample inputs (what `make demo` runs).
 
 Speech: the default speech bundle estimates arousal, dominance and valence over the bundled clip,
-streamed in 10 ms blocks as a device would. Then the front ends: the log-mel summary of the clip,
-and the EEG front end over a synthetic 14-channel recording with an alpha burst (clearly
-labelled as synthetic: no EEG model ships yet).
+streamed in 10 ms blocks as a device would, then the clip's log-mel through the bundle's own front
+end. EEG: the EEG front end over a synthetic 14-channel recording with an alpha burst (clearly
+labelled synthetic: no EEG model ships yet). `--json` prints all of it as one JSON document.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from edge.cli import features, render
+from edge.cli import run as run_command
 from edge.dsp import BandDifferentialEntropy
+from edge.runtime import load_bundle
+from edge.runtime.registry import default_bundle
 
+HELP = "run the default models on the bundled sample inputs (what `make demo` runs)"
 EMOTIV_14 = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
 
 
@@ -41,79 +45,77 @@ def synthetic_eeg(rate_hz: int = 128, seconds: int = 10, seed: int = 0) -> np.nd
     return x
 
 
-def eeg_demo() -> list[list[str]]:
+def eeg_alpha() -> list[dict]:
+    """Alpha (8-13 Hz) differential entropy per 1 s window, occipital vs frontal electrodes."""
     rate = 128
     x = synthetic_eeg(rate)
     de = BandDifferentialEntropy(rate, len(EMOTIV_14), prefilters=["bandpass_1_45", "notch_50"])
-    rows = []
     occipital = [EMOTIV_14.index("O1"), EMOTIV_14.index("O2")]
     frontal = [EMOTIV_14.index(c) for c in ("AF3", "F3", "F4", "AF4")]
+    alpha = de.band_names.index("alpha")
+    rows = []
     for start in range(0, x.shape[1], rate // 4):  # 250 ms blocks, as a headset would deliver
         for window in de.process(x[:, start : start + rate // 4]):
-            second = len(rows) + 1
-            alpha = de.band_names.index("alpha")
+            second = len(rows)
             rows.append(
-                [
-                    f"{second - 1}-{second} s",
-                    f"{window[occipital, alpha].mean():.2f}",
-                    f"{window[frontal, alpha].mean():.2f}",
-                ]
+                {
+                    "start_s": second,
+                    "end_s": second + 1,
+                    "occipital_alpha_de": round(float(window[occipital, alpha].mean()), 3),
+                    "frontal_alpha_de": round(float(window[frontal, alpha].mean()), 3),
+                }
             )
     return rows
 
 
-def speech_demo(clip: Path) -> None:
-    from edge.cli import run
-
-    bundle = run.default_bundle(run.DEFAULT_SPEECH_BUNDLE)
-    if not (bundle / "manifest.json").is_file():
-        render.line(
-            f"(no default speech bundle at {bundle}: build it with scripts/build_default_speech.py)"
-        )
-        return
-    m = run.load_bundle(bundle).manifest
-    render.line(
-        f"Speech: {m.name} ({m.params:,} parameters, int8), taught by {m.provenance.teacher.split(' (')[0]};"
-    )
-    render.line(
-        f"licence: {m.provenance.licence}. The clip is synthetic speech: a calm sentence, then an excited one."
-    )
-    run.run(
-        argparse.Namespace(
-            audio=clip,
-            bundle=bundle,
-            engine=None,
-            precision=None,
-            block_ms=10.0,
-            update_s=None,
-            json=False,
-            plot=None,
-        )
-    )
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", action="store_true", help="print the speech summary as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print everything (speech events, log-mel summary, EEG windows) as one JSON document",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     clip = sample_clip()
-    opts = argparse.Namespace(
-        sample_rate=16000,
-        n_fft=512,
-        hop_ms=10.0,
-        n_mels=40,
-        block_ms=10.0,
-        output=None,
-        json=args.json,
-    )
-    summary = features.summarize(clip, opts)
+    bundle = load_bundle(default_bundle("speech"))
+    m = bundle.manifest
+    events, info = run_command.speech_events(clip, bundle)
+    summary = features.summarize(clip, m.front_end, 10.0)
+    eeg = eeg_alpha()
     if args.json:
-        render.emit_json(summary)
+        render.emit_json(
+            {
+                "speech": {
+                    "clip": clip.name,
+                    "bundle": {
+                        "name": m.name,
+                        "version": m.version,
+                        "licence": m.provenance.licence,
+                    },
+                    "engine": info["engine"],
+                    "events": [e.to_dict() for e in events],
+                },
+                "log_mel": summary,
+                "eeg": {
+                    "synthetic": True,
+                    "description": "EEG front end on a synthetic 14-channel recording, 10 Hz burst on "
+                    "O1/O2 during 4-8 s; alpha differential entropy per 1 s window",
+                    "windows": eeg,
+                },
+            }
+        )
         return 0
     render.line("affect-edge demo: on-device affect from the bundled sample inputs.")
     render.line()
-    speech_demo(clip)
+    render.line(
+        f"Speech: {m.name} ({m.params:,} parameters), taught by {m.provenance.teacher.split(' (')[0]};"
+    )
+    render.line(f"licence: {m.provenance.licence}.")
+    render.line("The clip is synthetic speech (eSpeak NG); see edge/data/samples/README.md.")
+    run_command.show(
+        events, f"{clip.name}: {m.name} on {info['engine']}", info["nonfinite_replaced"]
+    )
     render.line()
     features.show(summary)
     render.line()
@@ -124,5 +126,16 @@ def run(args: argparse.Namespace) -> int:
     render.line(
         "A 10 Hz burst is injected on O1/O2 during 4-8 s; the occipital column should rise."
     )
-    render.table("alpha differential entropy (nats)", ["window", "O1/O2", "frontal"], eeg_demo())
+    render.table(
+        "alpha differential entropy (nats)",
+        ["window", "O1/O2", "frontal"],
+        [
+            [
+                f"{w['start_s']}-{w['end_s']} s",
+                f"{w['occipital_alpha_de']:.2f}",
+                f"{w['frontal_alpha_de']:.2f}",
+            ]
+            for w in eeg
+        ],
+    )
     return 0

@@ -1,41 +1,79 @@
-"""Entry point of the `affect-edge` command."""
+"""Entry point of the `affect-edge` command.
+
+The device commands live in `edge.cli`. Offline commands (`distill`, `export`) are contributed by
+the offline packages through the `affect_edge.commands` entry-point group, so that the online
+half never imports them: a command module there provides HELP, add_arguments(parser) and
+run(args) -> exit status.
+
+Exit status: 0 done; 2 an error (one line on stderr naming it); 3 a device budget broken
+(`bench`); 130 interrupted. Output cut short by a closed pipe (`| head`) ends quietly with 0.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from importlib.metadata import entry_points
+from types import ModuleType
 
 from edge import __version__
-from edge.cli import bench, demo, distill, export, features, models, profiles, run
+from edge.cli import bench, demo, features, models, profiles, run
 from edge.errors import AffectEdgeError
 
-COMMANDS = {
-    "demo": (demo, "run the front ends on the bundled sample inputs (what `make demo` runs)"),
-    "run": (run, "affect over time from a file, streamed as a device would (run speech FILE)"),
-    "features": (features, "stream a WAV through the speech front end, summarise the log-mel"),
-    "models": (models, "list, inspect and verify model bundles"),
-    "bench": (bench, "measure a bundle's latency, memory and size against a device profile"),
-    "profiles": (profiles, "list and show device profiles (budgets, sensors, compute)"),
-    "distill": (distill, "train a student from a teacher over unlabelled audio (offline; torch)"),
-    "export": (export, "turn a student checkpoint into a verified int8 bundle (offline; torch)"),
+ENTRY_POINT_GROUP = "affect_edge.commands"
+BUILTIN: dict[str, ModuleType] = {
+    "demo": demo,
+    "run": run,
+    "features": features,
+    "models": models,
+    "bench": bench,
+    "profiles": profiles,
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def plugin_entry_points() -> dict:
+    """Entry points of the commands other installed packages contribute, by name."""
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return {name: found[name] for name in sorted(found) if name not in BUILTIN}
+
+
+def commands(load_plugins: bool = True) -> dict[str, ModuleType | None]:
+    """The device commands, then the contributed ones: loaded, or None when not needed now."""
+    out: dict[str, ModuleType | None] = dict(BUILTIN)
+    for name, ep in plugin_entry_points().items():
+        if not load_plugins:
+            out[name] = None
+            continue
+        try:
+            out[name] = ep.load()
+        except ImportError as exc:  # an offline package installed without its own dependencies
+            logging.getLogger(__name__).debug("command %s unavailable: %s", name, exc)
+    return out
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; a device command line (`run speech ...`) loads no contributed command."""
+    words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
+    device_command = bool(words) and words[0] in BUILTIN
     parser = argparse.ArgumentParser(
         prog="affect-edge",
         description="On-device affect sensing: compiled DSP front ends and tiny int8 models for "
         "speech, face and EEG. Raw audio, video and EEG never leave the device.",
+        epilog="Exit status: 0 done, 2 error, 3 over a device budget (bench), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"affect-edge {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    for name, module in commands(load_plugins=not device_command).items():
+        if module is None:
+            sub.add_parser(name, help="(contributed command)")
+            continue
         p = sub.add_parser(
             name,
-            help=help_text,
-            description=help_text,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(p)
@@ -43,8 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_broken_pipe() -> int:
+    # The reader went away: say nothing, and keep Python from complaining at exit when it
+    # flushes stdout into the closed pipe.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
@@ -55,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args)
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except AffectEdgeError as exc:
         print(f"affect-edge: error: {exc}", file=sys.stderr)
         return 2

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
-from importlib import resources
 from itertools import combinations
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -14,15 +13,9 @@ from edge.cli import render
 from edge.errors import AffectEdgeError, BundleError
 from edge.runtime import Bundle, load_bundle
 from edge.runtime.engines import ENGINES
+from edge.runtime.registry import MODELS_ENV, bundles_in, find_bundle, search_dirs
 
-MODELS_ENV = "AFFECT_EDGE_MODELS"
-
-
-def search_dirs(extra: list[Path]) -> list[Path]:
-    """Bundled models, then $AFFECT_EDGE_MODELS (colon-separated), then --dir."""
-    dirs = [Path(str(resources.files("edge").joinpath("models")))]
-    dirs += [Path(p) for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
-    return dirs + list(extra)
+HELP = "list, inspect and verify model bundles"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,29 +34,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ins = sub.add_parser(
         "inspect", help="show a bundle's manifest: task, front end, files, provenance, figures"
     )
-    ins.add_argument("bundle", type=Path, help="bundle directory or .zip")
+    ins.add_argument("bundle", help="bundle name, directory or .zip")
     ins.add_argument("--json", action="store_true", help="print the manifest as JSON")
     ver = sub.add_parser(
         "verify",
         help="check checksums, open every model in its engine, and compare engines within the manifest tolerance",
     )
-    ver.add_argument("bundle", type=Path, help="bundle directory or .zip")
+    ver.add_argument("bundle", help="bundle name, directory or .zip")
     ver.add_argument("--json", action="store_true", help="print JSON")
-
-
-def _candidates(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(
-        p for p in folder.iterdir() if (p / "manifest.json").is_file() or p.suffix == ".zip"
-    )
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     rows, found = [], []
     dirs = search_dirs(args.dir)
+    missing = [str(d) for d in dirs[1:] if not d.is_dir()]
+    for d in missing:
+        render.note(f"affect-edge: warning: model folder not found: {d}", args.json)
     for folder in dirs:
-        for path in _candidates(folder):
+        for path in bundles_in(folder):
             try:
                 m = load_bundle(path).manifest
                 formats = ", ".join(f"{x.format}/{x.precision}" for x in m.models)
@@ -93,7 +81,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 found.append({"path": str(path), "error": str(exc)})
                 rows.append(["(invalid)", "", "", "", "", "", f"{path}: {exc}"])
     if args.json:
-        render.emit_json({"searched": [str(d) for d in dirs], "bundles": found})
+        render.emit_json({"searched": [str(d) for d in dirs], "missing": missing, "bundles": found})
     elif rows:
         render.table(
             "model bundles",
@@ -101,12 +89,45 @@ def cmd_list(args: argparse.Namespace) -> int:
             rows,
         )
     else:
-        render.line("no bundles found in: " + ", ".join(str(d) for d in dirs))
+        render.line(
+            "no bundles found in: "
+            + ", ".join(str(d) for d in dirs)
+            + f" (set ${MODELS_ENV} or --dir)"
+        )
     return 0
 
 
+def flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested figures as (dotted.path, readable value) rows; long lists are summarised."""
+    if isinstance(value, dict):
+        rows = []
+        for k, v in value.items():
+            rows += flatten(v, f"{prefix}.{k}" if prefix else str(k))
+        return rows
+    if isinstance(value, list):
+        if all(isinstance(v, (int, float)) for v in value) and len(value) <= 8:
+            return [(prefix, ", ".join(_fmt(v) for v in value))]
+        if all(isinstance(v, dict) for v in value) and len(value) <= 8:
+            rows = []
+            for i, v in enumerate(value):
+                rows += flatten(v, f"{prefix}[{i}]")
+            return rows
+        return [(prefix, f"{len(value)} items (see --json)")]
+    return [(prefix, _fmt(value))]
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, bool) or v is None:
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
-    bundle = load_bundle(args.bundle)
+    bundle = load_bundle(find_bundle(args.bundle))
     m = bundle.manifest
     if args.json:
         render.emit_json(m.to_dict())
@@ -122,7 +143,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                 f"{m.task.kind}: {', '.join(task)}"
                 + (f" ({m.task.levels} levels)" if m.task.levels else ""),
             ],
-            ["front end", ", ".join(f"{k}={v}" for k, v in m.front_end.items())],
+            ["front end", ", ".join(f"{k}={v}" for k, v in m.front_end.to_dict().items())],
             ["parameters", f"{m.params:,}"],
             ["MACs per inference", f"{m.macs:,}"],
             ["teacher", m.provenance.teacher],
@@ -147,9 +168,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         ],
     )
     if m.measured:
-        render.table(
-            "measured", ["figure", "value"], [[k, v] for k, v in sorted(m.measured.items())]
-        )
+        render.table("measured", ["figure", "value"], [list(r) for r in flatten(m.measured)])
     return 0
 
 
@@ -188,7 +207,7 @@ def verify(bundle: Bundle) -> dict:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    report = verify(load_bundle(args.bundle))
+    report = verify(load_bundle(find_bundle(args.bundle)))
     if args.json:
         render.emit_json(report)
     else:

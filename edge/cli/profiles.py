@@ -8,6 +8,15 @@ from dataclasses import asdict
 from devices.profile import list_profiles, load_profile
 from edge.cli import render
 
+HELP = "list and show device profiles (budgets, sensors, compute)"
+
+
+def _basis(estimate: bool, source: str) -> str:
+    """'estimate: ...' once, whether or not the source text already starts with the word."""
+    kind = "estimate" if estimate else "measured"
+    text = source.split(":", 1)[1].strip() if source.lower().startswith(f"{kind}:") else source
+    return f"{kind}: {text}"
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="profiles_command", metavar="ACTION", required=True)
@@ -53,11 +62,11 @@ def run(args: argparse.Namespace) -> int:
             ["preferred engine", p.preferred_engine],
             [
                 "compute",
-                f"{c.macs_per_s:.3g} MAC/s per core ({'estimate' if c.estimate else 'measured'}: {c.source})",
+                f"{c.macs_per_s:.3g} MAC/s per core ({_basis(c.estimate, c.source)})",
             ],
             [
                 "latency from this host",
-                "not scaled"
+                "no factor: latency measured here is not checked on this target"
                 if c.host_latency_scale is None
                 else f"x{c.host_latency_scale:g} ({c.host_latency_scale_source})",
             ],
@@ -67,7 +76,12 @@ def run(args: argparse.Namespace) -> int:
         "sensors",
         ["kind", "rate", "channels", "block"],
         [
-            [s.kind, f"{s.rate_hz:g} Hz", ", ".join(s.channels), s.block_samples or "-"]
+            [
+                s.kind,
+                f"{s.rate_hz:g} Hz",
+                ", ".join(s.channels),
+                f"{s.block_samples} samples" if s.block_samples else "-",
+            ]
             for s in p.sensors
         ],
     )
@@ -77,10 +91,10 @@ def run(args: argparse.Namespace) -> int:
         [
             [
                 m,
-                b.latency_p99_ms or "-",
-                b.latency_p50_ms or "-",
-                f"{b.model_bytes:,}" if b.model_bytes else "-",
-                f"{b.rss_bytes:,}" if b.rss_bytes else "-",
+                f"{b.latency_p99_ms:g} ms" if b.latency_p99_ms else "-",
+                f"{b.latency_p50_ms:g} ms" if b.latency_p50_ms else "-",
+                f"{b.model_bytes:,} B" if b.model_bytes else "-",
+                f"{b.rss_bytes / 2**20:,.0f} MiB" if b.rss_bytes else "-",
             ]
             for m, b in sorted(p.budgets.items())
         ],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 try:  # rich is the optional `cli` extra; a bare device install prints plain text.
@@ -38,13 +39,58 @@ def line(text: str = "") -> None:
     print(text)
 
 
+def note(text: str, machine_output: bool = False) -> None:
+    """A remark for the person at the terminal: on stderr when stdout carries JSON."""
+    print(text, file=sys.stderr if machine_output else sys.stdout)
+
+
+Tick = Callable[[], None]
+
+
+@contextlib.contextmanager
+def progress_bars(enabled: bool) -> Iterator[Callable[[str, int], Tick] | None]:
+    """Yields `task(description, total) -> tick` drawing rich progress bars on stderr, or None."""
+    if not enabled:
+        yield None
+        return
+    try:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+    except ImportError:
+        yield None
+        return
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    ) as bars:
+
+        def task(description: str, total: int) -> Tick:
+            tid = bars.add_task(description, total=total)
+            return lambda: bars.advance(tid)
+
+        yield task
+
+
 def emit_json(payload: Any) -> None:
     json.dump(payload, sys.stdout, indent=2)
     sys.stdout.write("\n")
 
 
 def sparkline(values: Sequence[float]) -> str:
-    """One block character per value, scaled between the series' min and max."""
+    """One block character per value, scaled between the series' min and max (keep it short: the
+    caller bins long series first)."""
     if not len(values):
         return ""
     lo, hi = min(values), max(values)

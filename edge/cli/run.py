@@ -1,35 +1,48 @@
-"""`affect-edge run speech FILE`: A/D/V over time from an audio file, streamed as a device would."""
+"""`affect-edge run speech FILE`: A/D/V over time from an audio file, streamed as a device would.
+
+The file is read block by block (`devices.audio.AudioFileSource`, memory bounded for any length)
+into the speech pipeline; events go to stdout as JSON lines (`--json`), to a JSON-lines file
+(`-o`), or into a table. The plot is drawn after the results are out.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from devices.audio import AudioFileSource
 from edge.cli import render
-from edge.errors import ConfigError, SourceError
+from edge.cli.args import plot_file, positive_number, writable_file
+from edge.errors import SourceError
+from edge.pipelines.speech import MAX_INPUT_RATE_HZ, MIN_INPUT_RATE_HZ, SpeechPipeline
 from edge.runtime import load_bundle
+from edge.runtime.registry import DEFAULTS, find_bundle
+from edge.sinks import JsonLinesSink
 
-DEFAULT_SPEECH_BUNDLE = "speech-adv"
+HELP = "affect over time from a recording, streamed as a device would (run speech FILE)"
+DESCRIPTION = f"""{HELP}
 
-
-def default_bundle(name: str) -> Path:
-    return Path(str(resources.files("edge").joinpath("models", name)))
+Speech: arousal, dominance and valence in [0, 1] every update period over a sliding window,
+from any audio file libsndfile reads (WAV of any sample format, FLAC, Ogg, MP3, ...), mono or
+mixed down to mono, at {MIN_INPUT_RATE_HZ:,} to {MAX_INPUT_RATE_HZ:,} Hz. Below twice the model's
+highest mel band the top bands stay empty: such events are flagged band_limited."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="modality", metavar="MODALITY", required=True)
-    s = sub.add_parser("speech", help="arousal, dominance and valence over time from an audio file")
-    s.add_argument(
-        "audio",
-        type=Path,
-        help="audio file: PCM WAV (any rate, mono or stereo); FLAC/Ogg with soundfile",
+    s = sub.add_parser(
+        "speech",
+        help="arousal, dominance and valence over time from an audio file",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    s.add_argument("audio", type=Path, help="audio file (WAV, FLAC, Ogg, MP3, ...; any channels)")
     s.add_argument(
-        "--bundle", type=Path, help=f"speech bundle (default: the bundled {DEFAULT_SPEECH_BUNDLE})"
+        "--bundle",
+        help=f"speech bundle: a name (searched in the shipped models, $AFFECT_EDGE_MODELS) or a "
+        f"path (default: {DEFAULTS['speech']})",
     )
     s.add_argument(
         "--engine", choices=["onnx", "tflite"], help="runtime (default: onnx if the bundle has it)"
@@ -37,142 +50,142 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--precision", choices=["fp32", "int8"], help="model precision (default int8)")
     s.add_argument(
         "--block-ms",
-        type=float,
+        type=positive_number("milliseconds"),
         default=10.0,
-        help="block size fed per call, as a device would (10)",
+        help="audio block fed per call, as a device would (default 10)",
     )
     s.add_argument(
-        "--update-s", type=float, help="seconds between A/D/V updates (default: the bundle's)"
+        "--update-s",
+        type=positive_number("seconds"),
+        help="seconds between estimates (default: the bundle's, 0.5)",
     )
     s.add_argument(
-        "--json",
-        action="store_true",
-        help="print events as JSON lines (fields arousal, dominance, valence)",
+        "--realtime", action="store_true", help="pace the file to the wall clock, as a microphone"
     )
+    s.add_argument("--json", action="store_true", help="print events as JSON lines (schema v2)")
     s.add_argument(
-        "--plot", type=Path, help="also draw A/D/V over time into this PNG (needs matplotlib)"
+        "-o",
+        "--output",
+        type=writable_file((".jsonl", ".json", ".ndjson"), ".jsonl"),
+        help="also append events as JSON lines to this file",
     )
+    s.add_argument("--plot", type=plot_file, help="draw A/D/V over time into this picture")
 
 
-def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """Mono float32 and its rate: stdlib WAV reader, or soundfile for other formats where installed."""
-    from devices.audio import read_wav
+def speech_events(
+    audio: Path,
+    bundle,
+    engine: str | None = None,
+    precision: str | None = None,
+    block_ms: float = 10.0,
+    update_s: float | None = None,
+    realtime: bool = False,
+    sinks: tuple = (),
+) -> tuple[list, dict]:
+    """Stream a file through the speech pipeline; every event also goes to each sink.
 
-    if path.suffix.lower() == ".wav":
-        try:
-            audio = read_wav(path)
-            return audio.mono(), audio.rate_hz
-        except SourceError:
-            if not path.is_file():
-                raise
-    try:
-        import soundfile as sf
-    except ImportError:
+    Returns the events and what was learnt on the way (duration, engine, minimum length, NaNs).
+    """
+    events = []
+    with AudioFileSource(audio, block_s=block_ms / 1000, mono=True, realtime=realtime) as src:
+        if src.n_samples == 0:
+            raise SourceError(f"{audio} holds no samples ({src.format}, {src.rate_hz:g} Hz)")
+        with SpeechPipeline(
+            bundle,
+            input_rate_hz=int(src.rate_hz),
+            engine=engine,
+            precision=precision,
+            update_s=update_s,
+        ) as pipeline:
+
+            def deliver(batch) -> None:
+                for e in batch:
+                    events.append(e)
+                    for sink in sinks:
+                        sink.write(e)
+
+            for frame in src:
+                deliver(pipeline.push(frame))
+            deliver(pipeline.flush())
+            info = {
+                "engine": pipeline.engine.name,
+                "min_duration_s": pipeline.min_duration_s,
+                "nonfinite_replaced": pipeline.nonfinite_replaced,
+                "duration_s": src.samples_read / src.rate_hz,
+                "rate_hz": src.rate_hz,
+            }
+    if not events:
         raise SourceError(
-            f"{path}: only PCM WAV can be read without the 'audio' extra (soundfile)"
-        ) from None
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError) as exc:
-        raise SourceError(f"{path} is not readable audio ({exc})") from exc
-    return data.mean(axis=1), int(rate)
-
-
-def plot(events: list, path: Path, title: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ConfigError("--plot needs matplotlib: pip install 'affect-edge[plot]'") from None
-    fig, ax = plt.subplots(figsize=(8, 3.2), dpi=110)
-    t = [e.end_s for e in events]
-    for name, color in (
-        ("arousal", "tab:red"),
-        ("dominance", "tab:green"),
-        ("valence", "tab:blue"),
-    ):
-        ax.plot(
-            t,
-            [e.values.get(name, np.nan) for e in events],
-            marker="o",
-            ms=3,
-            label=name,
-            color=color,
+            f"{audio} lasts {info['duration_s']:.3f} s; the speech model needs at least "
+            f"{info['min_duration_s']:.3f} s of audio for one estimate"
         )
-    for e in events:
-        if not e.voiced:
-            ax.axvspan(e.start_s, e.end_s, color="0.9", zorder=0)
-    ax.set(xlabel="time (s)", ylabel="estimate (0-1)", ylim=(0, 1), title=title)
-    ax.legend(loc="upper right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    return events, info
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.pipelines.speech import SpeechPipeline
-
-    bundle_path = args.bundle or default_bundle(DEFAULT_SPEECH_BUNDLE)
-    if args.bundle is None and not (bundle_path / "manifest.json").is_file():
-        raise ConfigError(
-            f"no default speech bundle at {bundle_path}; build it with scripts/build_default_speech.py "
-            "or pass --bundle"
-        )
-    bundle = load_bundle(bundle_path)
-    samples, rate = read_audio(args.audio)
-    if samples.size == 0:
-        raise SourceError(f"{args.audio} holds no samples")
-    pipeline = SpeechPipeline(
-        bundle,
-        input_rate_hz=rate,
-        engine=args.engine,
-        precision=args.precision,
-        update_s=args.update_s,
-    )
-    block = max(1, round(rate * args.block_ms / 1000))
-    events = []
-    for start in range(0, samples.size, block):
-        events += pipeline.process_block(samples[start : start + block])
-    events += pipeline.flush()
-    if args.plot:
-        plot(
-            events, args.plot, f"{args.audio.name} ({bundle.manifest.name}, {pipeline.engine.name})"
-        )
+    bundle = load_bundle(find_bundle(args.bundle or DEFAULTS["speech"]))
+    sinks = []
     if args.json:
-        for e in events:
-            render.line(json.dumps(e.to_dict()))
-        return 0
-    if not events:
-        render.line(
-            f"{args.audio}: {samples.size / rate:.2f} s is too short for an estimate (at least 0.3 s of audio)"
+        sinks.append(JsonLinesSink("-"))
+    if args.output:
+        sinks.append(JsonLinesSink(args.output))
+    try:
+        events, info = speech_events(
+            args.audio,
+            bundle,
+            args.engine,
+            args.precision,
+            args.block_ms,
+            args.update_s,
+            args.realtime,
+            tuple(sinks),
         )
-        return 0
-    rows = [
-        [
-            f"{e.start_s:5.2f}-{e.end_s:5.2f} s",
-            *(
-                f"{e.values[k]:.3f}" if e.values else "-"
-                for k in ("arousal", "dominance", "valence")
-            ),
-            f"{100 * e.quality['speech_ratio']:.0f}%",
-            "" if e.voiced else "held (too little speech)",
-        ]
-        for e in events
-    ]
-    render.table(
-        f"{args.audio.name}: {bundle.manifest.name} on {pipeline.engine.name}",
-        ["window", "arousal", "dominance", "valence", "speech", "note"],
-        rows,
-    )
-    latencies = [e.latency_ms for e in events if e.voiced]
-    if latencies:
-        render.line(
-            f"update latency (front end + model): median {np.median(latencies):.3f} ms over {len(latencies)} updates"
-        )
-    if pipeline.nonfinite_replaced:
-        render.line(f"note: {pipeline.nonfinite_replaced} NaN/Inf samples were replaced by 0")
+    finally:
+        for sink in sinks:
+            sink.close()
+    title = f"{args.audio.name}: {bundle.manifest.name} on {info['engine']}"
+    if not args.json:
+        show(events, title, info["nonfinite_replaced"])
+        if args.output:
+            render.line(f"events written to {args.output}")
     if args.plot:
-        render.line(f"plot written to {args.plot}")
+        from edge.cli.plot import save_timeline
+
+        save_timeline(events, args.plot, title, info["duration_s"])
+        render.note(f"plot written to {args.plot}", args.json)
     return 0
+
+
+def show(events: list, title: str, replaced: int) -> None:
+    rows = []
+    for e in events:
+        q = e.quality
+        notes = []
+        if not e.updated:
+            notes.append("held: too little speech")
+        if q.get("band_limited"):
+            notes.append("band-limited input")
+        if q.get("gap"):
+            notes.append("gap in the input")
+        rows.append(
+            [
+                f"{e.start_s:6.2f}-{e.end_s:6.2f} s",
+                *(
+                    f"{e.values[k]:.3f}" if e.values else "-"
+                    for k in ("arousal", "dominance", "valence")
+                ),
+                f"{100 * q['speech_ratio']:.0f}%",
+                f"{q['snr_db']:.0f} dB" if "snr_db" in q else "-",
+                "; ".join(notes),
+            ]
+        )
+    render.table(
+        title, ["window", "arousal", "dominance", "valence", "speech", "SNR", "note"], rows
+    )
+    model_ms = [e.latency_ms["model"] for e in events if e.updated]
+    if model_ms:
+        render.line(
+            f"model latency: median {np.median(model_ms):.3f} ms over {len(model_ms)} estimates"
+        )
+    if replaced:
+        render.line(f"note: {replaced} NaN/Inf samples were replaced by 0")

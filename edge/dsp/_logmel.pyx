@@ -11,8 +11,6 @@ from libc.string cimport memmove
 
 import numpy as np
 
-from edge.dsp._fft cimport RealFFT
-
 
 ctypedef fused sample_t:
     short
@@ -21,16 +19,7 @@ ctypedef fused sample_t:
 
 
 cdef class LogMelKernel:
-    cdef RealFFT fft
-    cdef double[::1] window
-    cdef double[::1] buf
-    cdef double[::1] frame
-    cdef double[::1] power
-    cdef int[::1] band_start
-    cdef int[::1] band_offset
-    cdef double[::1] band_weight
-    cdef readonly Py_ssize_t n_fft, hop_length, n_mels, filled
-    cdef double preemphasis, prev, log_floor
+    # Attributes are declared in _logmel.pxd, so that other kernels can feed this one directly.
 
     def __cinit__(self, const double[::1] window, Py_ssize_t hop_length,
                   const int[::1] band_start, const int[::1] band_offset,
@@ -56,44 +45,9 @@ cdef class LogMelKernel:
         self.filled = 0
         self.prev = 0.0
 
-    cdef Py_ssize_t _feed(self, const sample_t* x, Py_ssize_t n, double scale,
-                          float* out) noexcept nogil:
-        cdef Py_ssize_t i = 0, k, m, take, frames = 0, bins, b0
-        cdef double s, acc, prev = self.prev, a = self.preemphasis
-        cdef double* buf = &self.buf[0]
-        cdef double* frame = &self.frame[0]
-        cdef double* power = &self.power[0]
-        cdef const double* win = &self.window[0]
-        cdef const double* weight = &self.band_weight[0]
-        while i < n:
-            take = self.n_fft - self.filled
-            if take > n - i:
-                take = n - i
-            for k in range(take):
-                s = x[i + k] * scale
-                buf[self.filled + k] = s - a * prev
-                prev = s
-            self.filled += take
-            i += take
-            if self.filled < self.n_fft:
-                break
-            for k in range(self.n_fft):
-                frame[k] = buf[k] * win[k]
-            self.fft.power(frame, power)
-            for m in range(self.n_mels):
-                b0 = self.band_start[m]
-                acc = 0.0
-                for k in range(self.band_offset[m], self.band_offset[m + 1]):
-                    acc = acc + weight[k] * power[b0 + k - self.band_offset[m]]
-                if acc < self.log_floor:
-                    acc = self.log_floor
-                out[frames * self.n_mels + m] = logf(<float>acc)
-            frames += 1
-            memmove(buf, buf + self.hop_length,
-                    (self.n_fft - self.hop_length) * sizeof(double))
-            self.filled = self.n_fft - self.hop_length
-        self.prev = prev
-        return frames
+    cdef Py_ssize_t feed_f32(self, const float* x, Py_ssize_t n, float* out) noexcept nogil:
+        """Entry for other compiled kernels: float32 samples, frames written row by row to out."""
+        return _feed(self, x, n, 1.0, out)
 
     def frames_for(self, Py_ssize_t n_samples):
         """How many frames a block of `n_samples` will complete, given what is buffered."""
@@ -107,7 +61,7 @@ cdef class LogMelKernel:
         if x.shape[0] == 0:
             return 0
         with nogil:
-            n = self._feed(&x[0], x.shape[0], 1.0 / 32768.0, &out[0, 0])
+            n = _feed(self, &x[0], x.shape[0], 1.0 / 32768.0, &out[0, 0])
         return n
 
     def feed_float32(self, const float[::1] x, float[:, ::1] out):
@@ -115,7 +69,7 @@ cdef class LogMelKernel:
         if x.shape[0] == 0:
             return 0
         with nogil:
-            n = self._feed(&x[0], x.shape[0], 1.0, &out[0, 0])
+            n = _feed(self, &x[0], x.shape[0], 1.0, &out[0, 0])
         return n
 
     def feed_float64(self, const double[::1] x, float[:, ::1] out):
@@ -123,5 +77,45 @@ cdef class LogMelKernel:
         if x.shape[0] == 0:
             return 0
         with nogil:
-            n = self._feed(&x[0], x.shape[0], 1.0, &out[0, 0])
+            n = _feed(self, &x[0], x.shape[0], 1.0, &out[0, 0])
         return n
+
+
+cdef Py_ssize_t _feed(LogMelKernel self, const sample_t* x, Py_ssize_t n, double scale,
+                      float* out) noexcept nogil:
+    cdef Py_ssize_t i = 0, k, m, take, frames = 0, bins, b0
+    cdef double s, acc, prev = self.prev, a = self.preemphasis
+    cdef double* buf = &self.buf[0]
+    cdef double* frame = &self.frame[0]
+    cdef double* power = &self.power[0]
+    cdef const double* win = &self.window[0]
+    cdef const double* weight = &self.band_weight[0]
+    while i < n:
+        take = self.n_fft - self.filled
+        if take > n - i:
+            take = n - i
+        for k in range(take):
+            s = x[i + k] * scale
+            buf[self.filled + k] = s - a * prev
+            prev = s
+        self.filled += take
+        i += take
+        if self.filled < self.n_fft:
+            break
+        for k in range(self.n_fft):
+            frame[k] = buf[k] * win[k]
+        self.fft.power(frame, power)
+        for m in range(self.n_mels):
+            b0 = self.band_start[m]
+            acc = 0.0
+            for k in range(self.band_offset[m], self.band_offset[m + 1]):
+                acc = acc + weight[k] * power[b0 + k - self.band_offset[m]]
+            if acc < self.log_floor:
+                acc = self.log_floor
+            out[frames * self.n_mels + m] = logf(<float>acc)
+        frames += 1
+        memmove(buf, buf + self.hop_length,
+                (self.n_fft - self.hop_length) * sizeof(double))
+        self.filled = self.n_fft - self.hop_length
+    self.prev = prev
+    return frames

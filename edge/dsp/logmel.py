@@ -22,8 +22,6 @@ from edge.dsp.mel import mel_filterbank, sparse_filterbank
 from edge.errors import ConfigError, InputError
 
 MAX_N_FFT = 2048
-#: Keys of a manifest's log-mel front end that describe the pipeline, not the features.
-FRONT_END_EXTRA_KEYS = ("kind", "window_frames", "update_s", "window_norm")
 _INT16 = np.dtype(np.int16)
 
 
@@ -91,12 +89,6 @@ class LogMelConfig:
             raise ConfigError(f"LogMelConfig: unknown field(s) {unknown}; known: {sorted(known)}")
         return cls(**values)
 
-    @classmethod
-    def from_front_end(cls, front_end: dict[str, Any]) -> LogMelConfig:
-        """The log-mel part of a manifest's front end (which also names the kind and the pipeline's
-        window and update period)."""
-        return cls.from_dict({k: v for k, v in front_end.items() if k not in FRONT_END_EXTRA_KEYS})
-
     def window(self) -> np.ndarray:
         """Periodic Hann window of win_length, zero-padded to n_fft and centred (float64)."""
         m = self.win_length
@@ -123,6 +115,20 @@ class LogMelConfig:
         return 0 if n_samples < self.n_fft else 1 + (n_samples - self.n_fft) // self.hop_length
 
 
+def make_kernel(config: LogMelConfig) -> LogMelKernel:
+    """The compiled log-mel kernel for a configuration (window, sparse mel bank, floor)."""
+    start, offset, weight = sparse_filterbank(config.filterbank())
+    return LogMelKernel(
+        config.window(),
+        config.hop_length,
+        start,
+        offset,
+        weight,
+        config.preemphasis,
+        config.log_floor,
+    )
+
+
 class StreamingLogMel:
     """Feed audio blocks, get the log-mel frames they complete, shape (frames, n_mels), float32.
 
@@ -136,16 +142,7 @@ class StreamingLogMel:
         checks.check_policy(nonfinite)
         self.nonfinite = nonfinite
         self.nonfinite_replaced = 0
-        start, offset, weight = sparse_filterbank(self.config.filterbank())
-        self._kernel = LogMelKernel(
-            self.config.window(),
-            self.config.hop_length,
-            start,
-            offset,
-            weight,
-            self.config.preemphasis,
-            self.config.log_floor,
-        )
+        self._kernel = make_kernel(self.config)
         self._feeders = {
             np.dtype(np.int16): self._kernel.feed_int16,
             np.dtype(np.float32): self._kernel.feed_float32,

@@ -1,38 +1,58 @@
-"""Speech pipeline: audio blocks of any size in, arousal/dominance/valence events out.
+"""Speech pipeline: audio frames of any size in, arousal/dominance/valence events out.
 
-Per block: resample to the bundle's rate (if the input differs), remove DC (a first-order
-high-pass at about 2.5 Hz, through the same SOS kernel as EEG), compute the streaming log-mel
-into a preallocated buffer, push frames into a ring of the model's window (bounded state), and
-gate by voice activity: a frame is speech when its energy stands 10 dB above an adaptive noise
-floor and above an absolute floor. Every `update_s` the model runs on the last window if enough
-of it is speech; its A/D/V are smoothed (exponential, weight `smoothing` on the newest) and an
-`AffectEvent` is emitted with the speech ratio and the block's processing latency.
-`process_block` suits an audio callback: state is fixed-size, and at the bundle's own rate the
-only allocations per update are the runtime's outputs.
+The front end (`edge.frontends.speech`, the same code training used) turns each frame into
+log-mel frames in a ring of the model's window. Every frame is gated by voice activity: it is
+speech when its energy stands 10 dB above an adaptive noise floor and above an absolute floor.
+Every `update_s` of frames, once a window is full, the window is handed to inference if at
+least `min_speech_ratio` of it is speech; otherwise an event with ``updated=False`` repeats the
+last estimate. At `flush` the audio after the last estimate is scored too (the last window), and
+a stream shorter than one window is scored once if it gave at least `MIN_FRAMES` frames
+(`min_duration_s`, about 0.32 s). Events span the window's first to last sample on the source's
+clock.
+
+Each event's quality says how much of the window was speech (`speech_ratio`), an estimate of
+the speech level over the noise floor (`snr_db`: the mean log energy of the speech frames minus
+the floor, in dB), `band_limited` when the input rate cannot fill the model's highest mel bands,
+and `nonfinite` when NaN/Inf samples were replaced by 0 since the previous event.
+
+At the bundle's own sample rate and with ``mode="async"`` and ``on_event``, the caller's path
+(front end, voice gate, ring, hand-off) allocates nothing, and the model runs on a worker thread:
+a hearing aid's audio callback does only the front end. See `edge.pipelines.base` for stamping,
+hand-off and thread safety.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import math
+from collections.abc import Callable
 
 import numpy as np
 
-from edge.dsp import LogMelConfig, Resampler, SosFilterBank, StreamingLogMel, checks
-from edge.dsp.logmel import subtract_window_mean
-from edge.errors import BundleError, ConfigError
+from devices.frame import Frame
+from edge.errors import BundleError, ConfigError, InputError
 from edge.events import AffectEvent
+from edge.frontends.speech import MIN_FRAMES, SpeechFrontEnd
+from edge.pipelines.base import Pipeline, Window
 from edge.runtime import Bundle
-from edge.runtime.engines import open_engine
+from edge.runtime.specs import LogMelSpec
 
 log = logging.getLogger(__name__)
-_DC_BLOCKER = np.array([[1.0, -1.0, 0.0, 1.0, -0.999, 0.0]])
-_LN_10DB = np.log(10.0)  # 10 dB in natural-log power units
+_LN_10DB = math.log(10.0)  # 10 dB in natural-log power units
 #: Summed mel power below this (ln units) is never speech: about 53 dB below a full-scale sine (5.4).
-_ABSOLUTE_FLOOR = float(np.log(1e-3))
+ABSOLUTE_FLOOR = math.log(1e-3)
+#: How fast the noise floor may rise per frame (ln units): about 3 dB per second at a 10 ms hop.
+_FLOOR_RISE = 0.007
+#: Input rates the pipeline takes. Below 8 kHz too few mel bands carry signal for the estimates
+#: to mean anything (a 4 kHz recording reads as calm whatever it holds); above 192 kHz is not audio
+#: a microphone for speech delivers.
+MIN_INPUT_RATE_HZ = 8_000
+MAX_INPUT_RATE_HZ = 192_000
 
 
-class SpeechPipeline:
+class SpeechPipeline(Pipeline):
+    modality = "speech"
+
     def __init__(
         self,
         bundle: Bundle,
@@ -44,156 +64,143 @@ class SpeechPipeline:
         smoothing: float = 0.6,
         min_speech_ratio: float = 0.3,
         nonfinite: str = "replace",
+        mode: str = "sync",
+        on_event: Callable[[AffectEvent], None] | None = None,
     ) -> None:
         m = bundle.manifest
-        if m.modality != "speech" or m.front_end.get("kind") != "logmel":
+        if m.modality != "speech" or not isinstance(m.front_end, LogMelSpec):
             raise BundleError(
-                f"{bundle.path}: a speech pipeline needs a speech bundle with a log-mel front end"
+                f"{bundle.path}: a speech pipeline needs a speech bundle with a log-mel front end "
+                f"(this one is {m.modality} with a {m.front_end.kind} front end)"
             )
-        self.config = LogMelConfig.from_front_end(m.front_end)
-        self.window_frames = int(m.front_end.get("window_frames", 100))
-        norm = m.front_end.get("window_norm")
-        if norm not in (None, "mean"):
-            raise BundleError(
-                f"{bundle.path}: unknown front_end.window_norm {norm!r}; this affect-edge knows 'mean'"
-            )
-        self._window_mean = norm == "mean"
-        self.update_s = float(update_s or m.front_end.get("update_s", 0.5))
-        if not 0.0 < smoothing <= 1.0 or not 0.0 <= min_speech_ratio <= 1.0 or self.update_s <= 0:
-            raise ConfigError(
-                "smoothing must be in (0, 1], min_speech_ratio in [0, 1], update_s > 0"
-            )
-        self.outputs = list(m.task.outputs)
-        self.engine = open_engine(bundle, engine=engine, precision=precision, threads=threads)
-        self.engine.warmup(3)
+        self.spec = m.front_end
+        self.update_s = self.spec.update_s if update_s is None else float(update_s)
+        if not (0.0 < self.update_s < math.inf):
+            raise ConfigError(f"update_s must be a positive number of seconds, got {update_s}")
+        if not 0.0 <= min_speech_ratio <= 1.0:
+            raise ConfigError(f"min_speech_ratio must be in [0, 1], got {min_speech_ratio}")
         self.input_rate_hz = int(input_rate_hz)
-        self._resampler = (
-            None
-            if self.input_rate_hz == self.config.sample_rate
-            else Resampler(self.input_rate_hz, self.config.sample_rate, nonfinite=nonfinite)
-        )
-        self._dc = SosFilterBank(_DC_BLOCKER, 1, nonfinite=nonfinite)
-        self._logmel = StreamingLogMel(self.config, nonfinite=nonfinite)
-        self._hop_s = self.config.hop_length / self.config.sample_rate
-        self._update_frames = max(1, round(self.update_s / self._hop_s))
-        self._frames = np.zeros((64, self.config.n_mels), dtype=np.float32)
-        self._ring = np.zeros((self.window_frames, self.config.n_mels), dtype=np.float32)
-        self._voiced = np.zeros(self.window_frames, dtype=bool)
-        self._input = np.zeros((1, 1, self.window_frames, self.config.n_mels), dtype=np.float32)
-        self.smoothing = smoothing
+        if not MIN_INPUT_RATE_HZ <= self.input_rate_hz <= MAX_INPUT_RATE_HZ:
+            raise ConfigError(
+                f"audio at {input_rate_hz} Hz is outside what the speech model can use "
+                f"({MIN_INPUT_RATE_HZ:,} to {MAX_INPUT_RATE_HZ:,} Hz): its mel bands reach "
+                f"{self.spec.fmax:g} Hz"
+            )
+        self.band_limited = self.input_rate_hz < 2 * self.spec.fmax
+        self.front = SpeechFrontEnd(self.spec, self.input_rate_hz, nonfinite=nonfinite)
+        self.front.set_vad(self.spec.window_frames, _LN_10DB, _FLOOR_RISE, ABSOLUTE_FLOOR)
+        self.window_frames = self.spec.window_frames
+        self.update_frames = max(1, round(self.update_s / self.spec.hop_s))
         self.min_speech_ratio = min_speech_ratio
-        self.reset()
+        self.outputs = tuple(m.task.outputs)
+        # Stream positions are in input samples; one front-end sample is this many of them.
+        self._to_input = self.input_rate_hz / self.spec.sample_rate
+        super().__init__(bundle, engine, precision, threads, mode, smoothing, on_event)
+        self._front_reset()
 
-    def reset(self) -> None:
-        """Start a new stream."""
-        for part in (self._resampler, self._dc, self._logmel):
-            if part is not None:
-                part.reset()
-        self._filled = 0
-        self._pos = 0
-        self._since_update = 0
-        self._total_frames = 0
-        self._noise_floor = None
-        self._smoothed = None
-        self._dc_primed = False
+    @property
+    def min_duration_s(self) -> float:
+        """The shortest stream that gets an estimate: MIN_FRAMES log-mel frames."""
+        return (self.spec.n_fft + (MIN_FRAMES - 1) * self.spec.hop_length) / self.spec.sample_rate
 
     @property
     def nonfinite_replaced(self) -> int:
-        first = self._resampler or self._dc
-        return first.nonfinite_replaced
+        return self.front.nonfinite_replaced
 
-    def _is_speech(self, frame: np.ndarray) -> bool:
-        energy = float(np.log(np.sum(np.exp(frame.astype(np.float64)))))
-        if self._noise_floor is None:
-            self._noise_floor = energy
-        # The floor follows quiet frames at once and rises slowly (about 3 dB per second).
-        self._noise_floor = min(energy, self._noise_floor + 0.007)
-        return energy > self._noise_floor + _LN_10DB and energy > _ABSOLUTE_FLOOR
+    def _new_window(self) -> Window:
+        window = Window(np.zeros((1, 1, self.window_frames, self.spec.n_mels), dtype=np.float32))
+        window.quality = {"speech_ratio": 0.0, "snr_db": 0.0, "nonfinite": 0}
+        return window
 
-    def _window(self) -> tuple[np.ndarray, float]:
-        n = self.window_frames
-        head = self._ring[self._pos :] if self._filled >= n else self._ring[:0]
-        tail = self._ring[: self._pos]
-        self._input[0, 0, : len(head)] = head
-        self._input[0, 0, len(head) : len(head) + len(tail)] = tail
-        if self._filled < n:  # short stream: repeat the last frame, as training pads
-            self._input[0, 0, len(tail) :] = tail[-1] if len(tail) else 0.0
-        if self._window_mean:  # the same function training and calibration use
-            subtract_window_mean(self._input, out=self._input)
-        voiced = self._voiced if self._filled >= n else self._voiced[: self._pos]
-        return self._input, float(voiced.mean()) if len(voiced) else 0.0
-
-    def _update(self, t0: float) -> AffectEvent:
-        window, ratio = self._window()
-        # Frame t covers samples [t * hop, t * hop + n_fft); the window holds the last frames.
-        sr, hop = self.config.sample_rate, self.config.hop_length
-        first = self._total_frames - min(self._filled, self.window_frames)
-        start_s = first * hop / sr
-        end_s = ((self._total_frames - 1) * hop + self.config.n_fft) / sr
-        voiced = ratio >= self.min_speech_ratio
-        if voiced:
-            y = next(iter(self.engine.run(window).values()))[0].astype(np.float64)
-            self._smoothed = (
-                y
-                if self._smoothed is None
-                else self.smoothing * y + (1 - self.smoothing) * self._smoothed
+    def _check_frame(self, frame: Frame) -> None:
+        if frame.kind != "audio":
+            raise InputError(f"a speech pipeline takes audio frames, not {frame.kind}")
+        if frame.rate_hz != self.input_rate_hz:
+            raise InputError(
+                f"frame at {frame.rate_hz:g} Hz, but this pipeline was opened for "
+                f"{self.input_rate_hz} Hz input"
             )
-        values = (
-            {}
-            if self._smoothed is None
-            else {k: round(float(v), 4) for k, v in zip(self.outputs, self._smoothed, strict=True)}
-        )
-        return AffectEvent(
-            "speech",
-            round(start_s, 3),
-            round(end_s, 3),
-            values,
-            voiced,
-            {"speech_ratio": round(ratio, 3)},
-            round((time.perf_counter() - t0) * 1e3, 3),
-        )
+        if len(frame.channels) != 1:
+            raise InputError(
+                f"a speech pipeline takes one channel, got {len(frame.channels)} "
+                f"({', '.join(frame.channels)}); mix down first (AudioFileSource(mono=True))"
+            )
 
-    def process_block(self, pcm: np.ndarray) -> list[AffectEvent]:
-        """Feed one block (int16 or float, mono); return the events it completed (usually none)."""
-        t0 = time.perf_counter()
-        x = checks.audio_block(pcm, "speech audio block")
-        if x.dtype == np.int16:
-            x = x.astype(np.float32) / 32768.0
-        if self._resampler is not None:
-            x = self._resampler.process(x)
-        return self._consume(x, t0)
+    def _front_reset(self) -> None:
+        self.front.reset()
+        self._since_update = 0
+        self._full = False
+        self._handed_at = 0.0  # frame count when the last window was handed over
+        self._replaced_at = 0
 
-    def _consume(self, x: np.ndarray, t0: float) -> list[AffectEvent]:
-        """Audio already at the front end's rate -> frames -> ring -> events."""
-        if not self._dc_primed and len(x):
-            # Start the high-pass in steady state at the first sample's level, as if the stream had
-            # always been there: a stream that begins on a DC offset then causes no step transient.
-            state = self._dc.state
-            state[0, 0, 0, 0] = -float(np.nan_to_num(x[0]))
-            self._dc.set_state(state)
-            self._dc_primed = True
-        x = self._dc.process(np.asarray(x, dtype=np.float64).reshape(1, -1))[0, 0]
-        need = self._logmel.frames_for(len(x))
-        if need > len(self._frames):
-            self._frames = np.zeros((need, self.config.n_mels), dtype=np.float32)
-        frames = self._logmel.process(x.astype(np.float32), out=self._frames)
-        events = []
-        for frame in frames:
-            self._ring[self._pos] = frame
-            self._voiced[self._pos] = self._is_speech(frame)
-            self._pos = (self._pos + 1) % self.window_frames
-            self._filled += 1
-            self._total_frames += 1
-            self._since_update += 1
-            if self._since_update >= self._update_frames and self._filled >= self.window_frames:
-                self._since_update = 0
-                events.append(self._update(t0))
-        return events
+    def _front(self, frame: Frame) -> None:
+        self.front.feed(frame.data)
+        self._pull_frames()
 
-    def flush(self) -> list[AffectEvent]:
-        """End of stream: resampler tail, then one last update if the stream never filled a window."""
-        t0 = time.perf_counter()
-        events = self._consume(self._resampler.flush(), t0) if self._resampler is not None else []
-        if self._filled < self.window_frames and self._filled >= 30:
-            events.append(self._update(t0))
-        return events
+    def _pull_frames(self) -> None:
+        # Stop at the frame where the next window is due (so the window ends exactly there), and
+        # never take more frames than the ring holds at once. Locals: this runs every block.
+        front, due, rows = self.front, self.update_frames, self.window_frames
+        pull = front.pull
+        since = self._since_update
+        while True:
+            limit = due - since
+            made = pull(1 if limit < 1 else (rows if limit > rows else limit))
+            if not made:
+                break
+            since += made
+            if since >= due and (self._full or self._filled()):
+                since = 0
+                self._hand_over(front.frame_count)
+        self._since_update = since
+
+    def _filled(self) -> bool:
+        self._full = self.front.total_frames >= self.window_frames
+        return self._full
+
+    def _hand_over(self, total: float) -> None:
+        """Copy the window ending at frame `total - 1` into a slot and submit it."""
+        front = self.front
+        window = self._claim()
+        front.window_into(window.inputs)
+        held = total if total < self.window_frames else float(self.window_frames)
+        ratio = front.voiced_count / held
+        hop, n_fft = self.spec.hop_length, self.spec.n_fft
+        window.first = (total - held) * hop * self._to_input
+        window.end = ((total - 1.0) * hop + n_fft) * self._to_input
+        window.update = ratio >= self.min_speech_ratio
+        q = window.quality  # fixed keys, updated in place
+        q["speech_ratio"] = ratio
+        q["snr_db"] = front.snr_db(self.window_frames)
+        replaced = front.nonfinite_replaced
+        q["nonfinite"] = replaced - self._replaced_at
+        self._replaced_at = replaced
+        self._handed_at = total
+        self._submit(window)
+
+    def _event_quality(self, window: Window) -> dict[str, float | bool]:
+        q = window.quality
+        out: dict[str, float | bool] = {
+            "speech_ratio": round(q["speech_ratio"], 3),
+            "snr_db": round(q["snr_db"], 1),
+        }
+        if self.band_limited:
+            out["band_limited"] = True
+        if q["nonfinite"]:
+            out["nonfinite"] = int(q["nonfinite"])
+        return out
+
+    def _front_flush(self) -> None:
+        self.front.finish()
+        self._pull_frames()
+        total = self.front.frame_count
+        if total >= self.window_frames:
+            if total > self._handed_at:  # audio after the last estimate: score the last window
+                self._hand_over(total)
+        elif total >= MIN_FRAMES:
+            self._hand_over(total)
+
+    def _infer(self, window: Window) -> dict[str, float]:
+        x = self.front.normalize(window.inputs)
+        y = next(iter(self.engine.run(x).values()))[0]
+        return {name: float(v) for name, v in zip(self.outputs, y, strict=True)}

@@ -1,4 +1,8 @@
-"""Latency statistics of repeated calls, kept in a fixed ring (no growth, no allocation per call)."""
+"""Latency statistics of repeated calls, kept in a fixed ring (no growth per call).
+
+The ring is a preallocated Python list: storing a float there costs a few tens of nanoseconds,
+less than a numpy item assignment, which matters on per-call paths measured in microseconds.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,12 @@ class LatencyStats:
     """The most recent `capacity` durations (seconds) and their percentiles in milliseconds."""
 
     def __init__(self, capacity: int = 8192) -> None:
-        self._ring = np.zeros(capacity)
+        self._ring = [0.0] * capacity
+        self._capacity = capacity
         self._count = 0
 
     def record(self, seconds: float) -> None:
-        self._ring[self._count % self._ring.size] = seconds
+        self._ring[self._count % self._capacity] = seconds
         self._count += 1
 
     def reset(self) -> None:
@@ -24,7 +29,7 @@ class LatencyStats:
         return self._count
 
     def values_ms(self) -> np.ndarray:
-        return self._ring[: min(self._count, self._ring.size)] * 1e3
+        return np.asarray(self._ring[: min(self._count, self._capacity)]) * 1e3
 
     def percentile_ms(self, q: float) -> float:
         values = self.values_ms()

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from edge.errors import BundleError, ConfigError
+from edge.errors import BundleError
+from edge.runtime.specs import FrontEndSpec, parse_front_end
 
 SCHEMA_VERSION = 1
 MODALITIES = ("speech", "face", "eeg", "test")
@@ -20,7 +22,6 @@ TASK_KINDS = ("regression", "classification", "ordinal")
 FORMATS = {"onnx": ".onnx", "tflite": ".tflite"}
 PRECISIONS = ("fp32", "fp16", "int8")
 DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32", "int64")
-FRONT_END_KINDS = ("logmel", "image", "eeg", "none")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -67,6 +68,13 @@ class _Fields:
         if value is not None and value < 0:
             raise BundleError(f"manifest: {self.where}.{key} must be >= 0, got {value}")
         return value
+
+
+def dims_agree(declared: Sequence[int | None], actual: Sequence[int | None]) -> bool:
+    """Same rank, and every dimension fixed on both sides is equal (None matches any size)."""
+    return len(declared) == len(actual) and all(
+        d is None or a is None or d == a for d, a in zip(declared, actual, strict=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -221,7 +229,7 @@ class Manifest:
     version: str
     modality: str
     task: Task
-    front_end: dict[str, Any]
+    front_end: FrontEndSpec
     models: tuple[ModelFile, ...]
     params: int
     macs: int
@@ -248,8 +256,8 @@ class Manifest:
         names = [m.file for m in models]
         if len(set(names)) != len(names):
             raise BundleError(f"manifest: models lists a file twice: {names}")
-        front_end = f.typed("front_end", dict)
-        check_front_end(front_end)
+        front_end = parse_front_end(f.typed("front_end", dict))
+        check_input_shapes(front_end, models)
         tolerance = f.typed("tolerance", dict)
         for key, value in tolerance.items():
             if (
@@ -284,7 +292,9 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (lists, not tuples), as written to manifest.json."""
-        return json.loads(json.dumps(asdict(self)))
+        out = asdict(self)
+        out["front_end"] = self.front_end.to_dict()
+        return json.loads(json.dumps(out))
 
     def model(self, fmt: str | None = None, precision: str | None = None) -> ModelFile:
         """The model file of a format and precision; int8 first, then fp16, then fp32."""
@@ -301,18 +311,17 @@ class Manifest:
         return min(candidates, key=lambda m: order[m.precision])
 
 
-def check_front_end(front_end: dict[str, Any]) -> None:
-    kind = front_end.get("kind")
-    if kind not in FRONT_END_KINDS:
-        raise BundleError(
-            f"manifest: front_end.kind is {kind!r}; expected one of {list(FRONT_END_KINDS)}"
-        )
-    if kind == "logmel":
-        from edge.dsp.logmel import LogMelConfig
-
-        try:
-            LogMelConfig.from_front_end(front_end)
-        except (ConfigError, TypeError) as exc:
+def check_input_shapes(front_end: FrontEndSpec, models: Sequence[ModelFile]) -> None:
+    """Every model's first input must take what the front end produces (batch axis aside)."""
+    produced = front_end.input_shape()
+    if produced is None:
+        return
+    for i, m in enumerate(models):
+        spec = m.inputs[0]
+        if not dims_agree(produced, spec.shape[1:]):
             raise BundleError(
-                f"manifest: front_end is not a valid log-mel configuration: {exc}"
-            ) from exc
+                f"manifest: front_end ({front_end.kind}) produces model inputs of shape "
+                f"{list(produced)} per example, but models[{i}] ({m.file}) input {spec.name!r} takes "
+                f"{['batch' if d is None else d for d in spec.shape]}: the front end and the model "
+                "disagree; fix front_end or rebuild the bundle"
+            )

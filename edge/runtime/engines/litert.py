@@ -1,6 +1,17 @@
-"""LiteRT (TFLite) engine: ai-edge-litert, or tflite-runtime where that is what a device has."""
+"""LiteRT (TFLite) engine: ai-edge-litert, or tflite-runtime where that is what a device has.
+
+The interpreter is created with fd 2 briefly redirected, so LiteRT's C++ notice ("Created
+TensorFlow Lite XNNPACK delegate for CPU") does not reach the terminal on every command; any
+other message it prints there is passed on unchanged.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -29,6 +40,34 @@ def interpreter_class() -> tuple[type, str]:
         ) from None
 
 
+_NOTICES = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+
+
+@contextlib.contextmanager
+def quiet_native_notices() -> Iterator[None]:
+    """Hold back LiteRT's C++ info notices on fd 2 while the block runs; re-emit anything else."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):  # no real stderr (captured): nothing to hide
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as trap:
+        os.dup2(trap.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            trap.seek(0)
+            kept = [
+                ln for ln in trap.read().splitlines(keepends=True) if ln.rstrip() not in _NOTICES
+            ]
+            if kept:
+                os.write(fd, b"".join(kept))
+
+
 def describe(details: list[dict]) -> list[tuple]:
     """LiteRT tensor details as (name, shape with None for dynamic dimensions, dtype name,
     (scale, zero_point) or None): the model file's view, to check or write manifests."""
@@ -55,8 +94,11 @@ class LiteRtEngine(Engine):
         interpreter, package = interpreter_class()
         self.runtime = package
         try:
-            self._interp = interpreter(model_content=bundle.model_bytes(model), num_threads=threads)
-            self._interp.allocate_tensors()
+            with quiet_native_notices():
+                self._interp = interpreter(
+                    model_content=bundle.model_bytes(model), num_threads=threads
+                )
+                self._interp.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise BundleError(f"{self._where()}: {package} cannot load this model: {exc}") from exc
         in_details = self._interp.get_input_details()
@@ -66,20 +108,30 @@ class LiteRtEngine(Engine):
         self._in_index = [d["index"] for d in in_details]
         self._out_index = [d["index"] for d in out_details]
         self._shapes = [tuple(int(s) for s in d["shape"]) for d in in_details]
+        self._one = len(in_details) == 1 and len(out_details) == 1
+        self._in0, self._out0 = self._in_index[0], self._out_index[0]
 
     def _invoke(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
+        interp = self._interp
+        if self._one and arrays[0].shape == self._shapes[0]:  # one tensor each way, same shape
+            try:
+                interp.set_tensor(self._in0, arrays[0])
+                interp.invoke()
+            except (ValueError, RuntimeError) as exc:
+                raise BundleError(f"{self._where()}: the model failed at run time: {exc}") from exc
+            return [interp.get_tensor(self._out0)]
         resized = False
         for i, x in enumerate(arrays):
             if x.shape != self._shapes[i]:
-                self._interp.resize_tensor_input(self._in_index[i], list(x.shape), strict=True)
+                interp.resize_tensor_input(self._in_index[i], list(x.shape), strict=True)
                 self._shapes[i] = x.shape
                 resized = True
         try:
             if resized:
-                self._interp.allocate_tensors()
+                interp.allocate_tensors()
             for index, x in zip(self._in_index, arrays, strict=True):
-                self._interp.set_tensor(index, x)
-            self._interp.invoke()
+                interp.set_tensor(index, x)
+            interp.invoke()
         except (ValueError, RuntimeError) as exc:
             raise BundleError(f"{self._where()}: the model failed at run time: {exc}") from exc
-        return [self._interp.get_tensor(index) for index in self._out_index]
+        return [interp.get_tensor(index) for index in self._out_index]

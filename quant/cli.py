@@ -1,19 +1,20 @@
 """`affect-edge export CHECKPOINT`: a trained student -> a verified int8 bundle (offline; needs torch).
 
-This command belongs to the offline half: it imports `quant` (torch, onnx, litert-torch) only
-when it runs, so the device CLI never loads torch.
+Contributed to the `affect-edge` command through the `affect_edge.commands` entry point, so the
+device CLI never imports the offline half; torch, onnx and litert-torch load only when it runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from edge.cli import render
+from edge.cli.render import progress_bars
 from edge.errors import ConfigError
+
+HELP = "turn a student checkpoint into a verified int8 bundle (offline; needs torch)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -49,37 +50,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", help="bundle name (default: the checkpoint's)")
     p.add_argument("--force", action="store_true", help="replace an existing bundle at --output")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-
-
-@contextlib.contextmanager
-def progress_bars(enabled: bool) -> Iterator:
-    if not enabled:
-        yield None
-        return
-    try:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-    except ImportError:
-        yield None
-        return
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=True,
-    ) as bars:
-
-        def task(description: str, total: int):
-            tid = bars.add_task(description, total=total)
-            return lambda: bars.advance(tid)
-
-        yield task
 
 
 def run(args: argparse.Namespace) -> int:

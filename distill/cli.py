@@ -1,4 +1,8 @@
-"""`affect-edge distill speech`: train a speech A/D/V student from a teacher (offline; needs torch)."""
+"""`affect-edge distill speech`: train a speech A/D/V student from a teacher (offline; needs torch).
+
+Contributed to the `affect-edge` command through the `affect_edge.commands` entry point, so the
+device CLI never imports the offline half. torch is imported only when the command runs.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,10 @@ import json
 from pathlib import Path
 
 from edge.cli import render
-from edge.cli.export import progress_bars
+from edge.cli.render import progress_bars
 from edge.errors import ConfigError
+
+HELP = "train a student from a teacher over unlabelled audio (offline; needs torch)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

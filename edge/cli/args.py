@@ -1,0 +1,81 @@
+"""Argument types for the command line: values are checked when parsed, before any work starts.
+
+A bad value ends the command with argparse's usage line and one error line naming the option
+(exit status 2), never with a traceback or after minutes of processing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+
+def positive_number(unit: str) -> Callable[[str], float]:
+    """A finite number > 0 (nan, inf, 0 and negatives are refused)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(
+                f"must be a positive, finite number of {unit}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def writable_file(
+    suffixes: tuple[str, ...], default_suffix: str | None = None
+) -> Callable[[str], Path]:
+    """An output file whose folder exists and whose suffix is one of `suffixes`.
+
+    A name without a suffix gets `default_suffix` (so the path reported is the path written).
+    """
+
+    def parse(text: str) -> Path:
+        path = Path(text)
+        if not path.suffix and default_suffix:
+            path = path.with_name(path.name + default_suffix)
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: unsupported file type {path.suffix or '(none)'}; use one of "
+                f"{', '.join(suffixes)}"
+            )
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text!r} is a directory; name a file")
+        parent = path.parent
+        if not parent.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"cannot write {text!r}: folder {parent} does not exist"
+            )
+        return path
+
+    return parse
+
+
+def plot_file(text: str) -> Path:
+    """A picture file in a format matplotlib writes (PNG when no suffix is given)."""
+    try:
+        from matplotlib.figure import Figure
+
+        formats = tuple(f".{k}" for k in Figure().canvas.get_supported_filetypes())
+    except ImportError:
+        raise argparse.ArgumentTypeError(
+            "--plot needs matplotlib: pip install 'affect-edge[plot]'"
+        ) from None
+    return writable_file(formats, ".png")(text)

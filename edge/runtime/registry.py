@@ -1,0 +1,79 @@
+"""Finding bundles: by path, or by name in the package's own models, $AFFECT_EDGE_MODELS and --dir.
+
+The bundles that ship with affect-edge are package data under `edge/models/`, so an installed
+wheel carries them. A name is looked up in that folder first, then in each folder listed in
+$AFFECT_EDGE_MODELS (separated like PATH), then in folders a command names with --dir. A bundle
+is a folder holding manifest.json, or a .zip file; its name is the folder's (or the zip's stem).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from importlib import resources
+from pathlib import Path
+
+from edge.errors import BundleError
+
+MODELS_ENV = "AFFECT_EDGE_MODELS"
+#: The bundle each modality uses when none is named.
+DEFAULTS = {"speech": "speech-adv"}
+
+
+def shipped_dir() -> Path:
+    return Path(str(resources.files("edge").joinpath("models")))
+
+
+def search_dirs(extra: Iterable[str | os.PathLike[str]] = ()) -> list[Path]:
+    """The package's models, then $AFFECT_EDGE_MODELS, then `extra`, in lookup order."""
+    env = [Path(p) for p in os.environ.get(MODELS_ENV, "").split(os.pathsep) if p]
+    return [shipped_dir(), *env, *(Path(p) for p in extra)]
+
+
+def is_bundle(path: Path) -> bool:
+    return (path.is_dir() and (path / "manifest.json").is_file()) or (
+        path.is_file() and path.suffix == ".zip"
+    )
+
+
+def bundles_in(folder: Path) -> Iterator[Path]:
+    """Bundle paths directly inside a folder, sorted by name (none if it does not exist)."""
+    if folder.is_dir():
+        yield from sorted(p for p in folder.iterdir() if is_bundle(p))
+
+
+def find_bundle(
+    name_or_path: str | os.PathLike[str], extra: Iterable[str | os.PathLike[str]] = ()
+) -> Path:
+    """A bundle's path from a path, or from a name looked up in `search_dirs(extra)`."""
+    path = Path(name_or_path)
+    if path.exists():
+        if not is_bundle(path):
+            raise BundleError(
+                f"{path} is not a bundle: expected a folder with manifest.json, or a .zip"
+            )
+        return path
+    looks_like_path = os.sep in str(name_or_path) or path.suffix == ".zip"
+    dirs = search_dirs(extra)
+    if not looks_like_path:
+        for folder in dirs:
+            for candidate in (folder / path.name, folder / f"{path.name}.zip"):
+                if is_bundle(candidate):
+                    return candidate
+    known = sorted({p.stem if p.suffix == ".zip" else p.name for d in dirs for p in bundles_in(d)})
+    where = "bundle not found: " + str(name_or_path)
+    if looks_like_path:
+        raise BundleError(where)
+    raise BundleError(
+        f"{where}; looked in {', '.join(str(d) for d in dirs)} "
+        f"(bundles there: {', '.join(known) or 'none'}); set ${MODELS_ENV} or pass a path"
+    )
+
+
+def default_bundle(modality: str) -> Path:
+    """The shipped default bundle of a modality."""
+    if modality not in DEFAULTS:
+        raise BundleError(
+            f"no default {modality} bundle ships with this affect-edge; pass --bundle"
+        )
+    return find_bundle(DEFAULTS[modality])

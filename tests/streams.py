@@ -1,0 +1,43 @@
+"""Frame streams for tests: arrays cut into `Frame`s as a source would deliver them."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
+from devices.frame import Frame
+
+
+def audio_frames(
+    x: np.ndarray, rate: int, block: int, source: str = "test", start_s: float = 0.0
+) -> Iterator[Frame]:
+    """Mono samples as consecutive audio frames of `block` samples, stamped by position."""
+    for i, s in enumerate(range(0, len(x), block)):
+        data = np.ascontiguousarray(x[s : s + block])[None, :]
+        yield Frame(data, start_s + s / rate, float(rate), ("mono",), "audio", source, i)
+
+
+def run_stream(pipeline, frames) -> list:
+    """Every event a pipeline gives for a stream of frames, flush included."""
+    events = []
+    for frame in frames:
+        events += pipeline.push(frame)
+    return events + list(pipeline.flush())
+
+
+def error_in_thread(fn: Callable, *args) -> BaseException | None:
+    """Call fn(*args) on another thread; the exception it raised there, or None."""
+    caught: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            fn(*args)
+        except Exception as exc:
+            caught.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    return caught[0] if caught else None

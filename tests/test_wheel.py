@@ -1,0 +1,129 @@
+"""A wheel built from the project carries its models and runs on its own, outside the repository."""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dist")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    (path,) = out.glob("affect_edge-*.whl")
+    return path
+
+
+def test_the_wheel_holds_the_models_and_everything_they_need(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "edge/models/speech-adv/manifest.json",
+        "edge/models/speech-adv/model_int8.onnx",
+        "edge/models/speech-adv/model_int8.tflite",
+        "edge/data/samples/speech_en.wav",
+        "edge/event.schema.json",
+        "edge/runtime/manifest.schema.json",
+        "edge/dsp/data/filter_designs.json",
+        "devices/profiles/x86-host.toml",
+    ):
+        assert needed in names, needed
+    assert any(n.startswith("edge/dsp/_speech.") and n.endswith(".so") for n in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "affect_edge.commands" in text and "distill = distill.cli" in text
+
+
+def test_the_installed_wheel_runs_speech_outside_the_repository(
+    wheel: Path, tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    py = venv / "bin" / "python"
+    # Dependencies (numpy, onnxruntime, soundfile...) come from this environment through a .pth
+    # line, which adds the folder to sys.path after the new environment's own packages; the .pth
+    # files inside it (this checkout's editable install) are not processed, so `edge` can only
+    # come from the wheel.
+    purelib = subprocess.run(
+        [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    Path(purelib, "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    done = subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AFFECT_EDGE_MODELS")}
+    where = subprocess.run(
+        [str(py), "-c", "import edge, sys; print(edge.__file__)"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        check=True,
+    ).stdout.strip()
+    assert where.startswith(str(venv)), where
+    clip = subprocess.run(
+        [str(py), "-c", "from edge.cli.demo import sample_clip; print(sample_clip())"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        check=True,
+    ).stdout.strip()
+    assert clip.startswith(str(venv))
+    run = subprocess.run(
+        [str(venv / "bin" / "affect-edge"), "run", "speech", clip, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr
+    events = [json.loads(line) for line in run.stdout.splitlines()]
+    assert len(events) == 12 and all(e["model"]["name"] == "speech-adv" for e in events)
+    listed = subprocess.run(
+        [str(venv / "bin" / "affect-edge"), "models", "list", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=300,
+    )
+    bundles = json.loads(listed.stdout)["bundles"]
+    assert [b["name"] for b in bundles] == ["speech-adv"] and bundles[0]["path"].startswith(
+        str(venv)
+    )
