@@ -41,6 +41,7 @@ test: setup
 bench: setup
 	$(PY) -m bench
 	$(PY) scripts/readme_tables.py
+	$(PY) scripts/bad_inputs_table.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

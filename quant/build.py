@@ -4,7 +4,10 @@ Every tensor spec in the manifest is read from the exported file itself (ONNX Ru
 LiteRT's view of its inputs and outputs), never assumed. Drift figures are measured on held-out
 real features through the device engines and written into the manifest. If an int8 ONNX model
 drifts too far, sensitive layers ("last", then "first" and "last") are kept in float when
-`keep_float="auto"`. The bundle appears at its path only once all of this has succeeded.
+`keep_float="auto"`. The bundle carries reference examples (held-out inputs and the float
+model's outputs on them) and tolerances derived from them (`quant/reference.py`), which
+`affect-edge models verify` checks every model against. The bundle appears at its path only once
+all of this has succeeded.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from edge.runtime import Bundle, write_bundle
 from edge.runtime.budget import check_load, enforce
 from quant.calibrate import CalibrationData, load_calibration
 from quant.errors import ExportError
-from quant.verify import acceptable, verify_bundle
+from quant.reference import EXAMPLES as REFERENCE_EXAMPLES
+from quant.reference import FILE as REFERENCE_FILE
+from quant.reference import derive, input_grid, measure, pack, reference_section, to_npz
+from quant.verify import acceptable, float_reference, verify_bundle
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int], Callable[[], None]]
@@ -219,18 +225,20 @@ def build_bundle(
                 )
             )
             keep_used = keep
-        tolerance, cross = {}, []
+        cross = []
         for a, b in combinations(artifacts, 2):
             if artifacts[a]["precision"] == artifacts[b]["precision"]:
                 diff = float(np.max(np.abs(results[a]["outputs"] - results[b]["outputs"])))
                 cross.append({"a": a, "b": b, "max_abs_diff": diff})
-                p = artifacts[a]["precision"]
-                tolerance[p] = max(tolerance.get(p, 0.0), diff)
-        # Engines of one precision may differ by four times the largest difference seen on the
-        # held-out examples: those are few, and other inputs land on other rounding boundaries.
-        floor = {"fp32": 1e-4, "int8": 1e-2}
-        for p in {a["precision"] for a in artifacts.values()}:
-            tolerance[p] = max(4.0 * tolerance.get(p, 0.0), floor[p])
+        # Reference examples (see quant/reference.py): held-out inputs on the int8 input grid, the
+        # float model's outputs on them, and the tolerances derived from what every model does there.
+        scale, zero_point = input_grid(list(artifacts.values()), data.heldout)
+        ref_q, ref_inputs = pack(data.heldout[:REFERENCE_EXAMPLES], scale, zero_point)
+        ref_outputs = float_reference(module, ref_inputs)
+        staged = _stage(ckpt, name, artifacts, params, macs, Path(tmp))
+        measured_ref = measure(staged, ref_inputs, ref_outputs)
+        tolerance, mean_tolerance = derive(measured_ref, list(artifacts.values()), ckpt.task)
+        reference_npz = to_npz(ref_q, scale, zero_point, ref_outputs)
         measured = {
             "verification": {f: r["figures"] for f, r in results.items()},
             "cross_engine": cross,
@@ -244,26 +252,23 @@ def build_bundle(
             "student": ckpt.report,
         }
         manifest = _manifest(ckpt, name, artifacts, params, macs, tolerance, measured)
+        manifest["reference"] = reference_section(len(ref_q), mean_tolerance, measured_ref)
+        files = {f: a["bytes"] for f, a in artifacts.items()}
+        files[REFERENCE_FILE] = reference_npz
         violations = []
         if profile is not None:
-            staged = write_bundle(
-                Path(tmp) / "final", manifest, {f: a["bytes"] for f, a in artifacts.items()}
-            )
+            staged = write_bundle(Path(tmp) / "final", manifest, files)
             for m in staged.manifest.models:
                 if m.precision == "int8":
                     violations += check_load(staged.manifest, m, profile)
             enforce(violations, profile, options.allow_over_budget)
-        bundle = write_bundle(
-            out,
-            manifest,
-            {f: a["bytes"] for f, a in artifacts.items()},
-            overwrite=options.overwrite,
-        )
+        bundle = write_bundle(out, manifest, files, overwrite=options.overwrite)
     report = {
         "bundle": str(out),
         "params": params,
         "macs": macs,
         "tolerance": tolerance,
+        "mean_tolerance": mean_tolerance,
         "violations": [str(v) for v in violations],
         **measured,
     }

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-from itertools import combinations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from edge.cli import render
-from edge.errors import AffectEdgeError, BundleError
-from edge.runtime import Bundle, load_bundle
-from edge.runtime.engines import ENGINES
+from edge.errors import BundleError
+from edge.runtime import load_bundle
 from edge.runtime.registry import MODELS_ENV, bundles_in, find_bundle, search_dirs
+from edge.runtime.verify import verify_bundle
 
 HELP = "list, inspect and verify model bundles"
 
@@ -38,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ins.add_argument("--json", action="store_true", help="print the manifest as JSON")
     ver = sub.add_parser(
         "verify",
-        help="check checksums, open every model in its engine, and compare engines within the manifest tolerance",
+        help="check checksums, the front end against the model, and every model against the float "
+        "model's outputs on the bundle's reference examples, within the manifest's tolerances",
     )
     ver.add_argument("bundle", help="bundle name, directory or .zip")
     ver.add_argument("--json", action="store_true", help="print JSON")
@@ -172,46 +170,34 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
-def verify(bundle: Bundle) -> dict:
-    """Open every model, run one shared input through each, compare engines of equal precision."""
-    results, outputs = [], {}
-    for model in bundle.manifest.models:
-        entry = {
-            "file": model.file,
-            "format": model.format,
-            "precision": model.precision,
-            "bytes": model.size_bytes,
-        }
-        try:
-            engine = ENGINES[model.format](bundle, model)
-            y = engine.run(engine.example_inputs(seed=7))
-            finite = all(np.all(np.isfinite(v)) for v in y.values())
-            entry.update(status="ok" if finite else "non-finite output", runtime=engine.runtime)
-            outputs[model.file] = y
-        except AffectEdgeError as exc:
-            entry.update(status="failed", error=str(exc))
-        results.append(entry)
-    comparisons = []
-    for a, b in combinations(bundle.manifest.models, 2):
-        if a.precision != b.precision or a.file not in outputs or b.file not in outputs:
-            continue
-        diff = max(
-            float(np.max(np.abs(outputs[a.file][k] - outputs[b.file][k]))) for k in outputs[a.file]
-        )
-        tol = bundle.manifest.tolerance[a.precision]
-        comparisons.append(
-            {"a": a.file, "b": b.file, "max_abs_diff": diff, "tolerance": tol, "ok": diff <= tol}
-        )
-    ok = all(r["status"] == "ok" for r in results) and all(c["ok"] for c in comparisons)
-    return {"bundle": str(bundle.path), "ok": ok, "models": results, "comparisons": comparisons}
-
-
 def cmd_verify(args: argparse.Namespace) -> int:
-    report = verify(load_bundle(find_bundle(args.bundle)))
+    report = verify_bundle(load_bundle(find_bundle(args.bundle)))
     if args.json:
         render.emit_json(report)
+        return 0 if report["ok"] else 2
+    render.line(f"{report['bundle']}: manifest, sizes and sha256 checksums verified")
+    if report["examples"]:
+        render.line(
+            f"every model against the float model's outputs on the bundle's {report['examples']} "
+            "reference examples (held-out real inputs)"
+        )
+        render.table(
+            "models",
+            ["file", "engine", "bytes", "max |diff| (limit)", "mean |diff| (limit)", "result"],
+            [
+                [
+                    r["file"],
+                    f"{r['format']}/{r['precision']}",
+                    f"{r['bytes']:,}",
+                    f"{r['max_abs']:.3g} ({r['tolerance']:.3g})" if "max_abs" in r else "-",
+                    f"{r['mean_abs']:.3g} ({r['mean_tolerance']:.3g})" if "mean_abs" in r else "-",
+                    r["status"] if r["status"] != "failed" else f"failed: {r.get('error', '')}",
+                ]
+                for r in report["models"]
+            ],
+        )
     else:
-        render.line(f"{report['bundle']}: manifest, sizes and sha256 checksums verified")
+        render.line("no reference examples in this bundle: engines compared on one random input")
         render.table(
             "models",
             ["file", "engine", "bytes", "result"],
@@ -225,21 +211,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 for r in report["models"]
             ],
         )
-        if report["comparisons"]:
-            render.table(
-                "engines on the same input",
-                ["models", "max |difference|", "tolerance", "result"],
+    if report["comparisons"]:
+        render.table(
+            "engines of one precision on the same inputs",
+            ["models", "max |difference|", "limit", "result"],
+            [
                 [
-                    [
-                        f"{c['a']} vs {c['b']}",
-                        f"{c['max_abs_diff']:.3g}",
-                        f"{c['tolerance']:g}",
-                        "ok" if c["ok"] else "TOO FAR APART",
-                    ]
-                    for c in report["comparisons"]
-                ],
-            )
-        render.line("verified" if report["ok"] else "VERIFICATION FAILED")
+                    f"{c['a']} vs {c['b']}",
+                    f"{c['max_abs_diff']:.3g}",
+                    f"{c['tolerance']:.3g}",
+                    "ok" if c["ok"] else "TOO FAR APART",
+                ]
+                for c in report["comparisons"]
+            ],
+        )
+    render.line("verified" if report["ok"] else "VERIFICATION FAILED")
     return 0 if report["ok"] else 2
 
 

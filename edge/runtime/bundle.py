@@ -1,14 +1,15 @@
 """Model bundles: a directory, or one zip file, holding `manifest.json` and the model files.
 
 `load_bundle` verifies everything before any model is opened: the manifest parses against the
-schema, every listed file is present, has the listed size and the listed sha256, and no
-unlisted model file hides beside them. `write_bundle` computes those figures itself and writes
+schema, every listed file (models, and the reference examples where there are some) is present,
+has the listed size and the listed sha256, and no unlisted model file hides beside them. `write_bundle` computes those figures itself and writes
 atomically (a temporary sibling, renamed at the end), so a failure never leaves half a bundle.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -17,6 +18,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from edge.errors import BundleError
 from edge.runtime.manifest import Manifest, ModelFile
@@ -39,6 +42,25 @@ class Bundle:
 
     def model_bytes(self, model: ModelFile) -> bytes:
         return self._files[model.file]
+
+    def reference_examples(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(inputs, float outputs) of the bundle's reference examples, float32; None without.
+
+        Inputs are stored as int8 with a scale and zero point (exact for an int8 model's input
+        grid) and returned dequantised; outputs are the float model's on those very inputs."""
+        ref = self.manifest.reference
+        if ref is None:
+            return None
+        try:
+            with np.load(io.BytesIO(self._files[ref.file]), allow_pickle=False) as z:
+                q = z["inputs_q"].astype(np.float32)
+                scale, zero_point = float(z["scale"]), float(z["zero_point"])
+                outputs = z["outputs"].astype(np.float32)
+        except (KeyError, ValueError, OSError) as exc:
+            raise BundleError(
+                f"{self.path}: {ref.file} is not a readable reference file ({exc})"
+            ) from exc
+        return ((q - zero_point) * np.float32(scale)).astype(np.float32), outputs
 
     @property
     def size_bytes(self) -> int:
@@ -108,6 +130,18 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     stray = sorted(n for n in files if n.endswith((".onnx", ".tflite")) and n not in listed)
     if stray:
         raise BundleError(f"{path}: model files not listed in the manifest: {stray}")
+    ref = manifest.reference
+    if ref is not None:
+        blob = files.get(ref.file)
+        if blob is None:
+            raise BundleError(
+                f"{path}: reference file {ref.file} is listed in the manifest but missing"
+            )
+        if len(blob) != ref.size_bytes or sha256_bytes(blob) != ref.sha256:
+            raise BundleError(
+                f"{path}: {ref.file} does not match the size and sha256 the manifest gives: corrupt"
+            )
+        listed.add(ref.file)
     return Bundle(path, manifest, {name: files[name] for name in listed})
 
 
@@ -121,7 +155,7 @@ def write_bundle(
     """Write a bundle and return it, loaded and verified.
 
     ``manifest`` is the manifest without sizes and checksums: each entry of ``manifest["models"]``
-    names a key of ``files`` (bytes, or a path to copy). ``as_zip`` defaults to whether ``out``
+    (and ``manifest["reference"]``, if any) names a key of ``files`` (bytes, or a path to copy). ``as_zip`` defaults to whether ``out``
     ends in ``.zip``. Nothing appears at ``out`` unless the whole bundle was written and verified.
     """
     out = Path(out)
@@ -133,10 +167,13 @@ def write_bundle(
         for name, data in files.items()
     }
     manifest = json.loads(json.dumps(manifest))
-    for entry in manifest.get("models", []):
+    entries = list(manifest.get("models", []))
+    if manifest.get("reference") is not None:
+        entries.append(manifest["reference"])
+    for entry in entries:
         name = entry.get("file")
         if name not in blobs:
-            raise BundleError(f"manifest lists model file {name!r} but no such file was given")
+            raise BundleError(f"manifest lists file {name!r} but no such file was given")
         entry["sha256"] = sha256_bytes(blobs[name])
         entry["size_bytes"] = len(blobs[name])
     Manifest.from_dict(manifest)  # refuse a bad manifest before touching the disk

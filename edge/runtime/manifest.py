@@ -167,6 +167,60 @@ class ModelFile:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """Held-out real inputs and the float model's outputs on them, shipped in the bundle so that
+    `models verify` checks every model against what it should compute (not against another
+    engine on random noise). `mean_tolerance` bounds the mean |difference| per precision, as
+    the manifest's `tolerance` bounds the largest."""
+
+    file: str
+    sha256: str
+    size_bytes: int
+    examples: int
+    mean_tolerance: dict[str, float]
+    rule: str = ""
+    #: What the build measured per model file on these examples (largest and mean |difference|).
+    measured: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "reference") -> Reference:
+        f = _Fields(data, where)
+        name = f.typed("file", str)
+        if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".npz"):
+            raise BundleError(
+                f"manifest: {where}.file must be a plain .npz file name, got {name!r}"
+            )
+        sha = f.typed("sha256", str)
+        if not _SHA256.match(sha):
+            raise BundleError(
+                f"manifest: {where}.sha256 must be 64 lowercase hex digits, got {sha!r}"
+            )
+        mean = f.typed("mean_tolerance", dict)
+        for k, v in mean.items():
+            if (
+                k not in PRECISIONS
+                or isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or v <= 0
+            ):
+                raise BundleError(
+                    f"manifest: {where}.mean_tolerance.{k} = {v!r}; expected a positive number"
+                )
+        examples = f.non_negative_int("examples")
+        if examples < 1:
+            raise BundleError(f"manifest: {where}.examples must be at least 1")
+        return cls(
+            name,
+            sha,
+            f.non_negative_int("size_bytes"),
+            examples,
+            {k: float(v) for k, v in mean.items()},
+            f.typed("rule", str, default="", required=False),
+            f.typed("measured", dict, default={}, required=False),
+        )
+
+
+@dataclass(frozen=True)
 class Task:
     """What the outputs mean: A/D/V-style regression, ordered class labels, or ordinal levels."""
 
@@ -234,10 +288,12 @@ class Manifest:
     params: int
     macs: int
     provenance: Provenance
-    #: Largest absolute difference allowed between engines running models of one precision.
+    #: Largest |difference| allowed between a model of this precision and the float model (on
+    #: the reference examples where the bundle has them; else between engines of one precision).
     tolerance: dict[str, float]
     measured: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    reference: Reference | None = None
 
     @classmethod
     def from_dict(cls, data: Any) -> Manifest:
@@ -288,6 +344,7 @@ class Manifest:
             tolerance={k: float(v) for k, v in tolerance.items()},
             measured=f.typed("measured", dict, default={}, required=False),
             description=f.typed("description", str, default="", required=False),
+            reference=_reference(data, {m.precision for m in models}, names),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -309,6 +366,20 @@ class Manifest:
             raise BundleError(f"bundle {self.name!r} has no {want} model; it has: {have}")
         order = {"int8": 0, "fp16": 1, "fp32": 2}
         return min(candidates, key=lambda m: order[m.precision])
+
+
+def _reference(data: dict, precisions: set[str], model_files: list[str]) -> Reference | None:
+    if data.get("reference") is None:
+        return None
+    ref = Reference.from_dict(data["reference"])
+    if ref.file in model_files:
+        raise BundleError(f"manifest: reference.file {ref.file!r} is also listed as a model")
+    untold = sorted(precisions - set(ref.mean_tolerance))
+    if untold:
+        raise BundleError(
+            f"manifest: reference.mean_tolerance gives no value for precision(s) {untold}"
+        )
+    return ref
 
 
 def check_input_shapes(front_end: FrontEndSpec, models: Sequence[ModelFile]) -> None:

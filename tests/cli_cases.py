@@ -1,0 +1,306 @@
+"""Bad (and awkward) inputs a user gives the command line, and what each must get.
+
+One list serves two masters: `tests/test_cli_user.py` runs every case through the installed
+`affect-edge` in a subprocess, and `scripts/bad_inputs_table.py` writes the README's table from
+the same runs, so the table says what the command really does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = ROOT / "edge" / "data" / "samples" / "speech_en.wav"
+BIN = Path(sys.executable).parent / "affect-edge"
+
+
+@dataclass(frozen=True)
+class Case:
+    what: str
+    argv: tuple[str, ...]  # "{clip}" and "{in}" (the inputs folder) are filled in
+    code: int
+    says: str  # a substring the output (stdout + stderr) must hold
+    silent_stdout: bool = False  # nothing on stdout (an error must not print half a result)
+
+
+def make_inputs(folder: Path) -> Path:
+    """Write every input file the cases name into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    x, rate = sf.read(CLIP, dtype="float32")
+    t = np.arange(4000 * 3) / 4000
+    sf.write(folder / "4khz.wav", (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 4000)
+    noise = np.random.default_rng(1).uniform(-1, 1, 200).astype(np.float32)
+    sf.write(folder / "1hz.wav", noise, 1, subtype="FLOAT")
+    sf.write(folder / "header-only.wav", np.zeros(0, np.float32), 16000)
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "dir.wav").mkdir(exist_ok=True)
+    (folder / "text.wav").write_text("this is not audio\n" * 20)
+    sf.write(folder / "short.wav", x[: int(0.30 * rate)], rate)
+    nan = x.copy()
+    nan[5000:5100] = np.nan
+    sf.write(folder / "nan.wav", nan, rate, subtype="FLOAT")
+    sf.write(folder / "silence.wav", np.zeros(3 * 16000, np.float32), 16000)
+    sf.write(folder / "stereo-float.wav", np.stack([x, x], 1), rate, subtype="FLOAT")
+    sf.write(folder / "extensible.wav", x, rate, format="WAVEX", subtype="PCM_24")
+    sf.write(folder / "rf64.wav", x, rate, format="RF64", subtype="PCM_16")
+    sf.write(folder / "ulaw.wav", x, rate, subtype="ULAW")
+    sf.write(folder / "adpcm.wav", x, rate, subtype="IMA_ADPCM")
+    sf.write(folder / "clip.flac", x, rate)
+    sf.write(folder / "clip.ogg", x, rate)
+    sf.write(folder / "clip.mp3", x, rate, format="MP3")
+    return folder
+
+
+CASES: tuple[Case, ...] = (
+    Case(
+        "a plot into a folder that does not exist",
+        ("run", "speech", "{clip}", "--plot", "/nonexistent/d/x.png"),
+        2,
+        "folder /nonexistent/d does not exist",
+        True,
+    ),
+    Case(
+        "a plot in a format matplotlib cannot write",
+        ("run", "speech", "{clip}", "--plot", "x.xyz"),
+        2,
+        "unsupported file type .xyz",
+        True,
+    ),
+    Case(
+        "features saved into a folder that does not exist",
+        ("features", "{clip}", "-o", "/nonexistent/x.npy"),
+        2,
+        "folder /nonexistent does not exist",
+        True,
+    ),
+    Case(
+        "a WAV with a valid header and no samples",
+        ("features", "{in}/header-only.wav"),
+        2,
+        "holds no samples",
+        True,
+    ),
+    Case(
+        "an empty (0-byte) .wav",
+        ("run", "speech", "{in}/empty.wav"),
+        2,
+        "is not readable audio (",
+        True,
+    ),
+    Case(
+        "a text file named .wav", ("features", "{in}/text.wav"), 2, "is not readable audio (", True
+    ),
+    Case(
+        "a folder named dir.wav",
+        ("run", "speech", "{in}/dir.wav"),
+        2,
+        "dir.wav is a directory, not an audio file",
+        True,
+    ),
+    Case(
+        "a file that does not exist",
+        ("run", "speech", "{in}/nope.wav"),
+        2,
+        "audio file not found",
+        True,
+    ),
+    Case(
+        "--block-ms nan",
+        ("run", "speech", "{clip}", "--block-ms", "nan"),
+        2,
+        "must be a positive, finite number of milliseconds",
+        True,
+    ),
+    Case(
+        "--block-ms inf",
+        ("run", "speech", "{clip}", "--block-ms", "inf"),
+        2,
+        "must be a positive, finite number of milliseconds",
+        True,
+    ),
+    Case(
+        "--block-ms 0",
+        ("run", "speech", "{clip}", "--block-ms", "0"),
+        2,
+        "must be a positive, finite number",
+        True,
+    ),
+    Case(
+        "--block-ms -5",
+        ("run", "speech", "{clip}", "--block-ms", "-5"),
+        2,
+        "must be a positive, finite number",
+        True,
+    ),
+    Case(
+        "--update-s nan",
+        ("run", "speech", "{clip}", "--update-s", "nan"),
+        2,
+        "argument --update-s: must be a positive, finite number of seconds",
+        True,
+    ),
+    Case(
+        "--update-s 0",
+        ("run", "speech", "{clip}", "--update-s", "0"),
+        2,
+        "argument --update-s: must be a positive",
+        True,
+    ),
+    Case(
+        "--update-s -1",
+        ("run", "speech", "{clip}", "--update-s", "-1"),
+        2,
+        "argument --update-s: must be a positive",
+        True,
+    ),
+    Case(
+        "--update-s 1e9 (longer than the recording)",
+        ("run", "speech", "{clip}", "--update-s", "1e9", "--json"),
+        0,
+        '"end_s":6.252',
+    ),
+    Case(
+        "a 4 kHz recording (below what the model can use)",
+        ("run", "speech", "{in}/4khz.wav"),
+        2,
+        "outside what the speech model can use (8,000 to 192,000 Hz)",
+        True,
+    ),
+    Case(
+        'a 1 Hz "WAV" of random numbers',
+        ("run", "speech", "{in}/1hz.wav"),
+        2,
+        "audio at 1 Hz is outside what the speech model can use",
+        True,
+    ),
+    Case(
+        "a 0.30 s recording",
+        ("run", "speech", "{in}/short.wav"),
+        2,
+        "lasts 0.300 s; the speech model needs at least 0.322 s",
+        True,
+    ),
+    Case(
+        "a 0.30 s recording with --json",
+        ("run", "speech", "{in}/short.wav", "--json"),
+        2,
+        "needs at least 0.322 s",
+        True,
+    ),
+    Case(
+        "NaN samples in a float WAV (--json)",
+        ("run", "speech", "{in}/nan.wav", "--json"),
+        0,
+        '"nonfinite":100',
+    ),
+    Case(
+        "a silent recording (features)",
+        ("features", "{in}/silence.wav"),
+        0,
+        "none: the recording is silent",
+    ),
+    Case(
+        "a silent recording (run speech)",
+        ("run", "speech", "{in}/silence.wav"),
+        0,
+        "held: too little speech",
+    ),
+    Case(
+        "features of a stereo float WAV",
+        ("features", "{in}/stereo-float.wav"),
+        0,
+        "2 ch (WAV/FLOAT)",
+    ),
+    Case(
+        "features of a WAVE_FORMAT_EXTENSIBLE file",
+        ("features", "{in}/extensible.wav"),
+        0,
+        "(WAVEX/PCM_24)",
+    ),
+    Case("features of an RF64 file", ("features", "{in}/rf64.wav"), 0, "(RF64/PCM_16)"),
+    Case("features of a µ-law WAV", ("features", "{in}/ulaw.wav"), 0, "(WAV/ULAW)"),
+    Case("features of an IMA ADPCM WAV", ("features", "{in}/adpcm.wav"), 0, "(WAV/IMA_ADPCM)"),
+    Case("features of a FLAC file", ("features", "{in}/clip.flac"), 0, "(FLAC/PCM_16)"),
+    Case("features of an Ogg Vorbis file", ("features", "{in}/clip.ogg"), 0, "(OGG/VORBIS)"),
+    Case("features of an MP3 file", ("features", "{in}/clip.mp3"), 0, "(MP3/MPEG_LAYER_III)"),
+    Case(
+        "run speech on an MP3 file",
+        ("run", "speech", "{in}/clip.mp3"),
+        0,
+        "speech-adv on onnx/int8",
+    ),
+    Case(
+        "models list --dir a folder that does not exist",
+        ("models", "list", "--dir", "/nonexistent"),
+        0,
+        "warning: model folder not found: /nonexistent",
+    ),
+    Case(
+        "bench --precision fp16 (no bundle holds fp16)",
+        ("bench", "speech-adv", "--precision", "fp16"),
+        2,
+        "invalid choice: 'fp16'",
+        True,
+    ),
+    Case(
+        "bench against a profile with no speech budget",
+        ("bench", "speech-adv", "--profile", "muse-2", "--runs", "20"),
+        0,
+        "muse-2 sets no speech budget",
+    ),
+    Case(
+        "bench against the hearing-aid co-processor",
+        ("bench", "speech-adv", "--profile", "hearing-aid-coprocessor", "--runs", "20"),
+        0,
+        "cpu_share",
+    ),
+    Case(
+        "an unknown device profile",
+        ("profiles", "show", "toaster"),
+        2,
+        "unknown device profile 'toaster'",
+        True,
+    ),
+    Case(
+        "an unknown bundle name",
+        ("models", "inspect", "nothing-here"),
+        2,
+        "bundle not found: nothing-here",
+        True,
+    ),
+)
+
+
+def expand(case: Case, inputs: Path) -> list[str]:
+    return [a.replace("{clip}", str(CLIP)).replace("{in}", str(inputs)) for a in case.argv]
+
+
+def run_case(case: Case, inputs: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN), *expand(case, inputs)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={k: v for k, v in os.environ.items() if k != "AFFECT_EDGE_MODELS"},
+        timeout=300,
+    )
+
+
+def message(case: Case, done: subprocess.CompletedProcess, width: int = 150) -> str:
+    """What the user reads: the error line, else the part of the output around the expected text."""
+    lines = [ln.strip() for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
+    errors = [ln for ln in lines if ln.startswith("affect-edge") and "error" in ln]
+    if errors:
+        return errors[-1]
+    line = next((ln for ln in lines if case.says in ln), lines[0] if lines else "")
+    line = " ".join(line.replace("│", " ").split())  # a table row: its cells, not its drawing
+    at = max(0, line.find(case.says) - (width - len(case.says)) // 2)
+    cut = line[at : at + width]
+    return ("..." if at else "") + cut + ("..." if at + width < len(line) else "")

@@ -1,0 +1,158 @@
+"""The command line as a demanding user finds it: every case through the installed `affect-edge`,
+in a subprocess, and the README's table of bad inputs kept in step with what it really does."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tests.cli_cases import BIN, CASES, CLIP, ROOT, make_inputs, run_case
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    return make_inputs(tmp_path_factory.mktemp("inputs"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
+def test_case(case, inputs: Path, tmp_path: Path) -> None:
+    done = run_case(case, inputs, cwd=tmp_path)
+    out = done.stdout + done.stderr
+    assert done.returncode == case.code, out[-2000:]
+    assert case.says in out, out[-2000:]
+    assert "Traceback" not in out
+    if case.code == 2:  # one line for the user; argparse adds its usage line
+        assert len([ln for ln in done.stderr.splitlines() if "error" in ln]) == 1, done.stderr
+    if case.silent_stdout:
+        assert done.stdout == "", done.stdout
+
+
+def test_the_readme_lists_every_case() -> None:
+    table = (
+        (ROOT / "README.md")
+        .read_text()
+        .split("<!-- bad-inputs -->")[1]
+        .split("<!-- /bad-inputs -->")[0]
+    )
+    for case in CASES:
+        assert f"| {case.what} |" in table, (
+            f"README table lacks: {case.what} (run scripts/bad_inputs_table.py)"
+        )
+
+
+def cli(*argv: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN), *argv], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
+
+
+def test_a_command_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    done = subprocess.run(
+        f"'{BIN}' run speech '{CLIP}' --json --block-ms 2 | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert json.loads(done.stdout)["seq"] == 0
+
+
+def test_results_come_before_the_plot_and_the_reported_path_is_the_written_one(
+    tmp_path: Path,
+) -> None:
+    done = cli("run", "speech", str(CLIP), "--plot", "timeline", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.index("arousal") < done.stdout.index("plot written to timeline.png")
+    assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (tmp_path / "timeline").exists()
+
+
+def test_plots_start_at_zero_thin_long_recordings_and_say_when_nothing_was_heard() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edge.cli.plot import MAX_POINTS, thin, timeline
+    from edge.events import AffectEvent
+
+    def event(i: int, values: dict) -> AffectEvent:
+        return AffectEvent("speech", "s", "m", "1", 0.5 * i, 0.5 * i + 1.0, values, bool(values))
+
+    long = [event(i, {"arousal": 0.5 + 0.1 * np.sin(i)}) for i in range(3600)]
+    t, mean, low, high = thin(np.arange(3600.0), np.array([e.values["arousal"] for e in long]))
+    assert len(t) == MAX_POINTS and np.all(low <= mean) and np.all(mean <= high)
+    _, ax = plt.subplots()
+    timeline(ax, long, ["arousal"], 1800.5, "estimate", "nothing")
+    assert ax.get_xlim()[0] == 0 and len(ax.lines[0].get_xdata()) == MAX_POINTS
+    legend = ax.get_legend()
+    assert legend.get_bbox_to_anchor().x0 > ax.get_window_extent().x1 - 1  # outside the axes
+    _, ax2 = plt.subplots()
+    timeline(
+        ax2, [event(i, {}) for i in range(4)], ["arousal"], 3.0, "estimate", "no speech detected"
+    )
+    assert any("no speech detected" in t.get_text() for t in ax2.texts)
+    plt.close("all")
+
+
+def test_features_of_a_long_recording_keeps_its_summary_short(tmp_path: Path) -> None:
+    x, rate = sf.read(CLIP, dtype="float32")
+    long = tmp_path / "ten-minutes.flac"
+    sf.write(long, np.tile(x, int(600 / (len(x) / rate)) + 1), rate)
+    done = cli("features", str(long), timeout=600)
+    assert done.returncode == 0, done.stderr
+    spark = done.stdout.splitlines()[-1].strip()
+    assert 50 <= len(spark) <= 100
+    assert "s per character" in done.stdout
+
+
+def test_profiles_show_states_each_basis_once_with_units() -> None:
+    done = cli("profiles", "show", "hearing-aid-coprocessor")
+    assert done.returncode == 0
+    assert "estimate: estimate" not in done.stdout and "(estimate: 160 MHz" in done.stdout
+    assert "20 ms" in done.stdout and "65,536 B" in done.stdout and "32 samples" in done.stdout
+
+
+def test_models_inspect_reads_as_a_table_without_machine_paths() -> None:
+    done = cli("models", "inspect", "speech-adv")
+    assert done.returncode == 0
+    measured = done.stdout.split("measured")[-1]
+    # The figures hold no raw dicts and no build machine's path (the title names where the bundle
+    # sits here, which is the user's own).
+    assert "{" not in measured and "/work/" not in measured
+    assert "student.student_vs_teacher_ccc.arousal" in measured
+    assert "calibration.source" in measured and "emodb-train/wav" in measured
+
+
+def test_litert_prints_no_delegate_notice() -> None:
+    done = cli("run", "speech", str(CLIP), "--engine", "tflite")
+    assert done.returncode == 0 and "tflite/int8" in done.stdout
+    assert "XNNPACK" not in done.stderr and done.stderr == ""
+
+
+def test_bench_shows_every_check_and_its_basis() -> None:
+    done = cli(
+        "bench", "speech-adv", "--profile", "hearing-aid-coprocessor", "--runs", "20", "--json"
+    )
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["ok"]
+    checks = {c["figure"]: c for c in report["checks"]}
+    assert checks["latency_p99_ms"]["basis"].startswith("estimate: 4,096,752 declared MACs")
+    assert checks["cpu_share"]["value"] == pytest.approx(4_096_752 * 2 / 6.4e8)
+    assert checks["memory_bytes"]["limit"] == 1_048_576
+    assert "not checked" in report["latency_scale_basis"]  # no factor from x86 to the MCU
+    text = cli("bench", "speech-adv", "--profile", "hearing-aid-coprocessor", "--runs", "20").stdout
+    assert "measured latency on hearing-aid-coprocessor: not checked" in text
+    assert re.search(r"cpu_share .* 1\.28% of a core", text)
+
+
+def test_help_states_the_supported_rates_and_the_exit_rule() -> None:
+    assert "8,000 to 192,000 Hz" in cli("run", "speech", "--help").stdout
+    assert "Exit status: 0 within every budget" in cli("bench", "--help").stdout.replace("\n", " ")
