@@ -26,6 +26,8 @@ _PAD = {
     "boredom": (-0.65, -0.62, -0.33),
     "disgust": (-0.60, 0.35, 0.11),
     "calm": (0.68, -0.46, 0.06),
+    # "surprised" as commonly quoted from the same table; not checked against the original here.
+    "surprise": (0.40, 0.67, -0.13),
     "neutral": (0.0, 0.0, 0.0),
 }
 
@@ -44,6 +46,7 @@ ALIASES = MappingProxyType(
         "bored": "boredom",
         "disgusted": "disgust",
         "relaxed": "calm",
+        "surprised": "surprise",
     }
 )
 

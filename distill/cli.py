@@ -19,6 +19,7 @@ HELP = "train a student from a teacher over unlabelled audio (offline; needs tor
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="modality", metavar="MODALITY", required=True)
+    add_evaluate(sub)
     s = sub.add_parser(
         "speech",
         help="distil an arousal/dominance/valence student from a speech teacher",
@@ -72,7 +73,81 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
+def add_evaluate(sub) -> None:
+    e = sub.add_parser(
+        "evaluate",
+        help="judge speech bundles and two anchors, leaving speakers out, on EmoDB and RAVDESS",
+        description="CCC against circumplex-mapped labels, arousal AUC and valence AUC per corpus, "
+        "on speaker-disjoint folds and across corpora, for the anchors (loudness; a logistic "
+        "regression on log-mel statistics and pitch) and for bundles run on the device path. "
+        "Held-out speakers (EmoDB 10, RAVDESS 11 and 12) are reported apart.",
+    )
+    e.add_argument("--shared", type=Path, required=True, help="the shared folder (holds data/)")
+    e.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="NAME=PATH[:SEEN]",
+        help="a bundle to judge; SEEN lists corpus/speaker ids it was trained on, e.g. "
+        "'emodb/08,emodb/09,emodb/10' (repeatable)",
+    )
+    e.add_argument("--json", action="store_true", help="print the rows as JSON")
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from distill.evaluate import evaluate
+    from edge.runtime import load_bundle
+    from edge.runtime.registry import find_bundle
+
+    bundles = {}
+    for spec in args.bundle:
+        name, _, rest = spec.partition("=")
+        path, _, seen_text = rest.partition(":")
+        seen: dict[str, list[str]] = {}
+        for item in filter(None, seen_text.split(",")):
+            corpus, _, speaker = item.partition("/")
+            seen.setdefault(corpus, []).append(speaker)
+        bundles[name] = (
+            load_bundle(find_bundle(path or name)),
+            {k: tuple(v) for k, v in seen.items()},
+        )
+    with progress_bars(not args.json) as bars:
+        result = evaluate(args.shared, bundles, progress=bars)
+    if args.json:
+        render.emit_json(result)
+        return 0
+    render.table(
+        "speech evaluation (CCC against circumplex labels; AUCs on the emotion groups)",
+        [
+            "model",
+            "corpus",
+            "protocol",
+            "n",
+            "CCC A",
+            "CCC D",
+            "CCC V",
+            "arousal AUC",
+            "valence AUC",
+        ],
+        [
+            [
+                r["model"],
+                r["corpus"],
+                r["protocol"],
+                r["n"],
+                *(f"{r['ccc'][k]:.3f}" for k in ("arousal", "dominance", "valence")),
+                f"{r['arousal_auc']:.3f}",
+                f"{r['valence_auc']:.3f}",
+            ]
+            for r in result["rows"]
+        ],
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.modality == "evaluate":
+        return run_evaluate(args)
     try:
         from distill.speech import DistillConfig, distill_speech
         from distill.train import FitConfig

@@ -20,8 +20,7 @@ from devices.audio import AudioFileSource
 from edge.cli import render
 from edge.cli.args import positive_int, positive_number, writable_file
 from edge.errors import ConfigError, SourceError
-from edge.frontends.speech import SpeechFrontEnd, n_frames_for
-from edge.pipelines.speech import ABSOLUTE_FLOOR
+from edge.frontends.speech import ABSOLUTE_FLOOR, SpeechFrontEnd, n_frames_for
 from edge.runtime import load_bundle
 from edge.runtime.latency import LatencyStats
 from edge.runtime.registry import DEFAULTS, find_bundle

@@ -87,6 +87,15 @@ cdef class SpeechFrontKernel:
         self.voiced_count += flag - self.voiced[slot]
         self.voiced[slot] = flag
 
+    def voiced_flags(self, Py_ssize_t n):
+        """The voice gate's flags for the last n frames, in time order (n <= vad_frames)."""
+        cdef Py_ssize_t t, have = self.total if self.total < n else n
+        out = np.zeros(have, dtype=np.uint8)
+        cdef unsigned char[::1] dst = out
+        for t in range(have):
+            dst[t] = self.voiced[(self.total - have + t) % self.vad_frames]
+        return out
+
     def snr_db(self, Py_ssize_t n):
         """Mean energy of the speech frames among the last n (n <= ring rows and vad_frames)
         over the noise floor, in dB; 0 when none of them is speech."""

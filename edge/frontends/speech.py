@@ -22,6 +22,8 @@ Thread safety: a front end holds one stream's state; feed it from one thread.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from edge.dsp import Resampler, checks
@@ -33,6 +35,12 @@ from edge.runtime.specs import LogMelSpec
 
 #: A stream shorter than a full window is still scored once at its end if it gave this many frames.
 MIN_FRAMES = 30
+#: The voice gate: a frame is speech when its energy (ln of summed mel power) stands this far above
+#: the adaptive noise floor (10 dB) and above an absolute floor (about 53 dB below a full-scale
+#: sine); the floor rises by at most VAD_RISE per frame (about 3 dB per second at a 10 ms hop).
+VAD_MARGIN = math.log(10.0)
+VAD_RISE = 0.007
+ABSOLUTE_FLOOR = math.log(1e-3)
 
 
 class SpeechFrontEnd:
@@ -94,6 +102,10 @@ class SpeechFrontEnd:
     def voiced_count(self) -> int:
         """Speech frames among the last `frames` (as given to `set_vad`)."""
         return self._kernel.voiced_count
+
+    def voiced_flags(self, n: int) -> np.ndarray:
+        """The voice gate's flags for the last n frames (n <= the frames given to `set_vad`)."""
+        return self._kernel.voiced_flags(n).astype(bool)
 
     def snr_db(self, n: int) -> float:
         """Mean energy of the speech frames among the last n over the noise floor, in dB."""
@@ -211,6 +223,21 @@ def features(samples: np.ndarray, input_rate_hz: int, spec: LogMelSpec) -> np.nd
     front.push(x)
     front.flush()
     return front.frames[: front.total_frames].copy()
+
+
+def voiced_features(
+    samples: np.ndarray, input_rate_hz: int, spec: LogMelSpec
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(frames, energy, voiced) of a whole signal: the device's frames, each frame's energy (ln of
+    summed mel power) and the device's voice-gate flag, for offline evaluation."""
+    x = checks.audio_block(samples, "signal")
+    n = max(1, n_frames_for(x.shape[0], input_rate_hz, spec))
+    front = SpeechFrontEnd(spec, input_rate_hz, ring_frames=n)
+    front.set_vad(n, VAD_MARGIN, VAD_RISE, ABSOLUTE_FLOOR)
+    front.push(x)
+    front.flush()
+    total = front.total_frames
+    return front.frames[:total].copy(), front.energy[:total].copy(), front.voiced_flags(total)
 
 
 def windows(frames: np.ndarray, spec: LogMelSpec, hop_frames: int) -> np.ndarray:

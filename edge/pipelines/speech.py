@@ -32,17 +32,12 @@ import numpy as np
 from devices.frame import Frame
 from edge.errors import BundleError, ConfigError, InputError
 from edge.events import AffectEvent
-from edge.frontends.speech import MIN_FRAMES, SpeechFrontEnd
+from edge.frontends.speech import ABSOLUTE_FLOOR, MIN_FRAMES, VAD_MARGIN, VAD_RISE, SpeechFrontEnd
 from edge.pipelines.base import Pipeline, Window
 from edge.runtime import Bundle
 from edge.runtime.specs import LogMelSpec
 
 log = logging.getLogger(__name__)
-_LN_10DB = math.log(10.0)  # 10 dB in natural-log power units
-#: Summed mel power below this (ln units) is never speech: about 53 dB below a full-scale sine (5.4).
-ABSOLUTE_FLOOR = math.log(1e-3)
-#: How fast the noise floor may rise per frame (ln units): about 3 dB per second at a 10 ms hop.
-_FLOOR_RISE = 0.007
 #: Input rates the pipeline takes. Below 8 kHz too few mel bands carry signal for the estimates
 #: to mean anything (a 4 kHz recording reads as calm whatever it holds); above 192 kHz is not audio
 #: a microphone for speech delivers.
@@ -88,7 +83,7 @@ class SpeechPipeline(Pipeline):
             )
         self.band_limited = self.input_rate_hz < 2 * self.spec.fmax
         self.front = SpeechFrontEnd(self.spec, self.input_rate_hz, nonfinite=nonfinite)
-        self.front.set_vad(self.spec.window_frames, _LN_10DB, _FLOOR_RISE, ABSOLUTE_FLOOR)
+        self.front.set_vad(self.spec.window_frames, VAD_MARGIN, VAD_RISE, ABSOLUTE_FLOOR)
         self.window_frames = self.spec.window_frames
         self.update_frames = max(1, round(self.update_s / self.spec.hop_s))
         self.min_speech_ratio = min_speech_ratio

@@ -1,0 +1,333 @@
+"""The speech evaluation every teacher and student is judged by, with two anchors beside them.
+
+Per corpus and never splitting a speaker's utterances:
+- CCC of arousal, dominance, valence against the emotions placed on the circumplex
+  (`distill.circumplex`);
+- arousal AUC: anger, happiness, fear, surprise (high) against sadness, neutral, calm, boredom (low);
+- valence AUC: happiness against anger, sadness, fear, disgust.
+
+Anchors, trained and scored fold by fold on the same speaker-disjoint folds:
+- loudness: the mean energy of the voiced frames (dB; the device's own front end and voice gate);
+  its CCC rows come from a linear fit of loudness to each dimension on the training speakers;
+- logistic regression on log-mel statistics (mean and standard deviation of each band over the
+  voiced frames) plus pitch (median, spread and range of log F0 over voiced frames, librosa's YIN):
+  one binary classifier per AUC, and ridge regression for the CCC rows.
+
+Folds: EmoDB leaves one speaker out (4 folds); RAVDESS leaves out a male-female pair of actors
+(01+02, 03+04, ...; 6 folds). Cross-corpus rows train on one corpus and test on the other.
+`HELD_OUT` speakers (EmoDB 10, RAVDESS 11 and 12) are reported apart: no choice of teacher,
+student or recipe may be made on them.
+
+A bundle is scored on the device path: each file streamed through `SpeechPipeline` (its int8
+model by default), the utterance's value the mean of its updated events.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from devices.audio import read_audio
+from distill.circumplex import adv_of
+from distill.features import SPEECH_SPEC
+from distill.metrics import ccc
+from edge.errors import ConfigError
+from edge.frontends.speech import voiced_features
+
+log = logging.getLogger(__name__)
+ADV = ("arousal", "dominance", "valence")
+HIGH_AROUSAL = frozenset({"anger", "happiness", "fear", "surprise"})
+LOW_AROUSAL = frozenset({"sadness", "neutral", "calm", "boredom"})
+POSITIVE = frozenset({"happiness"})
+NEGATIVE = frozenset({"anger", "sadness", "fear", "disgust"})
+CORPORA = {"emodb": ("emodb-train", "wav"), "ravdess": ("ravdess-train", "audio")}
+#: Speakers no choice is made on: scored apart, for the record.
+HELD_OUT = {"emodb": ("10",), "ravdess": ("11", "12")}
+
+
+@dataclass(frozen=True)
+class Corpus:
+    name: str
+    files: tuple[Path, ...]
+    speakers: tuple[str, ...]
+    emotions: tuple[str, ...]
+
+    @property
+    def targets(self) -> np.ndarray:
+        return np.stack([adv_of(e) for e in self.emotions])
+
+    def subset(self, keep: np.ndarray) -> Corpus:
+        idx = np.flatnonzero(keep)
+        return Corpus(
+            self.name,
+            tuple(self.files[i] for i in idx),
+            tuple(self.speakers[i] for i in idx),
+            tuple(self.emotions[i] for i in idx),
+        )
+
+
+def read_corpus(shared: Path, name: str) -> Corpus:
+    """A labelled corpus of ../shared/data (labels.csv with file, speaker, emotion columns)."""
+    if name not in CORPORA:
+        raise ConfigError(f"unknown corpus {name!r}; known: {sorted(CORPORA)}")
+    folder, audio = CORPORA[name]
+    root = Path(shared) / "data" / folder
+    table = root / "labels.csv"
+    if not table.is_file():
+        raise ConfigError(f"{table} not found: is {shared} the shared folder?")
+    with table.open() as f:
+        rows = list(csv.DictReader(f))
+    return Corpus(
+        name,
+        tuple(root / audio / r["file"] for r in rows),
+        tuple(r["speaker"] for r in rows),
+        tuple(r["emotion"] for r in rows),
+    )
+
+
+def speaker_folds(corpus: Corpus) -> list[tuple[str, ...]]:
+    """Test-speaker groups: one speaker each for EmoDB; male-female actor pairs for RAVDESS."""
+    speakers = sorted(set(corpus.speakers))
+    if corpus.name == "ravdess":
+        return [tuple(speakers[i : i + 2]) for i in range(0, len(speakers), 2)]
+    return [(s,) for s in speakers]
+
+
+def auc(scores: np.ndarray, positive: np.ndarray, negative: np.ndarray) -> float:
+    """P(score of a positive > score of a negative), ties counting half (Mann-Whitney)."""
+    a, b = scores[positive], scores[negative]
+    if not len(a) or not len(b):
+        return float("nan")
+    return float(np.mean(a[:, None] > b[None, :]) + 0.5 * np.mean(a[:, None] == b[None, :]))
+
+
+def masks(emotions: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    e = np.array(emotions)
+    return {
+        "arousal": (np.isin(e, list(HIGH_AROUSAL)), np.isin(e, list(LOW_AROUSAL))),
+        "valence": (np.isin(e, list(POSITIVE)), np.isin(e, list(NEGATIVE))),
+    }
+
+
+def figures(corpus: Corpus, predicted: np.ndarray, arousal_score=None, valence_score=None) -> dict:
+    """CCC per dimension and the two AUCs of utterance-level predictions (n, 3)."""
+    m = masks(corpus.emotions)
+    a = predicted[:, 0] if arousal_score is None else arousal_score
+    v = predicted[:, 2] if valence_score is None else valence_score
+    return {
+        "n": len(corpus.files),
+        "speakers": len(set(corpus.speakers)),
+        "ccc": dict(zip(ADV, map(float, ccc(corpus.targets, predicted)), strict=True)),
+        "arousal_auc": auc(a, *m["arousal"]),
+        "valence_auc": auc(v, *m["valence"]),
+    }
+
+
+# --- the anchors' features ----------------------------------------------------------------------
+def utterance_features(path: Path) -> dict[str, Any]:
+    """Loudness of the voiced frames, log-mel statistics over them, and pitch statistics."""
+    import librosa
+
+    x, rate = read_audio(path)
+    frames, energy, voiced = voiced_features(x[0], rate, SPEECH_SPEC)
+    if not voiced.any():  # nothing passed the gate: use every frame rather than none
+        voiced = np.ones_like(voiced)
+    loud_db = float(np.mean(energy[voiced]) * 10.0 / np.log(10.0))
+    stats = np.concatenate([frames[voiced].mean(axis=0), frames[voiced].std(axis=0)])
+    wave16 = librosa.resample(x[0].astype(np.float64), orig_sr=rate, target_sr=16000)
+    f0 = librosa.yin(wave16, fmin=60.0, fmax=400.0, sr=16000, frame_length=1024, hop_length=160)
+    n = min(len(f0), len(voiced))
+    pitched = f0[:n][voiced[:n] & (f0[:n] > 61.0) & (f0[:n] < 399.0)]
+    logf = np.log(pitched) if len(pitched) >= 3 else np.log(np.full(3, 150.0))
+    pitch = np.array(
+        [np.median(logf), logf.std(), np.percentile(logf, 90) - np.percentile(logf, 10)]
+    )
+    return {"loudness_db": loud_db, "vector": np.concatenate([stats, pitch])}
+
+
+def corpus_features(
+    corpus: Corpus, progress: Callable[[], None] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    loud, vec = [], []
+    for path in corpus.files:
+        f = utterance_features(path)
+        loud.append(f["loudness_db"])
+        vec.append(f["vector"])
+        if progress:
+            progress()
+    return np.asarray(loud), np.stack(vec)
+
+
+def _splits(corpus: Corpus) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    speakers = np.array(corpus.speakers)
+    for group in speaker_folds(corpus):
+        test = np.isin(speakers, group)
+        yield ~test, test
+
+
+def _fit_predict(x_train, y_train, x_test, kind: str) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if kind == "logistic":
+        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        model.fit(x_train, y_train)
+        return model.predict_proba(x_test)[:, 1]
+    model = make_pipeline(StandardScaler(), Ridge(alpha=10.0))
+    model.fit(x_train, y_train)
+    return np.clip(model.predict(x_test), 0.0, 1.0)
+
+
+def anchor_predictions(
+    train: Corpus, x_train: np.ndarray, test: Corpus, x_test: np.ndarray, kind: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(A/D/V predictions, arousal score, valence score) on `test` from models fit on `train`.
+
+    kind "loudness": x is the loudness (n,); linear fits for A/D/V, loudness itself as both scores.
+    kind "logreg": x is the statistics vector; ridge for A/D/V, logistic regressions for the AUCs.
+    """
+    y = train.targets
+    if kind == "loudness":
+        pred = np.stack(
+            [np.clip(np.polyval(np.polyfit(x_train, y[:, k], 1), x_test), 0, 1) for k in range(3)],
+            axis=1,
+        )
+        return pred, x_test, x_test
+    pred = np.stack([_fit_predict(x_train, y[:, k], x_test, "ridge") for k in range(3)], axis=1)
+    m = masks(train.emotions)
+    scores = []
+    for dim in ("arousal", "valence"):
+        pos, neg = m[dim]
+        keep = pos | neg
+        scores.append(_fit_predict(x_train[keep], pos[keep].astype(int), x_test, "logistic"))
+    return pred, scores[0], scores[1]
+
+
+def cross_validated(
+    corpus: Corpus, x: np.ndarray, kind: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anchor predictions for every utterance, each from a model that never heard its speaker."""
+    pred, a, v = (
+        np.zeros((len(corpus.files), 3)),
+        np.zeros(len(corpus.files)),
+        np.zeros(len(corpus.files)),
+    )
+    for train, test in _splits(corpus):
+        p, sa, sv = anchor_predictions(
+            corpus.subset(train), x[train], corpus.subset(test), x[test], kind
+        )
+        pred[test], a[test], v[test] = p, sa, sv
+    return pred, a, v
+
+
+# --- bundles on the device path -------------------------------------------------------------------
+def bundle_predictions(
+    bundle, corpus: Corpus, precision: str | None = None, progress=None
+) -> np.ndarray:
+    """Utterance-level A/D/V of a speech bundle: each file streamed through the device pipeline."""
+    from devices.audio import AudioFileSource
+    from edge.pipelines.speech import SpeechPipeline
+
+    out = np.zeros((len(corpus.files), 3))
+    pipes: dict[int, SpeechPipeline] = {}
+    for i, path in enumerate(corpus.files):
+        with AudioFileSource(path, block_s=0.01, mono=True) as src:
+            rate = int(src.rate_hz)
+            if rate not in pipes:
+                pipes[rate] = SpeechPipeline(
+                    bundle, input_rate_hz=rate, precision=precision, smoothing=1.0
+                )
+            pipe = pipes[rate]
+            pipe.reset()
+            events = [e for f in src for e in pipe.push(f)] + list(pipe.flush())
+        values = [[e.values[k] for k in ADV] for e in events if e.updated] or [
+            [e.values[k] for k in ADV] for e in events if e.values
+        ]
+        out[i] = np.mean(values, axis=0) if values else 0.5
+        if progress:
+            progress()
+    for pipe in pipes.values():
+        pipe.close()
+    return out
+
+
+def rows_for(name: str, corpus: Corpus, protocol: str, pred, a=None, v=None) -> dict:
+    return {
+        "model": name,
+        "corpus": corpus.name,
+        "protocol": protocol,
+        **figures(corpus, pred, a, v),
+    }
+
+
+def evaluate(shared: Path, bundles: dict[str, Any] | None = None, progress=None) -> dict:
+    """The whole table: anchors per corpus (speaker-disjoint folds and cross-corpus), bundles on
+    both corpora, and the held-out speakers apart."""
+    corpora = {name: read_corpus(shared, name) for name in CORPORA}
+    rows = []
+    feats = {}
+    for name, corpus in corpora.items():
+        tick = progress(f"anchor features ({name})", len(corpus.files)) if progress else None
+        feats[name] = corpus_features(corpus, tick)
+    for name, corpus in corpora.items():
+        held = np.isin(corpus.speakers, HELD_OUT[name])
+        loud, vec = feats[name]
+        for anchor, x in (
+            ("anchor: loudness of voiced frames", loud),
+            ("anchor: logistic regression, log-mel stats + pitch", vec),
+        ):
+            kind = "loudness" if x.ndim == 1 else "logreg"
+            pred, a, v = cross_validated(corpus, x, kind)
+            rows.append(
+                rows_for(
+                    anchor,
+                    corpus.subset(~held),
+                    "leave speakers out",
+                    pred[~held],
+                    a[~held],
+                    v[~held],
+                )
+            )
+            rows.append(
+                rows_for(
+                    anchor, corpus.subset(held), "held-out speakers", pred[held], a[held], v[held]
+                )
+            )
+            other = "ravdess" if name == "emodb" else "emodb"
+            o_loud, o_vec = feats[other]
+            ox = o_loud if kind == "loudness" else o_vec
+            p2, a2, v2 = anchor_predictions(corpus, x, corpora[other], ox, kind)
+            rows.append(
+                rows_for(anchor, corpora[other], f"cross-corpus: trained on {name}", p2, a2, v2)
+            )
+    for label, (bundle, seen) in (bundles or {}).items():
+        for name, corpus in corpora.items():
+            tick = progress(f"{label} on {name}", len(corpus.files)) if progress else None
+            pred = bundle_predictions(bundle, corpus, progress=tick)
+            unseen = ~np.isin(corpus.speakers, seen.get(name, ()))
+            held = np.isin(corpus.speakers, HELD_OUT[name])
+            protocol = (
+                "speakers it never heard"
+                if name in seen
+                else "cross-corpus: never heard this corpus"
+            )
+            keep = unseen & ~held
+            if keep.any():
+                rows.append(rows_for(label, corpus.subset(keep), protocol, pred[keep]))
+            if (unseen & held).any():
+                rows.append(
+                    rows_for(
+                        label,
+                        corpus.subset(unseen & held),
+                        "held-out speakers",
+                        pred[unseen & held],
+                    )
+                )
+    return {"rows": rows, "held_out": HELD_OUT}
