@@ -104,3 +104,37 @@ def speaker_of(relative: str, pattern: str | None) -> str:
         return Path(relative).parent.as_posix() or "all"
     found = re.search(pattern, Path(relative).name)
     return found.group(1) if found else "unknown"
+
+
+def augment_device(wave: np.ndarray, key: str, variant: int) -> np.ndarray:
+    """What a device meets, for teachers and students that must ignore it (variant 0: clean):
+    gain +-12 dB, room reverberation (half the time, RT60 0.15-0.8 s), white or pink noise at
+    0-30 dB SNR against the speech's power, and half the time a cheap microphone's band
+    (high-pass 80-300 Hz, low-pass 3.4-7 kHz, order-4 Butterworth). Deterministic per key."""
+    if variant == 0:
+        return wave
+    from scipy import signal
+
+    rng = np.random.default_rng(_seed(f"device|{key}#{variant}"))
+    x = wave.astype(np.float64)
+    if rng.random() < 0.5:
+        x = np.convolve(x, _reverb(rng, rng.uniform(0.15, 0.8)))[: len(x)]
+    if rng.random() < 0.5:
+        low, high = rng.uniform(80, 300), rng.uniform(3400, 7000)
+        x = signal.sosfilt(
+            signal.butter(4, [low, high], "bandpass", fs=SAMPLE_RATE, output="sos"), x
+        )
+    active = np.abs(x) > 0.05 * (np.max(np.abs(x)) + 1e-12)
+    power = float(np.mean(x[active] ** 2)) if active.any() else float(np.mean(x**2)) + 1e-12
+    noise = rng.standard_normal(len(x))
+    if rng.random() < 0.5:  # pink: -3 dB per octave
+        spectrum = np.fft.rfft(noise) / np.sqrt(
+            np.maximum(np.fft.rfftfreq(len(x), 1 / SAMPLE_RATE), 20.0)
+        )
+        noise = np.fft.irfft(spectrum, n=len(x))
+        noise /= noise.std() + 1e-12
+    snr_db = rng.uniform(0, 30)
+    x = x + noise * np.sqrt(power / 10 ** (snr_db / 10))
+    x = x * 10 ** (rng.uniform(-12, 12) / 20)
+    peak = np.max(np.abs(x)) + 1e-12
+    return (x / peak * min(peak, 0.99)).astype(np.float32)

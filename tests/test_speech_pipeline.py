@@ -57,11 +57,17 @@ def test_default_bundle_meets_the_limits_and_says_what_taught_it(bundle) -> None
     tflite_int8 = m.model("tflite", "int8")
     assert (tflite_int8.inputs[0].dtype, tflite_int8.outputs[0].dtype) == ("int8", "int8")
     assert m.front_end.window_norm == "mean" and m.front_end.dc_pole == 0.999
-    assert "research" in m.provenance.licence and "EmoDB" in m.provenance.data
-    student = m.measured["student"]
-    assert student["split"]["by"] == "speaker"
-    assert set(student["student_vs_teacher_ccc"]) == set(ADV)
-    assert student["cost"]["macs_per_second_of_audio"] == round(m.macs / m.front_end.update_s)
+    licence = m.provenance.licence
+    assert "non-commercial" in licence and "RAVDESS" in licence and "CC BY-NC-SA 4.0" in licence
+    assert "EmoDB" in m.provenance.data and "RAVDESS" in m.provenance.data
+    assert (
+        m.macs / m.front_end.update_s <= 64e6 / 4
+    )  # a quarter of the Wav2Small-2.0 shape's MACs/s
+    evaluation = m.measured["evaluation"]
+    held = {(r["corpus"], r["protocol"]) for r in evaluation["student_held_out"]}
+    assert held == {("emodb", "held-out speakers"), ("ravdess", "held-out speakers")}
+    for row in evaluation["student_held_out"]:
+        assert set(row["ccc"]) == set(ADV) and 0.5 < row["arousal_auc"] <= 1.0
     assert not m.measured["calibration"]["source"].startswith("/"), "a build machine's path"
 
 
@@ -129,8 +135,12 @@ def test_other_sample_rates_are_resampled(bundle, clip, clip16, rate) -> None:
     events = stream(bundle, at_rate, rate, block=rate // 100)
     reference = stream(bundle, clip16, 16000)
     assert len(events) == len(reference)
-    tolerance = 0.2 if rate == 8000 else 0.05  # 8 kHz audio has nothing above 4 kHz
-    np.testing.assert_allclose(values(events), values(reference), atol=tolerance)
+    got, want = values(events), values(reference)
+    if rate == 8000:  # nothing above 4 kHz: arousal holds, valence and dominance lose cues
+        np.testing.assert_allclose(got[:, 0], want[:, 0], atol=0.1)
+        np.testing.assert_allclose(got.mean(axis=0), want.mean(axis=0), atol=0.15)
+    else:
+        np.testing.assert_allclose(got, want, atol=0.05)
     assert all(e.quality.get("band_limited", False) == (rate < 15200) for e in events)
 
 
@@ -236,3 +246,18 @@ def test_the_pipeline_reads_files_through_the_file_source(bundle, tmp_path: Path
     ):
         events = run_stream(pipe, src)
     assert len(events) == 12 and events[0].source == "file:speech_en.wav"
+
+
+def test_windows_drowned_in_noise_are_flagged_and_held(bundle, clip16) -> None:
+    speech = np.abs(clip16) > 0.01 * np.abs(clip16).max()
+    power = float(np.mean(clip16[speech] ** 2))
+    noise = np.random.default_rng(0).standard_normal(clip16.size).astype(np.float32)
+
+    def at(snr_db: float) -> list:
+        return stream(bundle, clip16 + noise * np.sqrt(power / 10 ** (snr_db / 10)), 16000)
+
+    drowned = at(0.0)
+    assert sum(e.quality.get("noisy", False) for e in drowned) >= len(drowned) // 2
+    assert all(not e.updated for e in drowned if e.quality.get("noisy"))
+    assert not any(e.quality.get("noisy") for e in at(30.0))
+    assert all(e.quality["snr_db"] < 10 for e in drowned if e.quality.get("noisy"))

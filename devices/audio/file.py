@@ -14,14 +14,9 @@ is as fast as the reader asks.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import sys
-import tempfile
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,33 +24,10 @@ import numpy as np
 from devices.audio.wav import decode_pcm
 from devices.errors import SourceError
 from devices.frame import Frame
+from devices.native import native_stderr
 from devices.source import Source
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def _decoder_messages(into: list[str]) -> Iterator[None]:
-    """Collect what a C decoder (libmpg123) writes to fd 2 while the block runs, instead of
-    letting it reach the terminal as a stray 'error:' line in the middle of our output."""
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):  # no real stderr (captured): nothing to hide
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as trap:
-        os.dup2(trap.fileno(), fd)
-        try:
-            yield
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            trap.seek(0)
-            into.extend(
-                ln.strip() for ln in trap.read().decode(errors="replace").splitlines() if ln.strip()
-            )
 
 
 def check_audio_path(path: Path) -> None:
@@ -89,7 +61,7 @@ class _SoundfileReader:
         """(samples, channels) float32; fewer than n rows at the end, zero rows after it."""
         try:
             if self._chatty:
-                with _decoder_messages(self.decoder_messages):
+                with native_stderr(self.decoder_messages):
                     return self._file.read(n, dtype="float32", always_2d=True)
             return self._file.read(n, dtype="float32", always_2d=True)
         except (RuntimeError, self._sf.LibsndfileError) as exc:

@@ -161,7 +161,9 @@ def show(events: list, title: str, replaced: int) -> None:
     for e in events:
         q = e.quality
         notes = []
-        if not e.updated:
+        if q.get("noisy"):
+            notes.append("held: too noisy")
+        elif not e.updated:
             notes.append("held: too little speech")
         if q.get("band_limited"):
             notes.append("band-limited input")

@@ -103,6 +103,11 @@ class SpeechFrontEnd:
         """Speech frames among the last `frames` (as given to `set_vad`)."""
         return self._kernel.voiced_count
 
+    @property
+    def noise_floor(self) -> float:
+        """The voice gate's noise floor now (ln of summed mel power; NaN before any frame)."""
+        return self._kernel.noise_floor
+
     def voiced_flags(self, n: int) -> np.ndarray:
         """The voice gate's flags for the last n frames (n <= the frames given to `set_vad`)."""
         return self._kernel.voiced_flags(n).astype(bool)

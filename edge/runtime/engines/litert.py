@@ -8,13 +8,12 @@ other message it prints there is passed on unchanged.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 
 import numpy as np
 
+from devices.native import native_stderr
 from edge.errors import BundleError
 from edge.runtime.bundle import Bundle
 from edge.runtime.engines.base import Engine
@@ -40,32 +39,20 @@ def interpreter_class() -> tuple[type, str]:
         ) from None
 
 
-_NOTICES = (b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
+_NOTICES = ("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",)
 
 
 @contextlib.contextmanager
 def quiet_native_notices() -> Iterator[None]:
     """Hold back LiteRT's C++ info notices on fd 2 while the block runs; re-emit anything else."""
+    lines: list[str] = []
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):  # no real stderr (captured): nothing to hide
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as trap:
-        os.dup2(trap.fileno(), fd)
-        try:
+        with native_stderr(lines):
             yield
-        finally:
-            os.dup2(saved, fd)
-            os.close(saved)
-            trap.seek(0)
-            kept = [
-                ln for ln in trap.read().splitlines(keepends=True) if ln.rstrip() not in _NOTICES
-            ]
-            if kept:
-                os.write(fd, b"".join(kept))
+    finally:
+        kept = [ln for ln in lines if ln.strip() not in _NOTICES]
+        if kept:
+            sys.stderr.write("\n".join(kept) + "\n")
 
 
 def describe(details: list[dict]) -> list[tuple]:
