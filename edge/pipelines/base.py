@@ -53,7 +53,7 @@ _NO_EVENTS: tuple[AffectEvent, ...] = ()
 class Window:
     """One preallocated slot: the model's input plus where in the stream it came from."""
 
-    __slots__ = ("aux", "end", "first", "front_ms", "inputs", "quality", "t_ready", "update")
+    __slots__ = ("end", "first", "front_ms", "inputs", "quality", "t_ready", "update")
 
     def __init__(self, inputs: np.ndarray) -> None:
         self.inputs = inputs
@@ -65,8 +65,6 @@ class Window:
         self.quality: dict[str, float | bool] = {}
         self.t_ready = 0.0
         self.front_ms = 0.0
-        #: Whatever a modality keeps per slot (for speech: the 2-D view of the input).
-        self.aux: Any = None
 
 
 class Pipeline(ABC):
