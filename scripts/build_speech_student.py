@@ -8,7 +8,7 @@ held-out speakers of distill/evaluate.py are in no training or validation set; R
 09 and 10 and EmoDB speaker 09 validate (early stopping on CCC against the teacher).
 Export: ONNX and TFLite, fp32 and int8, calibrated on front-end windows of both corpora.
 Writes build/speech-v2/{student.pt,calibration.npy,bundle/}; does not touch edge/models.
-Usage: python scripts/build_speech_student.py [--shared ../shared] [--variants 4] [--epochs 40]
+Usage: python scripts/build_speech_student.py [--shared ../shared] [--variants 4] [--epochs 80]
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def main() -> None:
         "--teacher", type=Path, default=ROOT / "build" / "teachers" / "speech-cnn.pt"
     )
     parser.add_argument("--variants", type=int, default=4)
-    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--epochs", type=int, default=80)
     args = parser.parse_args()
 
     import torch
