@@ -72,23 +72,36 @@ class Corpus:
         )
 
 
-def read_corpus(shared: Path, name: str) -> Corpus:
-    """A labelled corpus of ../shared/data (labels.csv with file, speaker, emotion columns)."""
-    if name not in CORPORA:
-        raise ConfigError(f"unknown corpus {name!r}; known: {sorted(CORPORA)}")
-    folder, audio = CORPORA[name]
-    root = Path(shared) / "data" / folder
-    table = root / "labels.csv"
+def read_labelled(root: Path, audio: str, name: str) -> Corpus:
+    """A corpus folder holding labels.csv (file, speaker, emotion columns) and its audio folder."""
+    table = Path(root) / "labels.csv"
     if not table.is_file():
-        raise ConfigError(f"{table} not found: is {shared} the shared folder?")
+        raise ConfigError(f"{root} has no labels.csv (expected a labelled corpus folder)")
     with table.open() as f:
         rows = list(csv.DictReader(f))
     return Corpus(
         name,
-        tuple(root / audio / r["file"] for r in rows),
+        tuple(Path(root) / audio / r["file"] for r in rows),
         tuple(r["speaker"] for r in rows),
         tuple(r["emotion"] for r in rows),
     )
+
+
+def read_corpus(shared: Path, name: str) -> Corpus:
+    """A labelled corpus of ../shared/data by name."""
+    if name not in CORPORA:
+        raise ConfigError(f"unknown corpus {name!r}; known: {sorted(CORPORA)}")
+    folder, audio = CORPORA[name]
+    return read_labelled(Path(shared) / "data" / folder, audio, name)
+
+
+def all_but(shared: Path, held_out: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+    """Every speaker of each corpus except `held_out`'s: what a bundle trained on all but the
+    held-out speakers has heard."""
+    return {
+        name: tuple(sorted(set(read_corpus(shared, name).speakers) - set(held_out.get(name, ()))))
+        for name in CORPORA
+    }
 
 
 def speaker_folds(corpus: Corpus) -> list[tuple[str, ...]]:

@@ -61,15 +61,12 @@ def main() -> None:
 
     from bench.noise import SNRS_DB, run, with_noise
     from devices.audio import read_audio
-    from distill.evaluate import HELD_OUT, evaluate, read_corpus
+    from distill.evaluate import HELD_OUT, all_but, evaluate
     from edge.cli.demo import sample_clip
     from edge.runtime import load_bundle, write_bundle
 
     bundle = load_bundle(staging)
-    seen = {
-        name: tuple(sorted(set(read_corpus(args.shared, name).speakers) - set(HELD_OUT[name])))
-        for name in HELD_OUT
-    }
+    seen = all_but(args.shared, HELD_OUT)
     rows = [
         r
         for r in evaluate(args.shared, {"student": (bundle, seen)})["rows"]

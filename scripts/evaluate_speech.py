@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import report  # noqa: E402
 from bench.timing import machine  # noqa: E402
-from distill.evaluate import HELD_OUT, evaluate  # noqa: E402
+from distill.evaluate import HELD_OUT, all_but, evaluate  # noqa: E402
 from edge.runtime import load_bundle  # noqa: E402
 from edge.runtime.registry import default_bundle  # noqa: E402
 
@@ -24,15 +24,10 @@ from edge.runtime.registry import default_bundle  # noqa: E402
 def seen_by(bundle, shared: Path) -> dict[str, tuple[str, ...]]:
     """The speakers a bundle learned from, as its manifest records them: every speaker but the
     held-out ones (two-corpus bundles); the first bundle learned from EmoDB 08, 09, 10 only."""
-    from distill.evaluate import read_corpus
-
     held = bundle.manifest.measured.get("evaluation", {}).get("held_out_speakers")
     if held is None:
         return {"emodb": ("08", "09", "10")}
-    return {
-        name: tuple(sorted(set(read_corpus(shared, name).speakers) - set(held.get(name, ()))))
-        for name in ("emodb", "ravdess")
-    }
+    return all_but(shared, held)
 
 
 def main() -> None:

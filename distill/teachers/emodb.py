@@ -10,10 +10,8 @@ EmoDB is free for research, so anything it teaches is research-use.
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +19,7 @@ import torch
 from torch import nn
 
 from distill.audio import augment, load_16k
-from distill.circumplex import adv_of
+from distill.evaluate import Corpus, auc, masks, read_labelled
 from distill.features import speech_features
 from distill.metrics import ccc
 from distill.teachers.base import Teacher
@@ -56,30 +54,9 @@ class EmoDbTeacherNet(nn.Module):
         return torch.sigmoid(self.head(pooled))
 
 
-@dataclass(frozen=True)
-class Corpus:
-    files: list[Path]
-    speakers: list[str]
-    emotions: list[str]
-
-    @property
-    def targets(self) -> np.ndarray:
-        return np.stack([adv_of(e) for e in self.emotions])
-
-
 def read_emodb(folder: str | Path) -> Corpus:
     """The labelled EmoDB speakers of ../shared/data/emodb-train (labels.csv + wav/)."""
-    folder = Path(folder)
-    table = folder / "labels.csv"
-    if not table.is_file():
-        raise ConfigError(f"{folder} has no labels.csv (expected the emodb-train folder)")
-    with table.open() as f:
-        rows = list(csv.DictReader(f))
-    return Corpus(
-        [folder / "wav" / r["file"] for r in rows],
-        [r["speaker"] for r in rows],
-        [r["emotion"] for r in rows],
-    )
+    return read_labelled(Path(folder), "wav", "emodb")
 
 
 def feature_sets(corpus: Corpus, variants: int) -> list[list[np.ndarray]]:
@@ -106,14 +83,14 @@ def examples(
 
 
 def arousal_check(arousal: np.ndarray, emotions: Sequence[str]) -> dict:
-    """EmoDB's arousal check: anger/happiness/fear are high, boredom/sadness/neutral low (disgust left out)."""
-    hi = np.array([e in ("anger", "happiness", "fear") for e in emotions])
-    lo = np.array([e in ("boredom", "sadness", "neutral") for e in emotions])
-    a_hi, a_lo = arousal[hi], arousal[lo]
-    auc = float(
-        np.mean(a_hi[:, None] > a_lo[None, :]) + 0.5 * np.mean(a_hi[:, None] == a_lo[None, :])
-    )
-    return {"mean_high": float(a_hi.mean()), "mean_low": float(a_lo.mean()), "auc_high_vs_low": auc}
+    """The arousal AUC of distill/evaluate.py (on EmoDB: anger, happiness, fear high; boredom,
+    sadness, neutral low; disgust left out), with the two groups' mean arousal."""
+    high, low = masks(tuple(emotions))["arousal"]
+    return {
+        "mean_high": float(arousal[high].mean()),
+        "mean_low": float(arousal[low].mean()),
+        "auc_high_vs_low": auc(arousal, high, low),
+    }
 
 
 def train_teacher(
