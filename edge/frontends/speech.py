@@ -122,10 +122,6 @@ class SpeechFrontEnd:
             self._resampler.nonfinite_replaced if self._resampler else 0
         )
 
-    @property
-    def resampler_delay_s(self) -> float:
-        return self._resampler.delay_s if self._resampler else 0.0
-
     def reset(self) -> None:
         self._kernel.reset()
         self._pending = None

@@ -63,6 +63,39 @@ class _Fields:
             )
         return value
 
+    def file_name(self, key: str = "file") -> str:
+        """A plain file name inside the bundle: no folder, not hidden, not empty."""
+        name = self.typed(key, str)
+        if "/" in name or "\\" in name or name.startswith(".") or not name:
+            raise BundleError(
+                f"manifest: {self.where}.{key} must be a plain file name, got {name!r}"
+            )
+        return name
+
+    def sha256(self, key: str = "sha256") -> str:
+        sha = self.typed(key, str)
+        if not _SHA256.match(sha):
+            raise BundleError(
+                f"manifest: {self.where}.{key} must be 64 lowercase hex digits, got {sha!r}"
+            )
+        return sha
+
+    def per_precision(self, key: str) -> dict[str, float]:
+        """A positive number per model precision (tolerances)."""
+        values = self.typed(key, dict)
+        for k, v in values.items():
+            if (
+                k not in PRECISIONS
+                or isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or v <= 0
+            ):
+                raise BundleError(
+                    f"manifest: {self.where}.{key}.{k} = {v!r}; expected a positive number per "
+                    f"precision {PRECISIONS}"
+                )
+        return {k: float(v) for k, v in values.items()}
+
     def non_negative_int(self, key: str, required: bool = True) -> int | None:
         value = self.typed(key, int, required=required)
         if value is not None and value < 0:
@@ -132,19 +165,13 @@ class ModelFile:
     @classmethod
     def from_dict(cls, data: Any, where: str) -> ModelFile:
         f = _Fields(data, where)
-        name = f.typed("file", str)
-        if "/" in name or "\\" in name or name.startswith(".") or not name:
-            raise BundleError(f"manifest: {where}.file must be a plain file name, got {name!r}")
+        name = f.file_name()
         fmt = f.choice("format", FORMATS)
         if not name.endswith(FORMATS[fmt]):
             raise BundleError(
                 f"manifest: {where}.file {name!r} does not end in {FORMATS[fmt]} for format {fmt}"
             )
-        sha = f.typed("sha256", str)
-        if not _SHA256.match(sha):
-            raise BundleError(
-                f"manifest: {where}.sha256 must be 64 lowercase hex digits, got {sha!r}"
-            )
+        sha = f.sha256()
         inputs = tuple(
             TensorSpec.from_dict(t, f"{where}.inputs[{i}]")
             for i, t in enumerate(f.typed("inputs", list))
@@ -185,27 +212,11 @@ class Reference:
     @classmethod
     def from_dict(cls, data: Any, where: str = "reference") -> Reference:
         f = _Fields(data, where)
-        name = f.typed("file", str)
-        if "/" in name or "\\" in name or name.startswith(".") or not name.endswith(".npz"):
-            raise BundleError(
-                f"manifest: {where}.file must be a plain .npz file name, got {name!r}"
-            )
-        sha = f.typed("sha256", str)
-        if not _SHA256.match(sha):
-            raise BundleError(
-                f"manifest: {where}.sha256 must be 64 lowercase hex digits, got {sha!r}"
-            )
-        mean = f.typed("mean_tolerance", dict)
-        for k, v in mean.items():
-            if (
-                k not in PRECISIONS
-                or isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or v <= 0
-            ):
-                raise BundleError(
-                    f"manifest: {where}.mean_tolerance.{k} = {v!r}; expected a positive number"
-                )
+        name = f.file_name()
+        if not name.endswith(".npz"):
+            raise BundleError(f"manifest: {where}.file must be a .npz file, got {name!r}")
+        sha = f.sha256()
+        mean = f.per_precision("mean_tolerance")
         examples = f.non_negative_int("examples")
         if examples < 1:
             raise BundleError(f"manifest: {where}.examples must be at least 1")
@@ -214,7 +225,7 @@ class Reference:
             sha,
             f.non_negative_int("size_bytes"),
             examples,
-            {k: float(v) for k, v in mean.items()},
+            mean,
             f.typed("rule", str, default="", required=False),
             f.typed("measured", dict, default={}, required=False),
         )
@@ -314,17 +325,7 @@ class Manifest:
             raise BundleError(f"manifest: models lists a file twice: {names}")
         front_end = parse_front_end(f.typed("front_end", dict))
         check_input_shapes(front_end, models)
-        tolerance = f.typed("tolerance", dict)
-        for key, value in tolerance.items():
-            if (
-                key not in PRECISIONS
-                or isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or value <= 0
-            ):
-                raise BundleError(
-                    f"manifest: tolerance.{key} = {value!r}; expected a positive number per precision {PRECISIONS}"
-                )
+        tolerance = f.per_precision("tolerance")
         untold = sorted({m.precision for m in models} - set(tolerance))
         if untold:
             raise BundleError(
@@ -341,7 +342,7 @@ class Manifest:
             params=f.non_negative_int("params"),
             macs=f.non_negative_int("macs"),
             provenance=Provenance.from_dict(f.typed("provenance", dict)),
-            tolerance={k: float(v) for k, v in tolerance.items()},
+            tolerance=tolerance,
             measured=f.typed("measured", dict, default={}, required=False),
             description=f.typed("description", str, default="", required=False),
             reference=_reference(data, {m.precision for m in models}, names),

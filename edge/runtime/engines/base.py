@@ -228,13 +228,15 @@ class Engine(ABC):
                 "an engine serves one call at a time: open one engine per thread"
             )
         try:
-            if type(feeds) is np.ndarray and self._single:
-                plan = self._in_plans[0]
-                # A stream feeds one shape and dtype over and over: nothing to check or convert.
-                if feeds.shape == plan.last_shape and feeds.dtype is plan.dtype:
-                    arrays = [feeds]
-                else:
-                    arrays = [self._prepare_one(plan, feeds)]
+            plan = self._in_plans[0]
+            # A stream feeds one shape and dtype over and over: nothing to check or convert.
+            if (
+                type(feeds) is np.ndarray
+                and self._single
+                and feeds.shape == plan.last_shape
+                and feeds.dtype is plan.dtype
+            ):
+                arrays = [feeds]
             else:
                 arrays = self._prepare(feeds)
             t0 = time.perf_counter()
