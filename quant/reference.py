@@ -26,11 +26,9 @@ shipped v2 (80 epochs): tolerance 0.028.
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import numpy as np
 
-from edge.runtime.manifest import ModelFile
 from edge.runtime.verify import measure
 
 __all__ = [
@@ -54,18 +52,14 @@ RULE = (
 )
 
 
-def input_grid(models: list[dict] | tuple[ModelFile, ...], inputs: np.ndarray) -> tuple[float, int]:
+def input_grid(models: list[dict], inputs: np.ndarray) -> tuple[float, int]:
     """(scale, zero point) to store inputs as int8: an int8 model's own input grid where one has
-    it (so that model sees exactly these values), else symmetric over the inputs' range."""
+    it (so that model sees exactly these values), else symmetric over the inputs' range.
+    `models` are manifest entries (dicts with "inputs" tensor specs)."""
     for m in models:
-        spec = m["inputs"][0] if isinstance(m, dict) else m.inputs[0]
-        q = spec.get("quantization") if isinstance(spec, dict) else spec.quantization
+        q = m["inputs"][0].get("quantization")
         if q:
-            return (
-                (float(q["scale"]), int(q["zero_point"]))
-                if isinstance(q, dict)
-                else (q.scale, q.zero_point)
-            )
+            return float(q["scale"]), int(q["zero_point"])
     peak = float(np.max(np.abs(inputs))) or 1.0
     return peak / 127.0, 0
 
@@ -88,25 +82,24 @@ def to_npz(q: np.ndarray, scale: float, zero_point: int, outputs: np.ndarray) ->
     return buf.getvalue()
 
 
-def output_step(models, task: dict | Any, precision: str) -> float:
+def output_step(models: list[dict], task: dict, precision: str) -> float:
+    """One output quantisation step of a precision's models (manifest entries and task dicts)."""
     if precision == "fp32":
         return FP32_STEP
-    scales = []
-    for m in models:
-        if (m["precision"] if isinstance(m, dict) else m.precision) != precision:
-            continue
-        spec = m["outputs"][0] if isinstance(m, dict) else m.outputs[0]
-        q = spec.get("quantization") if isinstance(spec, dict) else spec.quantization
-        if q:
-            scales.append(float(q["scale"]) if isinstance(q, dict) else q.scale)
+    scales = [
+        float(q["scale"])
+        for m in models
+        if m["precision"] == precision and (q := m["outputs"][0].get("quantization"))
+    ]
     if scales:
         return max(scales)
-    value_range = task.get("value_range") if isinstance(task, dict) else task.value_range
-    low, high = value_range or (0.0, 1.0)
+    low, high = task.get("value_range") or (0.0, 1.0)
     return (high - low) / 256.0
 
 
-def derive(measured: dict[str, dict], models, task) -> tuple[dict[str, float], dict[str, float]]:
+def derive(
+    measured: dict[str, dict], models: list[dict], task: dict
+) -> tuple[dict[str, float], dict[str, float]]:
     """(tolerance, mean_tolerance) per precision, by the rule above."""
     tolerance, mean_tolerance = {}, {}
     for p in sorted({f["precision"] for f in measured.values()}):
@@ -134,7 +127,6 @@ def attach(bundle_path, calibration, out=None) -> dict:
 
     `calibration` is what `affect-edge export --calibration` takes; its held-out part supplies
     the examples. The bundle is rewritten atomically (at `out`, or in place)."""
-    import json
     from pathlib import Path
 
     from edge.runtime import load_bundle, write_bundle
@@ -144,12 +136,12 @@ def attach(bundle_path, calibration, out=None) -> dict:
     bundle = load_bundle(bundle_path)
     m = bundle.manifest
     data = load_calibration(calibration, m.front_end.input_shape(), m.front_end.to_dict())
-    scale, zero_point = input_grid(m.models, data.heldout)
+    manifest = m.to_dict()
+    scale, zero_point = input_grid(manifest["models"], data.heldout)
     q, inputs = pack(data.heldout[:EXAMPLES], scale, zero_point)
     reference = run_each(bundle, m.model("onnx", "fp32"), inputs).astype(np.float64)
     measured = measure(bundle, inputs, reference)
-    tolerance, mean_tolerance = derive(measured, m.models, m.task)
-    manifest = json.loads(json.dumps(m.to_dict()))
+    tolerance, mean_tolerance = derive(measured, manifest["models"], manifest["task"])
     manifest["tolerance"] = tolerance
     manifest["reference"] = reference_section(len(q), mean_tolerance, measured)
     manifest["reference"]["float_model"] = "model_fp32.onnx (matches the float torch model to 3e-7)"
