@@ -143,6 +143,11 @@ def us(seconds: np.ndarray, q: float) -> str:
     return f"{np.percentile(seconds, q) * 1e6:.1f} us"
 
 
+def spread(seconds: np.ndarray) -> list[str]:
+    """count, p50, p99, max of a set of timings, as table cells."""
+    return [f"{len(seconds):,}", us(seconds, 50), us(seconds, 99), f"{seconds.max() * 1e6:.1f} us"]
+
+
 def main(quick: bool = False) -> None:
     bundle = load_bundle(default_bundle("speech"))
     seconds = 3.0 if quick else 12.0
@@ -175,18 +180,7 @@ def main(quick: bool = False) -> None:
             times, handed = results[mode]
             model_ms = [e.latency_ms["model"] for e in collected[mode] if e.updated]
             for part, mask in (("every block", np.ones_like(handed)), ("hand-off blocks", handed)):
-                t = times[mask]
-                rows.append(
-                    [
-                        how,
-                        labels[mode],
-                        part,
-                        f"{mask.sum():,}",
-                        us(t, 50),
-                        us(t, 99),
-                        f"{t.max() * 1e6:.1f} us",
-                    ]
-                )
+                rows.append([how, labels[mode], part, *spread(times[mask])])
             data[f"{mode}_{'paced' if paced else 'back_to_back'}"] = {
                 "p50_s": float(np.median(times)),
                 "p99_s": float(np.percentile(times, 99)),
@@ -200,17 +194,7 @@ def main(quick: bool = False) -> None:
                 "model_latency_ms_max": float(np.max(model_ms)) if model_ms else None,
             }
         ref = reference_op(len(frames), paced)
-        rows.append(
-            [
-                how,
-                "reference: np.add of 512 doubles",
-                "every call",
-                f"{len(ref):,}",
-                us(ref, 50),
-                us(ref, 99),
-                f"{ref.max() * 1e6:.1f} us",
-            ]
-        )
+        rows.append([how, "reference: np.add of 512 doubles", "every call", *spread(ref)])
         data[f"reference_{'paced' if paced else 'back_to_back'}"] = {
             "p50_s": float(np.median(ref)),
             "p99_s": float(np.percentile(ref, 99)),
