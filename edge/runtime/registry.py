@@ -17,7 +17,7 @@ from edge.errors import BundleError
 
 MODELS_ENV = "AFFECT_EDGE_MODELS"
 #: The bundle each modality uses when none is named.
-DEFAULTS = {"speech": "speech-adv"}
+DEFAULTS = {"speech": "speech-adv", "face": "face-expr", "face-detect": "face-detect"}
 
 
 def shipped_dir() -> Path:

