@@ -5,10 +5,12 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Extras for the development machine: tests, benchmarks, rich CLI, LiteRT, audio I/O, and the
 # offline half (torch pinned by constraints.txt to the local CPU build, litert-torch, onnxscript).
-EXTRAS ?= dev,bench,cli,plot,litert,audio,camera,export,train,face-train
-SYSTEM_PACKAGES := libportaudio2
+EXTRAS ?= dev,bench,cli,plot,litert,audio,camera,eeg,mqtt,systemd,bridge,fuzz,export,train,face-train
+# mosquitto: the real MQTT broker the sink's tests start on a loopback port; clang with its
+# libFuzzer runtime: the bounded fuzz run of the C protocol decoder.
+SYSTEM_PACKAGES := libportaudio2 mosquitto clang libclang-rt-14-dev
 STAMP := $(VENV)/.installed
-SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd)
+SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd firmware_bridge/*.pyx)
 
 .PHONY: help setup system demo test bench lint format clean
 
@@ -53,4 +55,4 @@ format: setup
 	$(VENV)/bin/ruff format .
 
 clean:
-	rm -rf $(VENV) build *.egg-info edge/*/*.so edge/*/_*.c
+	rm -rf $(VENV) build *.egg-info edge/*/*.so edge/*/_*.c firmware_bridge/*.so firmware_bridge/_*.c

@@ -13,6 +13,7 @@ _KERNELS = [
     "edge/dsp/_scan",
     "edge/dsp/_speech",
     "edge/runtime/_quantize",
+    "firmware_bridge/_codec",
 ]
 
 extensions = [

@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHMARKS = ("dsp", "engines", "quant", "speech", "callback", "noise", "face")
+BENCHMARKS = (
+    "dsp",
+    "engines",
+    "quant",
+    "speech",
+    "callback",
+    "noise",
+    "face",
+    "eeg",
+    "daemon",
+    "protocol",
+)
 
 
 def main() -> None:

@@ -69,7 +69,7 @@ class ImageSource(Source):
 
     def __init__(self, paths: str | Path | list[str | Path], rate_hz: float = 1.0) -> None:
         paths = [Path(p) for p in (paths if isinstance(paths, list) else [paths])]
-        super().__init__(str(paths[0]) if len(paths) == 1 else f"{paths[0].parent}/*")
+        super().__init__(str(paths[0]) if len(set(paths)) == 1 else f"{paths[0].parent}/*")
         self.paths = paths
         self._rate = rate_hz
         self._next = 0

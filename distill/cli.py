@@ -21,6 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="modality", metavar="MODALITY", required=True)
     add_evaluate(sub)
     add_face(sub)
+    add_eeg(sub)
     s = sub.add_parser(
         "speech",
         help="distil an arousal/dominance/valence student from a speech teacher",
@@ -204,6 +205,126 @@ def run_face(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_eeg_data(p: argparse.ArgumentParser) -> None:
+    """Options shared by `distill eeg` and `eval eeg`."""
+    p.add_argument(
+        "--dreamer",
+        type=Path,
+        required=True,
+        help="a DREAMER.mat (or a file of its structure, such as `--write-synthetic` makes)",
+    )
+    p.add_argument("--target", choices=["valence", "arousal", "dominance"], default="valence")
+    p.add_argument("--subjects", help="comma-separated subject numbers (1-based; default all)")
+    p.add_argument("--epochs", type=int, default=50, help="training epochs (the paper: 50)")
+    p.add_argument("--steps-per-epoch", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--filters",
+        type=filters_arg,
+        default=("bandpass_1_45",),
+        help="the device's stored filter designs, comma-separated, run before the z-score "
+        "(default bandpass_1_45; 'none' for the paper's unfiltered preprocessing)",
+    )
+    p.add_argument(
+        "--mains",
+        type=int,
+        choices=[50, 60],
+        default=50,
+        help="mains notch in Hz (default 50: DREAMER was recorded in the UK)",
+    )
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def filters_arg(text: str) -> tuple[str, ...]:
+    return () if text.strip().lower() in ("", "none") else tuple(t.strip() for t in text.split(","))
+
+
+def electrodes_arg(text: str) -> tuple[str, ...]:
+    """A device profile's EEG electrodes (by profile name) or a comma-separated list."""
+    if "," in text:
+        return tuple(t.strip() for t in text.split(",") if t.strip())
+    from devices.profile import load_profile
+
+    sensor = load_profile(text).sensor("eeg")
+    if sensor is None:
+        raise argparse.ArgumentTypeError(f"profile {text!r} has no EEG sensor")
+    return tuple(sensor.channels)
+
+
+def add_eeg(sub) -> None:
+    e = sub.add_parser(
+        "eeg",
+        help="train a HiSTN-style EEG level student (with its teacher) on DREAMER-structured data",
+        description="Train the teacher (a wider HiSTN) and the HiSTN student (Gaussian ordinal "
+        "label smoothing plus temperature KD) on every subject's clips, blocks 0-8 of each clip "
+        "(block 9 validates), and write the student's checkpoint. `affect-edge eval eeg` runs the "
+        "cross-validation protocols. `--write-synthetic N` first writes a DREAMER-structured file "
+        "of N subjects of synthetic EEG at --dreamer (a test fixture, not emotion data).",
+    )
+    add_eeg_data(e)
+    e.add_argument("-o", "--output", type=Path, required=True, help="checkpoint to write (.pt)")
+    e.add_argument(
+        "--write-synthetic", type=int, metavar="N", help="write N synthetic subjects first"
+    )
+    e.add_argument(
+        "--electrodes",
+        type=electrodes_arg,
+        help="with --write-synthetic: the montage, a device profile (emotiv-14, openbci-cyton, "
+        "muse-2) or names (Fp1,Fp2,...); default DREAMER's 14",
+    )
+    e.add_argument(
+        "--name", default="eeg-histn", help="name recorded in the checkpoint and its bundles"
+    )
+
+
+def subjects_arg(text: str | None) -> list[int] | None:
+    if not text:
+        return None
+    try:
+        return [int(s) - 1 for s in text.split(",") if s.strip()]
+    except ValueError as exc:
+        raise ConfigError(f"--subjects must be numbers separated by commas, got {text!r}") from exc
+
+
+def run_eeg(args: argparse.Namespace) -> int:
+    from distill.dreamer import load_dreamer, write_synthetic
+    from distill.eeg import EegFitConfig, eeg_checkpoint, train_final
+
+    if args.write_synthetic:
+        extra = {"channels": args.electrodes} if args.electrodes else {}
+        write_synthetic(args.dreamer, subjects=args.write_synthetic, seed=args.seed, **extra)
+        render.note(f"wrote {args.write_synthetic} synthetic subjects to {args.dreamer}", args.json)
+    trials = load_dreamer(args.dreamer, subjects_arg(args.subjects), args.filters, args.mains)
+    cfg = EegFitConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed)
+    with progress_bars(not args.json) as bars:
+        tick = bars("teacher, then student", 1) if bars else None
+        student, teacher, report = train_final(trials, args.target, cfg)
+        if tick:
+            tick()
+    ckpt = eeg_checkpoint(student, teacher, report, args, trials)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    ckpt.save(args.output)
+    if args.json:
+        render.emit_json(ckpt.report)
+        return 0
+    render.table(
+        f"EEG {args.target} levels on {args.dreamer.name}: validation (block 9 of every clip)",
+        ["model", "params", "weighted F1", "top-2", "Tri-P", "Seq2HR"],
+        [
+            [
+                name,
+                f"{ckpt.report['params'][name]:,}",
+                *(f"{report[name + '_val'][k]:.3f}" for k in ("f1", "top2", "tri_p", "seq2hr")),
+            ]
+            for name in ("teacher", "student")
+        ],
+    )
+    render.line(
+        f"wrote {args.output}; export it with: affect-edge export {args.output} --calibration WINDOWS.npy -o BUNDLE"
+    )
+    return 0
+
+
 def add_evaluate(sub) -> None:
     e = sub.add_parser(
         "evaluate",
@@ -281,6 +402,8 @@ def run(args: argparse.Namespace) -> int:
         return run_evaluate(args)
     if args.modality == "face":
         return run_face(args)
+    if args.modality == "eeg":
+        return run_eeg(args)
     try:
         from distill.speech import DistillConfig, distill_speech
         from distill.train import FitConfig

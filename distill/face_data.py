@@ -135,11 +135,14 @@ def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         img = images[i]
         if rng.random() < 0.5:
             img = img[:, ::-1]
-        angle = rng.uniform(-12, 12)
-        scale = rng.uniform(0.9, 1.1)
-        m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-        m[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
-        img = cv2.warpAffine(np.ascontiguousarray(img), m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        if rng.random() < 0.7:  # the rest keep the device crop's geometry exactly
+            angle = rng.uniform(-12, 12)
+            scale = rng.uniform(0.9, 1.1)
+            m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
+            m[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
+            img = cv2.warpAffine(
+                np.ascontiguousarray(img), m, (w, h), borderMode=cv2.BORDER_REPLICATE
+            )
         if rng.random() < 0.3:
             img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.3, 1.2))
         gain, bias = rng.uniform(0.6, 1.4), rng.uniform(-30, 30)

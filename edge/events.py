@@ -29,7 +29,8 @@ class AffectEvent:
     end_s: float
     values: dict[str, float]
     updated: bool
-    quality: dict[str, float | bool] = field(default_factory=dict)
+    #: Figures and flags; EEG adds lists of the electrodes that show each flag.
+    quality: dict[str, float | bool | list[str]] = field(default_factory=dict)
     #: Milliseconds per stage ("front_end", "queue", "model") and "total".
     latency_ms: dict[str, float] = field(default_factory=dict)
     #: What in the source the values are about, where there can be several (a face: id and box).

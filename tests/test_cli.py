@@ -32,19 +32,19 @@ def cli(*argv: str, cwd: Path | None = None, env: dict | None = None, timeout: i
     )
 
 
-def test_demo_prints_speech_log_mel_and_the_eeg_alpha_burst() -> None:
-    done = cli("demo")
+def test_demo_prints_speech_log_mel_and_eeg_levels_with_flags(tmp_path: Path) -> None:
+    done = cli("demo", "--speed", "4", "--plot", str(tmp_path / "three.png"))
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "speech_en.wav" in out and "arousal" in out
-    rows = [line for line in out.splitlines() if " s " in line and "-" in line and "│" in line]
-    alpha = {r.split("│")[1].strip(): r.split("│")[2].strip() for r in rows}
-    assert float(alpha["4-5 s"]) > float(alpha["1-2 s"]) + 0.5
+    assert "blink: AF3,AF4" in out and "muscle: T7,T8" in out and "SYNTHETIC" in out
+    assert "x86-host profile's budgets" in out and " ok " in out.replace("│", " ")
+    assert (tmp_path / "three.png").stat().st_size > 20_000
     assert "XNNPACK" not in done.stderr
 
 
 def test_demo_json_carries_every_part() -> None:
-    done = cli("demo", "--json")
+    done = cli("demo", "--json", "--speed", "4")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     events = doc["speech"]["events"]
@@ -52,9 +52,14 @@ def test_demo_json_carries_every_part() -> None:
     assert (
         doc["log_mel"]["front_end"]["n_mels"] == 40 and doc["log_mel"]["front_end"]["fmax"] == 7600
     )
-    windows = doc["eeg"]["windows"]
-    assert doc["eeg"]["synthetic"] is True and len(windows) == 10
-    assert windows[5]["occipital_alpha_de"] > windows[1]["occipital_alpha_de"] + 0.5
+    eeg = doc["eeg"]["events"]
+    assert doc["eeg"]["synthetic"] is True and 7 <= len(eeg) <= 9
+    assert eeg[0]["updated"] and 1.0 <= eeg[0]["values"]["level"] <= 5.0
+    assert any("blink" in e["quality"] and not e["updated"] for e in eeg)
+    together = doc["together"]
+    assert together["events"]["speech"] >= 10 and together["events"]["face"] >= 10
+    assert {b["modality"] for b in together["budgets"]} == {"speech", "face", "eeg"}
+    assert all(b["model_p99_ms"] > 0 for b in together["budgets"])
 
 
 def test_features_saves_exactly_the_frames_training_computes(tmp_path: Path) -> None:

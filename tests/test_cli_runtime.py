@@ -53,7 +53,14 @@ def test_inspect_and_list(bundle_path, capsys, monkeypatch) -> None:
     code, listing = run_json(capsys, "models", "list")
     # The shipped bundles first, then the folder named by $AFFECT_EDGE_MODELS.
     names = [b["name"] for b in listing["bundles"]]
-    assert names == ["face-detect", "face-expr", "speech-adv", "dense-test"]
+    assert names == [
+        "eeg-valence",
+        "eeg-valence-cyton8",
+        "face-detect",
+        "face-expr",
+        "speech-adv",
+        "dense-test",
+    ]
 
 
 @pytest.mark.parametrize("engine", ["onnx", "tflite"])

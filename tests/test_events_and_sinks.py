@@ -138,3 +138,20 @@ except BrokenPipeError:
     _, err = proc.communicate(timeout=60)
     assert json.loads(first)["seq"] == 0
     assert proc.returncode == 0 and b"stopped" in err
+
+
+def test_a_size_limited_file_rotates_whole_files(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    with JsonLinesSink(path, max_bytes=4096, backups=2) as sink:
+        for i in range(200):
+            sink.write(event(i))
+        rotations = sink.rotations
+    files = sorted(tmp_path.iterdir())
+    assert [f.name for f in files] == ["events.jsonl", "events.jsonl.1", "events.jsonl.2"]
+    assert rotations > 2 and all(f.stat().st_size <= 4096 for f in files)
+    seqs = []
+    for f in (files[2], files[1], files[0]):  # oldest kept first
+        seqs += [json.loads(line)["seq"] for line in f.read_text().splitlines()]
+    assert seqs == list(range(200 - len(seqs), 200))  # the newest, in order, none torn
+    with pytest.raises(ConfigError, match="max_bytes"):
+        JsonLinesSink(path, max_bytes=10)

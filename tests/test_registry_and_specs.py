@@ -31,14 +31,15 @@ def test_names_are_found_in_the_package_then_the_environment_then_extra_dirs(
     assert find_bundle(str(env_dir / "mine")) == env_dir / "mine"
     with pytest.raises(
         BundleError,
-        match=r"bundle not found: nothing; looked in .*\(bundles there: face-detect, face-expr, mine, speech-adv\)",
+        match=r"bundle not found: nothing; looked in .*\(bundles there: eeg-valence, eeg-valence-cyton8, face-detect, face-expr, mine, speech-adv\)",
     ):
         find_bundle("nothing")
     with pytest.raises(BundleError, match="is not a bundle"):
         find_bundle(str(tmp_path))
     assert default_bundle("face") == shipped_dir() / "face-expr"
-    with pytest.raises(BundleError, match="no default eeg bundle"):
-        default_bundle("eeg")
+    assert default_bundle("eeg") == shipped_dir() / "eeg-valence"
+    with pytest.raises(BundleError, match="no default gait bundle"):
+        default_bundle("gait")
 
 
 def test_specs_parse_and_say_their_model_input() -> None:

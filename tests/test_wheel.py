@@ -124,5 +124,11 @@ def test_the_installed_wheel_runs_speech_outside_the_repository(
         timeout=300,
     )
     bundles = json.loads(listed.stdout)["bundles"]
-    assert [b["name"] for b in bundles] == ["face-detect", "face-expr", "speech-adv"]
+    assert [b["name"] for b in bundles] == [
+        "eeg-valence",
+        "eeg-valence-cyton8",
+        "face-detect",
+        "face-expr",
+        "speech-adv",
+    ]
     assert all(b["path"].startswith(str(venv)) for b in bundles)

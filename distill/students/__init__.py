@@ -42,4 +42,4 @@ def create(name: str, **config: Any) -> Any:
 
 
 def _load_builtin() -> None:
-    from distill.students import face_expr, speech_adv, tiny_conv  # noqa: F401  (they register themselves)
+    from distill.students import face_expr, histn, speech_adv, tiny_conv  # noqa: F401  (they register themselves)

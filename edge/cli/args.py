@@ -7,8 +7,9 @@ A bad value ends the command with argparse's usage line and one error line namin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -79,3 +80,28 @@ def plot_file(text: str) -> Path:
             "--plot needs matplotlib: pip install 'affect-edge[plot]'"
         ) from None
     return writable_file(formats, ".png")(text)
+
+
+def add_event_outputs(p: argparse.ArgumentParser) -> None:
+    """`--json` and `-o EVENTS.jsonl`, as every `run` command offers them."""
+    p.add_argument("--json", action="store_true", help="print events as JSON lines (schema v2)")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=writable_file((".jsonl", ".json", ".ndjson"), ".jsonl"),
+        help="also append events as JSON lines to this file",
+    )
+
+
+@contextlib.contextmanager
+def event_sinks(args: argparse.Namespace) -> Iterator[tuple]:
+    """The sinks `--json` and `-o` ask for, closed however the run ends."""
+    from edge.sinks import JsonLinesSink
+
+    with contextlib.ExitStack() as stack:
+        sinks = []
+        if args.json:
+            sinks.append(stack.enter_context(JsonLinesSink("-")))
+        if args.output:
+            sinks.append(stack.enter_context(JsonLinesSink(args.output)))
+        yield tuple(sinks)

@@ -19,7 +19,7 @@ from importlib.metadata import entry_points
 from types import ModuleType
 
 from edge import __version__
-from edge.cli import bench, demo, features, models, profiles, run
+from edge.cli import bench, daemon, demo, features, models, profiles, run, status
 from edge.errors import AffectEdgeError
 
 ENTRY_POINT_GROUP = "affect_edge.commands"
@@ -30,6 +30,8 @@ BUILTIN: dict[str, ModuleType] = {
     "models": models,
     "bench": bench,
     "profiles": profiles,
+    "daemon": daemon,
+    "status": status,
 }
 
 

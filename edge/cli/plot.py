@@ -86,3 +86,70 @@ def save_timeline(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def save_three(events: Sequence[AffectEvent], path: Path, title: str) -> Path:
+    """Speech A/D/V, each face's expression probabilities and the EEG level, one axis each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by = {m: [e for e in events if e.modality == m] for m in ("speech", "face", "eeg")}
+    end = max((e.end_s for e in events), default=1.0)
+    fig, axes = plt.subplots(3, 1, figsize=(9, 7.5), dpi=110, sharex=True)
+    timeline(
+        axes[0],
+        by["speech"],
+        ("arousal", "dominance", "valence"),
+        end,
+        "speech A/D/V",
+        "no speech estimate",
+    )
+    labels = tuple(by["face"][0].values) if by["face"] else ("happy",)
+    timeline(axes[1], by["face"], labels, end, "face p(expression)", "no face found")
+    eeg = [
+        AffectEvent(
+            e.modality,
+            e.source,
+            e.model,
+            e.model_version,
+            e.start_s,
+            e.end_s,
+            {"level (1-5, scaled to 0-1)": (e.values["level"] - 1) / 4} if e.values else {},
+            e.updated,
+            e.quality,
+            e.latency_ms,
+            e.subject,
+            e.seq,
+        )
+        for e in by["eeg"]
+    ]
+    timeline(
+        axes[2],
+        eeg,
+        ("level (1-5, scaled to 0-1)",),
+        end,
+        "EEG valence level",
+        "calibrating: no EEG window yet",
+    )
+    for e in by["eeg"]:
+        flags = [
+            k
+            for k in ("blink", "muscle", "flat", "railed", "line_noise", "disconnected")
+            if e.quality.get(k)
+        ]
+        if flags:
+            axes[2].text(
+                (e.start_s + e.end_s) / 2,
+                0.05,
+                ",".join(flags),
+                ha="center",
+                fontsize=7,
+                rotation=90,
+            )
+    axes[0].set_title(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path

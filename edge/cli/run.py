@@ -13,15 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from devices.audio import AudioFileSource
-from edge.cli import render, run_face
-from edge.cli.args import plot_file, positive_number, writable_file
+from edge.cli import render, run_eeg, run_face
+from edge.cli.args import add_event_outputs, event_sinks, plot_file, positive_number
 from edge.errors import SourceError
 from edge.pipelines.speech import MAX_INPUT_RATE_HZ, MIN_INPUT_RATE_HZ, SpeechPipeline
 from edge.runtime import load_bundle
 from edge.runtime.registry import DEFAULTS, find_bundle
-from edge.sinks import JsonLinesSink
 
-HELP = "affect from a recording, streamed as a device would (run speech FILE, run face IMAGE|VIDEO|CAMERA)"
+HELP = (
+    "affect from a recording or a live source, streamed as a device would (run speech|face|eeg ...)"
+)
 DESCRIPTION = f"""{HELP}
 
 Speech: arousal, dominance and valence in [0, 1] every update period over a sliding window,
@@ -62,15 +63,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--realtime", action="store_true", help="pace the file to the wall clock, as a microphone"
     )
-    s.add_argument("--json", action="store_true", help="print events as JSON lines (schema v2)")
-    s.add_argument(
-        "-o",
-        "--output",
-        type=writable_file((".jsonl", ".json", ".ndjson"), ".jsonl"),
-        help="also append events as JSON lines to this file",
-    )
+    add_event_outputs(s)
     s.add_argument("--plot", type=plot_file, help="draw A/D/V over time into this picture")
     run_face.add_parser(sub)
+    run_eeg.add_parser(sub)
 
 
 def speech_events(
@@ -126,13 +122,10 @@ def speech_events(
 def run(args: argparse.Namespace) -> int:
     if args.modality == "face":
         return run_face.run(args)
+    if args.modality == "eeg":
+        return run_eeg.run(args)
     bundle = load_bundle(find_bundle(args.bundle or DEFAULTS["speech"]))
-    sinks = []
-    if args.json:
-        sinks.append(JsonLinesSink("-"))
-    if args.output:
-        sinks.append(JsonLinesSink(args.output))
-    try:
+    with event_sinks(args) as sinks:
         events, info = speech_events(
             args.audio,
             bundle,
@@ -141,11 +134,8 @@ def run(args: argparse.Namespace) -> int:
             args.block_ms,
             args.update_s,
             args.realtime,
-            tuple(sinks),
+            sinks,
         )
-    finally:
-        for sink in sinks:
-            sink.close()
     title = f"{args.audio.name}: {bundle.manifest.name} on {info['engine']}"
     if not args.json:
         show(events, title, info["nonfinite_replaced"])

@@ -19,11 +19,10 @@ import numpy as np
 
 from devices.video import IMAGE_SUFFIXES, ImageSource, VideoSource
 from edge.cli import render
-from edge.cli.args import positive_int, writable_file
+from edge.cli.args import add_event_outputs, event_sinks, positive_int, writable_file
 from edge.errors import ConfigError
 from edge.runtime import load_bundle
 from edge.runtime.registry import DEFAULTS, find_bundle
-from edge.sinks import JsonLinesSink
 
 ANNOTATE_IMAGE = (".png", ".jpg", ".jpeg")
 ANNOTATE_VIDEO = (".mp4", ".avi")
@@ -70,13 +69,7 @@ def add_parser(sub) -> None:
         default=0.6,
         help="per-face smoothing weight on the newest frame, (0, 1] (default 0.6; 1 = none)",
     )
-    s.add_argument("--json", action="store_true", help="print events as JSON lines (schema v2)")
-    s.add_argument(
-        "-o",
-        "--output",
-        type=writable_file((".jsonl", ".json", ".ndjson"), ".jsonl"),
-        help="also append events as JSON lines to this file",
-    )
+    add_event_outputs(s)
     s.add_argument(
         "--annotate",
         type=writable_file(ANNOTATE_IMAGE + ANNOTATE_VIDEO, ".png"),
@@ -215,16 +208,8 @@ def face_events(target: str, args, sinks: tuple = ()) -> tuple[list, dict]:
 def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.smoothing <= 1.0:
         raise ConfigError(f"--smoothing must be in (0, 1], got {args.smoothing}")
-    sinks = []
-    if args.json:
-        sinks.append(JsonLinesSink("-"))
-    if args.output:
-        sinks.append(JsonLinesSink(args.output))
-    try:
-        events, info = face_events(args.target, args, tuple(sinks))
-    finally:
-        for sink in sinks:
-            sink.close()
+    with event_sinks(args) as sinks:
+        events, info = face_events(args.target, args, sinks)
     if not args.json:
         show(events, info, args.target)
         if args.output:

@@ -50,6 +50,16 @@ MODES = ("sync", "async")
 _NO_EVENTS: tuple[AffectEvent, ...] = ()
 
 
+def class_probabilities(rows: np.ndarray, logits: bool) -> np.ndarray:
+    """(n, classes) model outputs as probabilities: a softmax of logits, or, for a model that
+    ends in its own softmax, its int8-rounded outputs clipped to [0, 1] and renormalised."""
+    if logits:
+        z = np.exp(rows - rows.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+    out = np.clip(rows, 0.0, 1.0) + 1e-6
+    return out / out.sum(axis=1, keepdims=True)
+
+
 class Window:
     """One preallocated slot: the model's input plus where in the stream it came from."""
 

@@ -30,17 +30,12 @@ from devices.frame import Frame
 from edge.errors import BundleError, InputError
 from edge.events import AffectEvent
 from edge.frontends.face import FaceFrontEnd, as_bgr
-from edge.pipelines.base import Pipeline, Window
+from edge.pipelines.base import Pipeline, Window, class_probabilities
 from edge.runtime import Bundle
 from edge.runtime.specs import ImageSpec
 
 DARK = 40.0
 BLURRY = 20.0
-
-
-def softmax_rows(x: np.ndarray) -> np.ndarray:
-    z = np.exp(x - x.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 class FacePipeline(Pipeline):
@@ -116,10 +111,7 @@ class FacePipeline(Pipeline):
         out = np.concatenate(
             [next(iter(self.engine.run(x[i : i + 1]).values())) for i in range(len(x))]
         )
-        if self._logits:
-            return softmax_rows(out)
-        out = np.clip(out, 0.0, 1.0) + 1e-6
-        return out / out.sum(axis=1, keepdims=True)
+        return class_probabilities(out, self._logits)
 
     def _complete(self, window: Window) -> None:
         t0 = time.perf_counter()

@@ -17,7 +17,12 @@ from edge.errors import BundleError
 
 MODELS_ENV = "AFFECT_EDGE_MODELS"
 #: The bundle each modality uses when none is named.
-DEFAULTS = {"speech": "speech-adv", "face": "face-expr", "face-detect": "face-detect"}
+DEFAULTS = {
+    "speech": "speech-adv",
+    "face": "face-expr",
+    "face-detect": "face-detect",
+    "eeg": "eeg-valence",
+}
 
 
 def shipped_dir() -> Path:

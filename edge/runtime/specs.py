@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from devices.errors import BundleError, ConfigError
+from edge.dsp.designs import stored_sos
 from edge.dsp.logmel import LogMelConfig
 
 WINDOW_NORMS = ("mean",)
@@ -203,6 +204,9 @@ class EegSpec(FrontEndSpec):
     scaling: str | None = "maxabs"
     baseline_s: float = 10.0
     unit: str = "uV"
+    #: Stored filter designs (`edge.dsp.designs`) run in series at `rate_hz` before the z-score;
+    #: the device adds its own mains notch (50 or 60 Hz) after them.
+    filters: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "front_end") -> EegSpec:
@@ -217,6 +221,10 @@ class EegSpec(FrontEndSpec):
         if len(set(names)) != len(names):
             raise _fail(f"{where}.channels", f"names a channel twice: {list(names)}")
         fields["channels"] = tuple(names)
+        filters = fields.get("filters", ())
+        if not isinstance(filters, (list, tuple)) or not all(isinstance(f, str) for f in filters):
+            raise _fail(f"{where}.filters", "must list stored filter design names")
+        fields["filters"] = tuple(filters)
         spec = cls(**fields)
         _integer(spec.rate_hz, f"{where}.rate_hz")
         _number(spec.window_s, f"{where}.window_s")
@@ -231,6 +239,11 @@ class EegSpec(FrontEndSpec):
             raise _fail(f"{where}.scaling", f"is {spec.scaling!r}; expected 'maxabs' or null")
         if spec.unit not in ("V", "uV"):
             raise _fail(f"{where}.unit", f"is {spec.unit!r}; expected 'V' or 'uV'")
+        for name in spec.filters:
+            try:
+                stored_sos(name, spec.rate_hz)
+            except ConfigError as exc:
+                raise _fail(f"{where}.filters", str(exc)) from None
         return spec
 
     @property

@@ -1,7 +1,9 @@
-"""Where events go: the `Sink` protocol and its implementations (JSON lines now; the Unix socket
-and MQTT come with the daemon; the wire protocol with the firmware bridge)."""
+"""Where events go: the `Sink` protocol and its implementations: JSON lines (stdout or a file),
+a Unix domain socket for local apps, and MQTT (paho-mqtt, imported only when used); the wire
+protocol comes with the firmware bridge."""
 
 from edge.sinks.base import Sink
 from edge.sinks.jsonl import JsonLinesSink
+from edge.sinks.unix import UnixSocketSink
 
-__all__ = ["JsonLinesSink", "Sink"]
+__all__ = ["JsonLinesSink", "Sink", "UnixSocketSink"]

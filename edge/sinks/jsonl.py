@@ -7,6 +7,11 @@ before appending. Nothing before the fragment is touched.
 
 On stdout a closed pipe (the reader went away, as with `| head`) raises `BrokenPipeError`, so the
 command can stop; any other write failure is counted in `dropped` and logged, never raised.
+
+With ``max_bytes``, a file is rotated before a line would take it past that size: `events.jsonl`
+becomes `events.jsonl.1` (and `.1` becomes `.2`, up to ``backups`` old files, the oldest
+deleted), and a new file is started, so a daemon that runs for months keeps bounded disk use.
+Rotation only renames whole files: every file holds whole lines.
 """
 
 from __future__ import annotations
@@ -48,9 +53,22 @@ def _cut_partial_line(fd: int) -> int:
 class JsonLinesSink:
     """``target``: a file path, "-" for standard output, or an open text stream."""
 
-    def __init__(self, target: str | os.PathLike[str] | IO[str] = "-", fsync: bool = False) -> None:
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | IO[str] = "-",
+        fsync: bool = False,
+        max_bytes: int | None = None,
+        backups: int = 3,
+    ) -> None:
+        if max_bytes is not None and max_bytes < 1024:
+            raise ConfigError(f"max_bytes must be at least 1024, got {max_bytes}")
+        if backups < 1:
+            raise ConfigError(f"backups must be at least 1, got {backups}")
         self.written = 0
         self.dropped = 0
+        self.rotations = 0
+        self.max_bytes = max_bytes
+        self.backups = backups
         self.fsync = fsync
         self.repaired_bytes = 0
         self._fd: int | None = None
@@ -70,9 +88,11 @@ class JsonLinesSink:
                 raise ConfigError(
                     f"cannot write events to {path}: folder {path.parent} does not exist"
                 )
+            self._path = path
             try:
                 self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
                 self.repaired_bytes = _cut_partial_line(self._fd)
+                self._size = os.fstat(self._fd).st_size
             except OSError as exc:
                 raise ConfigError(f"cannot write events to {path}: {exc.strerror}") from exc
             if self.repaired_bytes:
@@ -91,13 +111,34 @@ class JsonLinesSink:
             return
         data = line.encode()
         try:
+            if (
+                self.max_bytes is not None
+                and self._size
+                and self._size + len(data) > self.max_bytes
+            ):
+                self._rotate()
             done = os.write(self._fd, data)
             while done < len(data):  # a regular file short-writes only when the disk is full
                 done += os.write(self._fd, data[done:])
+            self._size += len(data)
             self.written += 1
         except OSError as exc:
             self.dropped += 1
             log.error("event not written to %s: %s", self.name, exc.strerror)
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        path = self._path
+        oldest = path.with_name(f"{path.name}.{self.backups}")
+        oldest.unlink(missing_ok=True)
+        for k in range(self.backups - 1, 0, -1):
+            older = path.with_name(f"{path.name}.{k}")
+            if older.exists():
+                older.replace(path.with_name(f"{path.name}.{k + 1}"))
+        path.replace(path.with_name(f"{path.name}.1"))
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
+        self._size = 0
+        self.rotations += 1
 
     def flush(self) -> None:
         if self._stream is not None:

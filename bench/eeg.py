@@ -1,0 +1,160 @@
+"""EEG benchmark per 1 s window (14 channels at 128 Hz, the DREAMER layout), one core.
+
+- Front end: ours (`edge.frontends.eeg.EegFrontEnd.feed` on one 1 s block: 1-45 Hz band-pass and
+  50 Hz notch with carried state, z-score, window centring and scaling, and the six quality
+  flags) against the same steps in scipy (`sosfilt` with carried `zi`, numpy) and in BrainFlow
+  (`DataFilter.perform_bandpass` and `perform_bandstop` per channel, which keep no state).
+- Student (the shipped eeg-valence HiSTN, 1,142 parameters): int8 and fp32 through our engines
+  against PyTorch eager (float, the same architecture).
+- End to end: `EegPipeline.push` of a 1 s frame (sync mode), front end and student together.
+Targets (issue 12): front end >= 10x scipy; front end + student <= 50 us per window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bench import report
+from bench.timing import fmt_time, interleaved, machine
+
+RATE, N = 128, 14
+
+
+def main(quick: bool = False) -> None:
+    from scipy import signal
+
+    from devices.frame import Frame
+    from edge.dsp import stored_sos
+    from edge.frontends.eeg import Baseline, EegFrontEnd, window_inputs
+    from edge.pipelines.eeg import EegPipeline
+    from edge.runtime import load_bundle
+    from edge.runtime.engines import open_engine
+    from edge.runtime.registry import find_bundle
+
+    number, repeat = (20, 5) if quick else (200, 15)
+    bundle = load_bundle(find_bundle("eeg-valence"))
+    spec = bundle.manifest.front_end
+    channels = tuple(spec.channels)
+    rng = np.random.default_rng(0)
+    block = 4200.0 + 15.0 * rng.standard_normal((N, RATE))
+    baseline = Baseline(channels, np.full(N, 4200.0), np.full(N, 15.0), 10.0)
+
+    fe = EegFrontEnd(spec, RATE, channels, baseline=baseline, mains_hz=50)
+    for _ in range(4):
+        fe.feed(block)  # past the filters' settling: every block now gives a window
+
+    sos = np.concatenate([stored_sos("bandpass_1_45", RATE), stored_sos("notch_50", RATE)])
+    zi = {"z": np.zeros((sos.shape[0], N, 2))}
+
+    def scipy_front() -> None:
+        y, zi["z"] = signal.sosfilt(sos, block - 4200.0, axis=-1, zi=zi["z"])
+        window_inputs((y / 15.0).T)
+
+    fronts = {"ours (EegFrontEnd, with quality flags)": lambda: fe.feed(block)}
+    fronts["scipy sosfilt + numpy"] = scipy_front
+    try:
+        from brainflow.data_filter import DataFilter, FilterTypes
+
+        def brainflow_front() -> None:
+            y = block - 4200.0
+            for c in range(N):
+                row = np.ascontiguousarray(y[c])
+                DataFilter.perform_bandpass(
+                    row, RATE, 1.0, 45.0, 4, FilterTypes.BUTTERWORTH.value, 0
+                )
+                DataFilter.perform_bandstop(
+                    row, RATE, 48.0, 52.0, 4, FilterTypes.BUTTERWORTH.value, 0
+                )
+                y[c] = row
+            window_inputs((y / 15.0).T)
+
+        fronts["BrainFlow DataFilter + numpy"] = brainflow_front
+    except ImportError:
+        pass
+    front = interleaved(fronts, number, repeat)
+
+    x = window_inputs(np.random.default_rng(1).standard_normal((1, 1, RATE, N)))
+    models = {}
+    for fmt, precision in (("tflite", "int8"), ("onnx", "int8"), ("tflite", "fp32")):
+        engine = open_engine(bundle, engine=fmt, precision=precision, threads=1)
+        engine.warmup(5)
+        models[f"student {precision} {'TFLite' if fmt == 'tflite' else 'ONNX'} (our engine)"] = (
+            lambda e=engine: e.run(x)
+        )
+    try:
+        import torch
+
+        from distill.students import create
+
+        torch.set_num_threads(1)
+        net = create("histn", channels=list(channels)).eval()
+        xt = torch.from_numpy(x.astype(np.float32))
+
+        def eager() -> None:
+            with torch.no_grad():
+                net(xt)
+
+        models["HiSTN in PyTorch eager (fp32)"] = eager
+    except ImportError:
+        pass
+    model = interleaved(models, number, repeat)
+
+    pipes = {}
+    frame_block = block.copy()
+    for fmt in ("tflite", "onnx"):
+        pipe = EegPipeline(bundle, RATE, channels, engine=fmt, baseline=baseline)
+        state = {"i": 0}
+
+        def push(p=pipe, s=state) -> None:
+            s["i"] += 1
+            p.push(Frame(frame_block, float(s["i"]), RATE, channels, "eeg", "bench", s["i"]))
+
+        for _ in range(4):
+            push()
+        pipes[f"EegPipeline.push, int8 {fmt}"] = push
+    e2e = interleaved(pipes, number, repeat)
+
+    scipy_s = front["scipy sosfilt + numpy"]["median_s"]
+    rows = []
+    for name, r in front.items():
+        rows.append(
+            [
+                "front end",
+                name,
+                fmt_time(r["median_s"]),
+                f"{scipy_s / r['median_s']:.2f}x scipy",
+                ">= 10x scipy" if name.startswith("ours") else "",
+            ]
+        )
+    torch_key = next((k for k in model if "PyTorch" in k), None)
+    for name, r in model.items():
+        note = (
+            f"{model[torch_key]['median_s'] / r['median_s']:.1f}x faster than eager"
+            if torch_key and name != torch_key
+            else ""
+        )
+        rows.append(["student", name, fmt_time(r["median_s"]), note, ""])
+    for name, r in e2e.items():
+        rows.append(["end to end", name, fmt_time(r["median_s"]), "one window", "<= 50 us"])
+    report.write_table(
+        "eeg",
+        "EEG: front end, HiSTN student and pipeline per 1 s window (14 ch at 128 Hz, one core)",
+        "python -m bench eeg",
+        machine(),
+        "Medians over interleaved repeats.",
+        ["stage", "what", "median", "note", "target"],
+        rows,
+        {"front_end": front, "student": model, "end_to_end": e2e},
+        [
+            "Every front end: the 1 s block minus its DC, a 1-45 Hz band-pass and a 50 Hz notch "
+            "(order-4 Butterworth each), z-scored and scaled per window; ours adds the quality "
+            "flags (an FFT per channel, about 100 us of its time) and keeps state, BrainFlow's "
+            "filters do not; scipy and BrainFlow compute no quality flags.",
+            "The student's cost is dominated by its temporal convolution (8 filters x 64 taps over "
+            "128 samples x 14 electrodes: 0.92 of its 1.05 M MACs).",
+        ],
+    )
+
+
+if __name__ == "__main__":
+    main()

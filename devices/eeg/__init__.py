@@ -1,0 +1,22 @@
+"""EEG sources: BrainFlow boards (`BoardSource`) and recordings (`open_eeg_file`: OpenBCI GUI text,
+CSV, BrainFlow files, EDF/BDF). Frames hold (channels, samples) microvolts."""
+
+from devices.eeg.board import BoardSource, board_id, stand_in_channels
+from devices.eeg.files import (
+    BrainFlowFileSource,
+    CsvEegSource,
+    EdfSource,
+    OpenBCITextSource,
+    open_eeg_file,
+)
+
+__all__ = [
+    "BoardSource",
+    "BrainFlowFileSource",
+    "CsvEegSource",
+    "EdfSource",
+    "OpenBCITextSource",
+    "board_id",
+    "open_eeg_file",
+    "stand_in_channels",
+]

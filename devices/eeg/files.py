@@ -1,0 +1,457 @@
+"""Recorded EEG streamed from disk in blocks, as a headset would deliver it.
+
+- `OpenBCITextSource`: the OpenBCI GUI's text format (``%`` header lines with the channel count,
+  rate and board, a column header, then one comma-separated row per sample; EXG columns in µV).
+- `CsvEegSource`: any CSV with a header row: the user names the channel columns (``NAME=COLUMN``
+  or just ``COLUMN``), the unit, and either a time column (seconds, milliseconds since the epoch
+  or ISO date-times, as consumer apps export) or the rate. Rows where every named channel is
+  empty (the marker and event rows of Mind Monitor-style exports) are skipped; a row with some
+  channels empty gives NaN there, which the EEG pipeline holds and flags as disconnected.
+- `BrainFlowFileSource`: BrainFlow's own file (`DataFilter.write_file`, tab-separated, no
+  header): the board it came from gives its layout.
+- `EdfSource`: EDF and BDF through pyedflib; each signal's physical dimension gives its unit.
+
+Every reader holds one block at a time (the BrainFlow file is read whole: BrainFlow has no
+partial reader), stamps frames from the file's own times where it has them (so a gap or a
+backward jump in the recording shows in the events), and gives microvolts. A truncated or
+malformed file is a `SourceError` naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from devices.eeg.clock import BlockClock
+from devices.errors import ConfigError, SourceError
+from devices.frame import Frame
+from devices.source import Source
+
+UNITS = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
+
+
+def unit_scale(unit: str, where: str) -> float:
+    """Factor from `unit` to microvolts."""
+    key = unit.strip().lower().replace("micro", "u").replace("volts", "v").replace("volt", "v")
+    if key not in UNITS:
+        raise ConfigError(f"{where}: unit {unit!r} is not one of uV, mV, V, nV")
+    return UNITS[key]
+
+
+def _check_path(path: Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise SourceError(f"EEG file not found: {path}")
+    if not path.is_file():
+        raise SourceError(f"{path} is not a regular file")
+    return path
+
+
+class _BlockFileSource(Source):
+    """Common frame cutting: subclasses yield (times or None, (channels, n) µV) chunks."""
+
+    kind = "eeg"
+
+    def __init__(self, path: Path, block_s: float, source_id: str | None) -> None:
+        super().__init__(source_id or str(path))
+        self.path = _check_path(path)
+        if not block_s > 0:
+            raise ConfigError(f"block_s must be > 0, got {block_s}")
+        self.block_s = float(block_s)
+        self._rate = 0.0
+        self._names: tuple[str, ...] = ()
+        # Exports round their times: 0.1 s of disagreement is jitter, more is a gap or a jump.
+        self._clock = BlockClock(0.1)
+
+    @property
+    def rate_hz(self) -> float:
+        return self._rate
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return self._names
+
+    @property
+    def block(self) -> int:
+        return max(1, round(self.block_s * self._rate))
+
+    def _frame(self, data: np.ndarray, times: np.ndarray | None) -> Frame:
+        own = float(times[0]) if times is not None and len(times) else None
+        start = self._clock.start(own, data.shape[1], self._rate)
+        return Frame(data, start, self._rate, self._names, "eeg", self.id, self.frames_read)
+
+
+class OpenBCITextSource(_BlockFileSource):
+    """The OpenBCI GUI's recorded text (v5/v6): EXG channels in µV, the Timestamp column in ms."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        channels: tuple[str, ...] | None = None,
+        block_s: float = 0.1,
+        source_id: str | None = None,
+    ) -> None:
+        super().__init__(Path(path), block_s, source_id)
+        self._rename = channels
+
+    def _open(self) -> None:
+        self._file = open(self.path, encoding="utf-8", errors="replace")  # noqa: SIM115
+        rate, header, self._line = None, None, 0
+        for line in self._file:
+            self._line += 1
+            if line.startswith("%"):
+                if "Sample Rate" in line:
+                    try:
+                        rate = float(line.split("=")[1].split()[0])
+                    except (IndexError, ValueError):
+                        raise SourceError(
+                            f"{self.path}:{self._line}: unreadable sample rate"
+                        ) from None
+                continue
+            header = [c.strip() for c in line.split(",")]
+            break
+        if rate is None or header is None:
+            raise SourceError(
+                f"{self.path} is not an OpenBCI GUI recording (no '%Sample Rate' header)"
+            )
+        exg = [i for i, c in enumerate(header) if c.startswith("EXG Channel")]
+        if not exg:
+            raise SourceError(f"{self.path}: the header names no 'EXG Channel' columns")
+        self._cols = exg
+        self._ts = header.index("Timestamp") if "Timestamp" in header else None
+        self._width = len(header)
+        self._rate = rate
+        names = tuple(header[i] for i in exg)
+        if self._rename is not None:
+            if len(self._rename) != len(names):
+                raise ConfigError(
+                    f"{self.path} has {len(names)} EXG channels; {len(self._rename)} names were given"
+                )
+            names = tuple(self._rename)
+        self._names = names
+
+    def _read(self, timeout_s: float | None) -> Frame | None:
+        rows, times = [], []
+        for line in self._file:
+            self._line += 1
+            if not line.strip() or line.startswith("%"):
+                continue
+            parts = line.split(",")
+            if len(parts) < self._width - 1:
+                raise SourceError(
+                    f"{self.path}:{self._line}: {len(parts)} columns, expected {self._width} "
+                    "(a truncated file?)"
+                )
+            try:
+                rows.append([float(parts[i]) for i in self._cols])
+                if self._ts is not None:
+                    times.append(float(parts[self._ts]))
+            except ValueError:
+                raise SourceError(f"{self.path}:{self._line}: a value is not a number") from None
+            if len(rows) >= self.block:
+                break
+        if not rows:
+            return None
+        data = np.array(rows, dtype=np.float64).T
+        t = np.array(times) / 1000.0 if times else None  # the GUI writes milliseconds
+        return self._frame(data, t)
+
+    def _close(self) -> None:
+        self._file.close()
+
+
+def _parse_time(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return datetime.fromisoformat(text.strip()).timestamp()
+
+
+class CsvEegSource(_BlockFileSource):
+    """A CSV with a header row; ``columns`` are ``NAME=COLUMN`` or ``COLUMN`` entries, in order."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        columns: list[str],
+        unit: str = "uV",
+        time_column: str | None = None,
+        time_unit: str = "s",
+        rate_hz: float | None = None,
+        block_s: float = 0.1,
+        delimiter: str | None = None,
+        source_id: str | None = None,
+    ) -> None:
+        super().__init__(Path(path), block_s, source_id)
+        if not columns:
+            raise ConfigError("name the CSV's EEG columns (NAME=COLUMN or COLUMN, comma-separated)")
+        pairs = [c.split("=", 1) if "=" in c else [c, c] for c in columns]
+        self._names = tuple(p[0].strip() for p in pairs)
+        self._wanted = [p[1].strip() for p in pairs]
+        self.scale = unit_scale(unit, str(path))
+        self.time_column = time_column
+        if time_unit not in ("s", "ms"):
+            raise ConfigError(f"time unit must be 's' or 'ms', got {time_unit!r}")
+        self._time_scale = 1e-3 if time_unit == "ms" else 1.0
+        if rate_hz is None and time_column is None:
+            raise ConfigError("a CSV needs its sample rate (--rate) or a time column (--csv-time)")
+        self._given_rate = rate_hz
+        self._delimiter = delimiter
+
+    def _open(self) -> None:
+        self._file = open(self.path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115
+        head = self._file.readline()
+        if not head.strip():
+            raise SourceError(f"{self.path} is empty")
+        delimiter = self._delimiter or (
+            "\t"
+            if head.count("\t") > head.count(",")
+            else ";"
+            if head.count(";") > head.count(",")
+            else ","
+        )
+        header = [h.strip() for h in next(csv.reader(io.StringIO(head), delimiter=delimiter))]
+        missing = [w for w in self._wanted if w not in header]
+        if missing:
+            raise SourceError(
+                f"{self.path} has no column(s) {', '.join(missing)}; its columns: {', '.join(header)}"
+            )
+        self._cols = [header.index(w) for w in self._wanted]
+        self._tcol = None
+        if self.time_column is not None:
+            if self.time_column not in header:
+                raise SourceError(
+                    f"{self.path} has no time column {self.time_column!r}; its columns: "
+                    f"{', '.join(header)}"
+                )
+            self._tcol = header.index(self.time_column)
+        self._reader = csv.reader(self._file, delimiter=delimiter)
+        self._line = 1
+        self._pending: list[tuple[float | None, list[float]]] = []
+        if self._given_rate is not None:
+            self._rate = float(self._given_rate)
+        else:
+            # The rate from the first rows' times (median spacing), then read from the start.
+            pos = self._file.tell()
+            sample = self._rows(200)
+            times = np.array([t for t, _ in sample if t is not None])
+            steps = np.diff(times)
+            steps = steps[steps > 0]
+            if not len(steps):
+                raise SourceError(f"{self.path}: the time column does not advance; give --rate")
+            # Exported timestamps jitter and are rounded: a rate within 1% of a whole number of
+            # Hz is that number (headsets sample at whole rates).
+            rate = 1.0 / float(np.median(steps))
+            self._rate = float(round(rate)) if abs(rate - round(rate)) < 0.01 * rate else rate
+            self._file.seek(pos)
+            self._reader = csv.reader(self._file, delimiter=delimiter)
+            self._line = 1
+
+    def _rows(self, n: int) -> list[tuple[float | None, list[float]]]:
+        out = []
+        for parts in self._reader:
+            self._line += 1
+            if not parts or not any(p.strip() for p in parts):
+                continue
+            try:
+                cells = [parts[i].strip() for i in self._cols]
+            except IndexError:
+                raise SourceError(
+                    f"{self.path}:{self._line}: {len(parts)} columns (a truncated row?)"
+                ) from None
+            if not any(cells):
+                continue  # a marker or event row
+            try:
+                values = [float(c) if c else math.nan for c in cells]
+                t = None
+                if self._tcol is not None:
+                    t = _parse_time(parts[self._tcol]) * self._time_scale
+            except (ValueError, IndexError):
+                raise SourceError(
+                    f"{self.path}:{self._line}: not a number or time in {parts[: max(self._cols) + 1]}"
+                ) from None
+            out.append((t, values))
+            if len(out) >= n:
+                break
+        return out
+
+    def _read(self, timeout_s: float | None) -> Frame | None:
+        rows = self._rows(self.block)
+        if not rows:
+            return None
+        data = np.array([v for _, v in rows], dtype=np.float64).T * self.scale
+        times = np.array([t for t, _ in rows]) if self._tcol is not None else None
+        return self._frame(data, times)
+
+    def _close(self) -> None:
+        self._file.close()
+
+
+class BrainFlowFileSource(_BlockFileSource):
+    """A file BrainFlow wrote (`DataFilter.write_file`) from `board`; EEG rows in µV."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        board: str | int = "synthetic",
+        channels: tuple[str, ...] | None = None,
+        block_s: float = 0.1,
+        source_id: str | None = None,
+    ) -> None:
+        from devices.eeg.board import board_id, board_layout
+
+        super().__init__(Path(path), block_s, source_id)
+        self._rate, self._rows, names, self._ts_row = board_layout(board_id(board))
+        if channels is not None and len(channels) != len(names):
+            raise ConfigError(
+                f"the board has {len(names)} EEG channels; {len(channels)} names given"
+            )
+        self._names = tuple(channels) if channels is not None else names
+
+    def _open(self) -> None:
+        from brainflow.data_filter import DataFilter
+
+        try:
+            data = DataFilter.read_file(str(self.path))
+        except Exception as exc:
+            raise SourceError(f"{self.path} is not a BrainFlow file ({exc})") from None
+        data = np.atleast_2d(data)
+        need = max(*self._rows, self._ts_row) + 1
+        if data.shape[0] < need:
+            raise SourceError(
+                f"{self.path} has {data.shape[0]} rows; the board's layout needs {need} "
+                "(another board's file? give --board)"
+            )
+        self._data = data
+        self._pos = 0
+
+    def _read(self, timeout_s: float | None) -> Frame | None:
+        if self._pos >= self._data.shape[1]:
+            return None
+        chunk = self._data[:, self._pos : self._pos + self.block]
+        self._pos += chunk.shape[1]
+        return self._frame(np.ascontiguousarray(chunk[self._rows]), chunk[self._ts_row])
+
+    def _close(self) -> None:
+        self._data = None
+
+
+class EdfSource(_BlockFileSource):
+    """EDF/EDF+/BDF through pyedflib: the signals named in `signals` (default: every signal at
+    the most common rate), converted from each one's physical dimension to µV."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        signals: list[str] | None = None,
+        block_s: float = 0.1,
+        source_id: str | None = None,
+    ) -> None:
+        super().__init__(Path(path), block_s, source_id)
+        self._wanted = signals
+
+    def _open(self) -> None:
+        try:
+            import pyedflib
+        except ImportError as exc:  # pragma: no cover - the eeg extra installs it
+            raise SourceError(
+                "EDF/BDF files need pyedflib: pip install 'affect-edge[eeg]'"
+            ) from exc
+        try:
+            self._edf = pyedflib.EdfReader(str(self.path))
+        except OSError as exc:
+            raise SourceError(f"{self.path} is not a readable EDF/BDF file ({exc})") from None
+        labels = [s.strip() for s in self._edf.getSignalLabels()]
+        rates = [float(self._edf.getSampleFrequency(i)) for i in range(len(labels))]
+        if self._wanted:
+            pairs = [w.split("=", 1) if "=" in w else [w, w] for w in self._wanted]
+            missing = [p[1] for p in pairs if p[1] not in labels]
+            if missing:
+                raise SourceError(
+                    f"{self.path} has no signal(s) {', '.join(missing)}; it has {', '.join(labels)}"
+                )
+            idx = [labels.index(p[1]) for p in pairs]
+            names = [p[0] for p in pairs]
+        else:
+            common = max(set(rates), key=rates.count)
+            idx = [i for i, r in enumerate(rates) if r == common]
+            names = [labels[i] for i in idx]
+        chosen = {rates[i] for i in idx}
+        if len(chosen) != 1:
+            raise SourceError(
+                f"{self.path}: the chosen signals have different rates ({sorted(chosen)} Hz); "
+                "choose signals of one rate"
+            )
+        self._idx = idx
+        self._names = tuple(names)
+        self._rate = chosen.pop()
+        self._scale = [
+            unit_scale(self._edf.getPhysicalDimension(i) or "uV", f"{self.path} signal {labels[i]}")
+            for i in idx
+        ]
+        self._n = int(min(self._edf.getNSamples()[i] for i in idx))
+        self._pos = 0
+
+    def _read(self, timeout_s: float | None) -> Frame | None:
+        if self._pos >= self._n:
+            return None
+        n = min(self.block, self._n - self._pos)
+        data = np.stack(
+            [
+                self._edf.readSignal(i, self._pos, n) * s
+                for i, s in zip(self._idx, self._scale, strict=True)
+            ]
+        )
+        self._pos += n
+        return self._frame(data, None)
+
+    def _close(self) -> None:
+        self._edf.close()
+
+
+def open_eeg_file(
+    path: str | Path,
+    channels: tuple[str, ...] | None = None,
+    csv_columns: list[str] | None = None,
+    csv_time: str | None = None,
+    csv_time_unit: str = "s",
+    rate_hz: float | None = None,
+    unit: str = "uV",
+    board: str | int | None = None,
+    block_s: float = 0.1,
+) -> Source:
+    """The right reader for a recording, by its suffix and first line."""
+    path = _check_path(Path(path))
+    suffix = path.suffix.lower()
+    if suffix in (".edf", ".bdf"):
+        return EdfSource(path, list(channels) if channels else None, block_s)
+    with open(path, encoding="utf-8", errors="replace") as f:
+        first = f.readline()
+    if first.startswith("%OpenBCI") or first.startswith("%"):
+        return OpenBCITextSource(path, channels, block_s)
+    cells = first.replace("\t", ",").split(",")
+    numeric = bool(first.strip()) and all(_is_number(c) for c in cells if c.strip())
+    if numeric and csv_columns is None:
+        return BrainFlowFileSource(
+            path, board if board is not None else "synthetic", channels, block_s
+        )
+    if csv_columns is None:
+        raise ConfigError(
+            f"{path} looks like a CSV with a header: name its EEG columns with --csv-columns "
+            f"(NAME=COLUMN,...) and its time column (--csv-time) or rate (--rate); "
+            f"its columns: {first.strip()[:200]}"
+        )
+    return CsvEegSource(path, csv_columns, unit, csv_time, csv_time_unit, rate_hz, block_s)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,271 @@
+"""`affect-edge run eeg FILE|--board NAME`: valence or arousal levels per EEG window.
+
+Recordings (OpenBCI GUI text, CSV, BrainFlow files, EDF/BDF) and BrainFlow boards (synthetic,
+playback, streaming, real headsets by name) go through the EEG pipeline: the model's electrodes
+are picked by name (``--channels`` names a source's channels in order when it names them
+otherwise), filtered, calibrated on the first seconds (or a stored ``--baseline``), and scored
+per window, with per-electrode quality flags. Events go to stdout as JSON lines (``--json``), to
+a JSON-lines file (``-o``), or into a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from edge.cli import render
+from edge.cli.args import add_event_outputs, event_sinks, positive_number, writable_file
+from edge.errors import ConfigError
+from edge.frontends.eeg import CYTON_RAIL_UV, FLAGS, Baseline
+from edge.runtime import load_bundle
+from edge.runtime.registry import DEFAULTS, find_bundle
+
+DESCRIPTION = """valence or arousal levels (1-5) per EEG window, from a recording or a board
+
+Each window (1 s, every --hop-s) gives the probability of each of five levels and the expected
+level, with quality flags per electrode: disconnected, flat, railed, line_noise, blink, muscle.
+A flagged window is not scored (the event repeats the last estimate, updated: false) unless
+--score-flagged. The first --calibration-s seconds (after 2 s of filter settling) calibrate
+each electrode's level and spread; --save-baseline keeps them for the next session.
+
+Sources: a recording (OpenBCI GUI .txt, .csv, BrainFlow file, .edf/.bdf) or --board NAME
+(synthetic, cyton, ganglion, muse_2, ... as BrainFlow names them). The model needs its own
+electrodes by name: --channels renames the source's channels, in order. The default model is
+trained on SYNTHETIC EEG: it demonstrates the runtime, it does not sense emotion."""
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser(
+        "eeg",
+        help="valence/arousal levels per EEG window from a recording or a BrainFlow board",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    s.add_argument("recording", nargs="?", type=Path, help="EEG file (omit with --board)")
+    s.add_argument("--board", help="BrainFlow board instead of a file: synthetic, cyton, muse_2...")
+    s.add_argument("--serial-port", default="", help="board's serial port (Cyton: /dev/ttyUSB0)")
+    s.add_argument("--mac-address", default="", help="board's Bluetooth address")
+    s.add_argument(
+        "--master-board", help="for --board playback_file / streaming: whose data it carries"
+    )
+    s.add_argument("--board-file", default="", help="for --board playback_file: the file")
+    s.add_argument(
+        "--seconds",
+        type=positive_number("seconds"),
+        default=20.0,
+        help="how long to stream from a board (default 20; files run to their end)",
+    )
+    s.add_argument("--bundle", help=f"EEG bundle: a name or a path (default: {DEFAULTS['eeg']})")
+    s.add_argument("--engine", choices=["onnx", "tflite"], help="runtime (default: onnx)")
+    s.add_argument("--precision", choices=["fp32", "int8"], help="model precision (default int8)")
+    s.add_argument(
+        "--channels",
+        help="names of the source's EEG channels in order, comma-separated (e.g. the OpenBCI "
+        "GUI's 'EXG Channel 0..7' as Fp1,Fp2,C3,C4,P7,P8,O1,O2)",
+    )
+    s.add_argument(
+        "--csv-columns",
+        help="CSV: the EEG columns in order, NAME=COLUMN or COLUMN, comma-separated",
+    )
+    s.add_argument("--csv-time", help="CSV: the time column (seconds, ms or ISO date-times)")
+    s.add_argument("--csv-time-unit", choices=["s", "ms"], default="s", help="CSV time unit")
+    s.add_argument("--rate", type=positive_number("Hz"), help="CSV without a time column: its rate")
+    s.add_argument(
+        "--unit", choices=["uV", "mV", "V"], default="uV", help="CSV values' unit (default uV)"
+    )
+    s.add_argument(
+        "--mains", type=int, choices=[50, 60], default=50, help="mains notch, Hz (default 50)"
+    )
+    s.add_argument("--hop-s", type=positive_number("seconds"), help="seconds between windows")
+    s.add_argument(
+        "--calibration-s",
+        type=positive_number("seconds"),
+        help="calibration at the start (default: the bundle's, 10 s)",
+    )
+    s.add_argument("--baseline", type=Path, help="a stored baseline (JSON) instead of calibrating")
+    s.add_argument(
+        "--save-baseline",
+        type=writable_file((".json",), ".json"),
+        help="write the calibration's baseline here",
+    )
+    s.add_argument(
+        "--rail-uv",
+        type=positive_number("microvolts"),
+        default=CYTON_RAIL_UV,
+        help=f"amplifier rail in µV for the railed flag (default {CYTON_RAIL_UV:,.0f}, Cyton)",
+    )
+    s.add_argument("--score-flagged", action="store_true", help="score flagged windows too")
+    s.add_argument(
+        "--smoothing",
+        type=float,
+        default=1.0,
+        help="weight on the newest window, (0, 1] (default 1: none)",
+    )
+    add_event_outputs(s)
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    if not text:
+        return None
+    return tuple(t.strip() for t in text.split(",") if t.strip())
+
+
+def open_source(args, model_channels: tuple[str, ...]):
+    """The source named on the command line, and a note for the user (or None)."""
+    from devices.eeg import BoardSource, open_eeg_file, stand_in_channels
+
+    channels = _names(args.channels)
+    if args.board:
+        if args.recording is not None:
+            raise ConfigError("give a recording or --board, not both")
+        note = None
+        if channels is None and (channels := stand_in_channels(args.board, model_channels)):
+            note = (
+                f"synthetic board: its first {len(model_channels)} channels are named "
+                f"{', '.join(model_channels)} for the model (a test signal, not a brain)"
+            )
+        source = BoardSource(
+            args.board,
+            serial_port=args.serial_port,
+            mac_address=args.mac_address,
+            file=args.board_file,
+            master_board=args.master_board,
+            channels=channels,
+        )
+        return source, note
+    if args.recording is None:
+        raise ConfigError("give an EEG recording or --board NAME")
+    return (
+        open_eeg_file(
+            args.recording,
+            channels=channels,
+            csv_columns=list(_names(args.csv_columns) or ()) or None,
+            csv_time=args.csv_time,
+            csv_time_unit=args.csv_time_unit,
+            rate_hz=args.rate,
+            unit=args.unit,
+            board=args.master_board,
+        ),
+        None,
+    )
+
+
+def eeg_events(args, sinks: tuple = ()) -> tuple[list, dict]:
+    from edge.pipelines.eeg import EegPipeline
+
+    if not 0.0 < args.smoothing <= 1.0:
+        raise ConfigError(f"--smoothing must be in (0, 1], got {args.smoothing}")
+    bundle = load_bundle(find_bundle(args.bundle or DEFAULTS["eeg"]))
+    spec = bundle.manifest.front_end
+    source, note = open_source(args, tuple(spec.channels))
+    baseline = Baseline.load(args.baseline, spec.channels) if args.baseline else None
+    events: list = []
+    with source:
+        pipeline = EegPipeline(
+            bundle,
+            source.rate_hz,
+            source.channels,
+            engine=args.engine,
+            precision=args.precision,
+            hop_s=args.hop_s,
+            calibration_s=args.calibration_s,
+            baseline=baseline,
+            rail_uv=args.rail_uv,
+            mains_hz=args.mains,
+            score_flagged=args.score_flagged,
+            smoothing=args.smoothing,
+        )
+        with pipeline:
+            if note:
+                render.note(note, args.json)
+            t_end = time.monotonic() + args.seconds if args.board else None
+
+            def deliver(batch) -> None:
+                for e in batch:
+                    events.append(e)
+                    for sink in sinks:
+                        sink.write(e)
+
+            while True:
+                frame = source.read(timeout_s=1.0) if args.board else source.read()
+                if frame is None:
+                    if not args.board:
+                        break
+                elif frame.n_samples:
+                    deliver(pipeline.push(frame))
+                if t_end is not None and time.monotonic() >= t_end:
+                    break
+            deliver(pipeline.flush())
+            if args.save_baseline and pipeline.baseline is not None:
+                pipeline.baseline.save(args.save_baseline)
+            info = {
+                "engine": pipeline.engine.name,
+                "model": f"{bundle.manifest.name} v{bundle.manifest.version}",
+                "rate_hz": source.rate_hz,
+                "seconds": source.samples_read / source.rate_hz if source.rate_hz else 0.0,
+                "calibrated": pipeline.baseline is not None,
+                "baseline": pipeline.baseline,
+                **pipeline.stats(),
+                **{f"source_{k}": v for k, v in source.stats().items()},
+            }
+    return events, info
+
+
+def run(args: argparse.Namespace) -> int:
+    with event_sinks(args) as sinks:
+        events, info = eeg_events(args, sinks)
+    name = f"board {args.board}" if args.board else args.recording.name
+    if not args.json:
+        show(events, info, name)
+        if args.output:
+            render.line(f"events written to {args.output}")
+    if args.save_baseline and info["baseline"] is not None:
+        render.note(f"baseline written to {args.save_baseline}", args.json)
+    if not events:
+        render.note(
+            f"no window was scored: {info['seconds']:.1f} s of EEG, and calibration needs "
+            f"{2 + (args.calibration_s or 10):.0f} s before the first window",
+            args.json,
+        )
+    return 0
+
+
+def flag_notes(quality: dict) -> str:
+    """The flagged electrodes of an EEG event, as 'blink: Fp1,Fp2; muscle: T7'."""
+    return "; ".join(f"{k}: {','.join(quality[k])}" for k in FLAGS if quality.get(k))
+
+
+def show(events: list, info: dict, name: str) -> None:
+    title = f"{name}: {info['model']} on {info['engine']}, {info['seconds']:.1f} s at {info['rate_hz']:g} Hz"
+    if not events:
+        return
+    rows = []
+    shown = events if len(events) <= 40 else events[:: -(-len(events) // 40)]
+    for e in shown:
+        rows.append(
+            [
+                f"{e.start_s:6.1f}-{e.end_s:6.1f} s",
+                f"{e.values['level']:.2f}" if e.values else "-",
+                f"{max(e.values[k] for k in e.values if k.startswith('level_')):.2f}"
+                if e.values
+                else "-",
+                "yes" if e.updated else "held",
+                flag_notes(e.quality),
+            ]
+        )
+    render.table(title, ["window", "level (1-5)", "top p", "scored", "flags"], rows)
+    counts = Counter(k for e in events for k in FLAGS if e.quality.get(k))
+    scored = [e.latency_ms["model"] for e in events if e.updated]
+    render.line(
+        f"{len(events)} windows, {len(scored)} scored, {len(events) - len(scored)} held "
+        f"(flags: {', '.join(f'{k} {v}' for k, v in counts.most_common()) or 'none'})"
+    )
+    if scored:
+        render.line(
+            f"latency per window: model median {np.median(scored):.3f} ms, total median "
+            f"{np.median([e.latency_ms['total'] for e in events]):.3f} ms"
+        )

@@ -1,0 +1,534 @@
+"""The daemon's moving parts: one worker thread per modality, one event bus, the sinks, a status socket.
+
+- A `ModalityWorker` owns its source and pipeline: it opens the source, pushes frames into the
+  pipeline (``mode="async"``: the model runs on the pipeline's own thread, so a live source is
+  never held up by inference; a file read with ``pace = false`` runs ``sync``, every window
+  scored), and hands every event to the bus. When the source fails it is
+  reported (counted, logged, shown by `status`) and reopened after a back-off (0.5 s doubling to
+  30 s); the other modalities go on. A file that ends is done, or starts again with ``loop``.
+- The `EventBus` is the one bounded queue between the pipelines and the sinks: when it is full the
+  oldest event is dropped and counted. Its thread writes each event to every sink; a sink that
+  fails counts its own drops.
+- Every `report_s` a "system" event goes through the same bus: the process's RSS and CPU share
+  of one core over the interval, each pipeline's model p99 latency, and, against the device
+  profile's budgets (model p99 per modality; RSS against the sum of the configured modalities'
+  allowances), `over_budget` naming what broke and `ok`.
+- The status socket (optional) answers each connection with one JSON line: per modality its state,
+  frames, events, restarts and last error, the pipeline's figures (latency per stage, dropped
+  windows), the bus and the sinks' counts, and the process's RSS and CPU time.
+
+Raw sensor data goes nowhere but into the pipelines: no sink ever sees a frame, and nothing raw
+is written unless the daemon is given a `record` folder (`edge.daemon.record`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from edge.daemon.config import DaemonConfig, ModalityConfig
+from edge.errors import AffectEdgeError, ConfigError
+from edge.events import AffectEvent
+from edge.runtime.memory import rss_bytes
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF_S = 30.0
+
+
+def open_sink(spec: dict[str, Any]):
+    kind = spec["kind"]
+    if kind == "jsonl":
+        from edge.sinks import JsonLinesSink
+
+        return JsonLinesSink(
+            spec["path"], max_bytes=spec.get("max_bytes"), backups=spec.get("backups", 3)
+        )
+    if kind == "unix":
+        from edge.sinks.unix import UnixSocketSink
+
+        return UnixSocketSink(spec["path"], max_backlog=spec.get("max_backlog", 1 << 20))
+    from edge.sinks.mqtt import MqttSink
+
+    options = {k: v for k, v in spec.items() if k != "kind"}
+    return MqttSink(**options)
+
+
+class EventBus:
+    """Pipelines -> sinks through one bounded queue (the oldest dropped when full)."""
+
+    def __init__(self, sinks: list, limit: int) -> None:
+        self.sinks = sinks
+        self.dropped = 0
+        self.delivered = 0
+        self.per_modality: dict[str, int] = {}
+        self._queue: deque[AffectEvent] = deque(maxlen=limit)
+        self._cv = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="event-bus", daemon=True)
+        self._thread.start()
+
+    def publish(self, event: AffectEvent) -> None:
+        with self._cv:
+            if len(self._queue) == self._queue.maxlen:
+                self.dropped += 1  # the append pushes the oldest out
+            self._queue.append(event)
+            self.per_modality[event.modality] = self.per_modality.get(event.modality, 0) + 1
+            self._cv.notify()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._queue)
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._queue and not self._stopping:
+                    self._cv.wait(0.5)
+                if not self._queue and self._stopping:
+                    return
+                event = self._queue.popleft()
+            for sink in list(self.sinks):
+                try:
+                    sink.write(event)
+                except Exception as exc:
+                    sink.dropped = getattr(sink, "dropped", 0) + 1
+                    log.warning("sink %s failed: %s", type(sink).__name__, exc)
+            self.delivered += 1
+
+    def stop(self, timeout_s: float = 1.5) -> None:
+        """Deliver what waits (within `timeout_s`), then stop the thread."""
+        with self._cv:
+            self._stopping = True
+            self._cv.notify()
+        self._thread.join(timeout_s)
+
+
+class ModalityWorker(threading.Thread):
+    def __init__(
+        self,
+        config: ModalityConfig,
+        publish,
+        stop: threading.Event,
+        record: str | Path | None = None,
+    ) -> None:
+        super().__init__(name=f"{config.name}-source", daemon=True)
+        self.config = config
+        self.record = record
+        self.recordings: list[Path] = []
+        self.publish = publish
+        self.stop_event = stop
+        self.state = "starting"
+        self.frames = 0
+        self.restarts = 0
+        self.failures = 0
+        self.last_error: str | None = None
+        self.pipeline = None
+        #: (monotonic time, source time, speed) where pacing started: maps source time to wall.
+        self.clock_origin: tuple[float, float, float] | None = None
+        self.bundle = self._load_bundles()
+
+    # --- what each modality needs ---------------------------------------------------------------
+    def _load_bundles(self):
+        from edge.runtime import load_bundle
+        from edge.runtime.registry import DEFAULTS, find_bundle
+
+        name = self.config.name
+        bundle = load_bundle(find_bundle(self.config.get("bundle") or DEFAULTS[name]))
+        if name == "face":
+            self.detector = load_bundle(
+                find_bundle(self.config.get("detector") or DEFAULTS["face-detect"])
+            )
+        return bundle
+
+    def _open_source(self):
+        src, name = self.config.source, self.config.name
+        path = Path(src[5:]) if src.startswith("file:") else None
+        if name == "speech":
+            from devices.audio import AudioFileSource, MicrophoneSource
+
+            if path is not None:
+                return AudioFileSource(
+                    path, block_s=self.config.get("block_ms", 10) / 1000, mono=True
+                )
+            device = src.split(":", 1)[1] if ":" in src else None
+            return MicrophoneSource(int(device) if device and device.isdigit() else device)
+        if name == "face":
+            from devices.video import IMAGE_SUFFIXES, ImageSource, VideoSource
+
+            if path is not None:
+                if path.suffix.lower() in IMAGE_SUFFIXES:
+                    fps = float(self.config.get("still_fps", 5.0))
+                    frames = max(1, round(self.config.get("still_s", 0) * fps))
+                    return ImageSource([path] * frames, rate_hz=fps)
+                return VideoSource(path)
+            index = src.split(":", 1)[1] if src.startswith("camera:") else src
+            return VideoSource(int(index) if index.isdigit() else index)
+        from devices.eeg import BoardSource, open_eeg_file, stand_in_channels
+
+        channels = self.config.get("channels")
+        channels = tuple(channels) if channels else None
+        if path is not None:
+            return open_eeg_file(
+                path,
+                channels=channels,
+                csv_columns=self.config.get("csv_columns"),
+                csv_time=self.config.get("csv_time"),
+                rate_hz=self.config.get("rate"),
+                unit=self.config.get("unit", "uV"),
+                block_s=self.config.get("block_ms", 100) / 1000,
+            )
+        board = src.split(":", 1)[1]
+        if channels is None:
+            channels = stand_in_channels(board, tuple(self.bundle.manifest.front_end.channels))
+        return BoardSource(
+            board,
+            serial_port=self.config.get("serial_port", ""),
+            mac_address=self.config.get("mac_address", ""),
+            channels=channels,
+            block_s=self.config.get("block_ms", 100) / 1000,
+        )
+
+    def _open_pipeline(self, source):
+        name = self.config.name
+        # Live sources and paced files: the model on the pipeline's thread, the newest window
+        # winning. A file read as fast as possible has no clock to keep: every window is scored.
+        fast_file = self.config.source.startswith("file:") and not self.config.get("pace", True)
+        common = {"mode": "sync" if fast_file else "async", "on_event": self.publish}
+        if name == "speech":
+            from edge.pipelines.speech import SpeechPipeline
+
+            return SpeechPipeline(self.bundle, input_rate_hz=int(source.rate_hz), **common)
+        if name == "face":
+            from edge.pipelines.face import FacePipeline
+
+            return FacePipeline(
+                self.bundle,
+                self.detector,
+                detect_every=self.config.get("detect_every", 3),
+                smoothing=float(self.config.get("smoothing", 0.6)),
+                **common,
+            )
+        from edge.frontends.eeg import Baseline
+        from edge.pipelines.eeg import EegPipeline
+
+        baseline = self.config.get("baseline")
+        spec = self.bundle.manifest.front_end
+        return EegPipeline(
+            self.bundle,
+            source.rate_hz,
+            source.channels,
+            mains_hz=self.config.get("mains", 50),
+            calibration_s=self.config.get("calibration_s"),
+            baseline=Baseline.load(baseline, spec.channels) if baseline else None,
+            score_flagged=self.config.get("score_flagged", False),
+            **common,
+        )
+
+    # --- the loop ---------------------------------------------------------------------------------
+    def run(self) -> None:
+        backoff = 0.5
+        while not self.stop_event.is_set():
+            try:
+                ended = self._stream()
+            except (AffectEdgeError, OSError, RuntimeError) as exc:
+                self.failures += 1
+                self.last_error = str(exc)
+                self.state = "failed, retrying"
+                log.error(
+                    "%s source failed: %s (retrying in %.1f s)", self.config.name, exc, backoff
+                )
+                if self.stop_event.wait(backoff):
+                    break
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                self.restarts += 1
+                continue
+            backoff = 0.5
+            if ended and self.config.get("loop", False) and not self.stop_event.is_set():
+                self.restarts += 1
+                continue
+            break
+        self.state = "stopped" if self.stop_event.is_set() else "ended"
+
+    def _stream(self) -> bool:
+        """Run the source through a pipeline; True when the source ended by itself."""
+        source = self._open_source()
+        is_file = self.config.source.startswith("file:")
+        pace = is_file and self.config.get("pace", True)
+        speed = float(self.config.get("speed", 1.0))
+        recorder = None
+        if self.record is not None:
+            from edge.daemon.record import Recorder
+
+            recorder = Recorder(self.record, self.config.name)
+        with source:
+            pipeline = self._open_pipeline(source)
+            self.pipeline = pipeline
+            self.state = "running"
+            t0 = first = None
+            try:
+                while not self.stop_event.is_set():
+                    frame = source.read(timeout_s=0.5)
+                    if frame is None:
+                        if not is_file:
+                            continue  # a live source with nothing new yet
+                        pipeline.flush()
+                        return True
+                    if pace:
+                        # A block is handed over when its last sample would have been captured.
+                        if t0 is None:
+                            t0, first = time.monotonic(), frame.start_s
+                            self.clock_origin = (t0, first, speed)
+                        delay = t0 + (frame.end_s - first) / speed - time.monotonic()
+                        if delay > 0 and self.stop_event.wait(delay):
+                            break
+                    if recorder is not None:
+                        recorder.write(frame)
+                    pipeline.push(frame)
+                    self.frames += 1
+                pipeline.flush()
+                return False
+            finally:
+                pipeline.close()
+                if recorder is not None and (path := recorder.close()) is not None:
+                    self.recordings.append(path)
+
+    def snapshot(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "state": self.state,
+            "source": self.config.source,
+            "model": self.bundle.manifest.name,
+            "frames": self.frames,
+            "restarts": self.restarts,
+            "failures": self.failures,
+            "last_error": self.last_error,
+        }
+        if self.pipeline is not None:
+            with contextlib.suppress(Exception):
+                out["pipeline"] = self.pipeline.stats()
+        return out
+
+
+class Daemon:
+    """Workers, bus, sinks and status socket for one configuration; `reload` swaps them."""
+
+    def __init__(
+        self, config: DaemonConfig, extra_sinks: tuple = (), record: str | Path | None = None
+    ) -> None:
+        self.config = config
+        self.record = record
+        self.started = time.monotonic()
+        self.reloads = 0
+        # Sinks from the config, and any the caller adds (a benchmark's clock, say).
+        self.sinks = [open_sink(s) for s in config.sinks] + list(extra_sinks)
+        self._start_workers(config)
+        self._status = None
+        if config.status_socket:
+            self._status = StatusServer(config.status_socket, self.snapshot)
+        self._monitor_stop = threading.Event()
+        self._monitor = threading.Thread(target=self._report, name="system-report", daemon=True)
+        self._monitor.start()
+
+    def _report(self) -> None:
+        import resource
+
+        from edge import __version__
+
+        profile = None
+        if self.config.profile:
+            from devices.profile import load_profile
+
+            profile = load_profile(self.config.profile)
+        seq = 0
+        last_t = time.monotonic()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        last_cpu = usage.ru_utime + usage.ru_stime
+        while not self._monitor_stop.wait(self.config.report_s or 3600):
+            if not self.config.report_s:
+                continue
+            now = time.monotonic()
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = usage.ru_utime + usage.ru_stime
+            rss = rss_bytes()
+            values = {
+                "rss_mb": round(rss / 2**20, 2),
+                "cpu_share": round((cpu - last_cpu) / max(now - last_t, 1e-9), 4),
+            }
+            over = []
+            rss_budget = 0
+            for w in self.workers:
+                name = w.config.name
+                p99 = w.snapshot().get("pipeline", {}).get("model_latency", {}).get("p99_ms")
+                if p99 is not None:
+                    values[f"{name}_model_p99_ms"] = round(p99, 3)
+                budget = profile.budget(name) if profile else None
+                if budget is None:
+                    continue
+                if p99 is not None and budget.latency_p99_ms and p99 > budget.latency_p99_ms:
+                    over.append(f"{name}.latency_p99")
+                rss_budget += budget.rss_bytes or 0
+            if rss_budget and rss > rss_budget:
+                over.append("rss")
+            event = AffectEvent(
+                modality="system",
+                source=self.config.path,
+                model="affect-edge",
+                model_version=__version__,
+                start_s=round(last_t - self.started, 3),
+                end_s=round(now - self.started, 3),
+                values=values,
+                updated=True,
+                quality={"ok": not over, "over_budget": over},
+                latency_ms={"total": 0.0},
+                seq=seq,
+            )
+            self.bus.publish(event)
+            seq += 1
+            last_t, last_cpu = now, cpu
+
+    def _start_workers(self, config: DaemonConfig, workers: list | None = None) -> None:
+        if workers is None:
+            self.stop_event, workers = self._new_workers(config, self.record)
+        self.bus = EventBus(self.sinks, config.queue)
+        self.workers = workers
+        for w in self.workers:
+            w.publish = self.bus.publish
+            w.start()
+
+    @staticmethod
+    def _new_workers(config: DaemonConfig, record=None) -> tuple[threading.Event, list]:
+        """Workers for a config, their bundles loaded (a bad bundle raises here, before anything
+        running is stopped)."""
+        stop = threading.Event()
+        return stop, [ModalityWorker(m, None, stop, record) for m in config.modalities]
+
+    def _stop_workers(self, timeout_s: float = 1.5) -> None:
+        self.stop_event.set()
+        deadline = time.monotonic() + timeout_s
+        for w in self.workers:
+            w.join(max(0.05, deadline - time.monotonic()))
+        self.bus.stop(max(0.1, deadline - time.monotonic()))
+
+    def reload(self, config: DaemonConfig) -> None:
+        """Restart the modalities with a new configuration; sinks that did not change stay open.
+        A configuration whose bundles do not load raises before anything running is touched."""
+        stop, workers = self._new_workers(config, self.record)
+        self._stop_workers()
+        self.stop_event = stop
+        if list(config.sinks) != list(self.config.sinks):
+            for sink in self.sinks:
+                with contextlib.suppress(Exception):
+                    sink.close()
+            self.sinks = [open_sink(s) for s in config.sinks]
+        self.config = config
+        self.reloads += 1
+        self._start_workers(config, workers)
+
+    def running(self) -> bool:
+        return any(w.is_alive() for w in self.workers)
+
+    def healthy(self) -> bool:
+        """The event bus is delivering (what the systemd watchdog is fed on)."""
+        return self.bus.alive()
+
+    def close(self) -> None:
+        self._monitor_stop.set()
+        self._monitor.join(2)
+        self._stop_workers()
+        for sink in self.sinks:
+            with contextlib.suppress(Exception):
+                sink.flush()
+                sink.close()
+        if self._status is not None:
+            self._status.close()
+
+    def snapshot(self) -> dict[str, Any]:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "pid": os.getpid(),
+            "config": self.config.path,
+            "profile": self.config.profile,
+            "uptime_s": round(time.monotonic() - self.started, 3),
+            "reloads": self.reloads,
+            "modalities": {w.config.name: w.snapshot() for w in self.workers},
+            "bus": {
+                "delivered": self.bus.delivered,
+                "dropped": self.bus.dropped,
+                "waiting": self.bus.waiting,
+                "events": dict(self.bus.per_modality),
+            },
+            "sinks": [
+                {
+                    "kind": type(s).__name__,
+                    "written": getattr(s, "written", 0),
+                    "dropped": getattr(s, "dropped", 0),
+                }
+                for s in self.sinks
+            ],
+            "rss_bytes": rss_bytes(),
+            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+        }
+
+
+class StatusServer:
+    """A Unix socket (mode 0660) answering each connection with one JSON snapshot line."""
+
+    def __init__(self, path: str, snapshot) -> None:
+        from edge.sinks.unix import listen_unix
+
+        self.path = Path(path)
+        self._sock = listen_unix(self.path, 0o660, 4)
+        self._sock.settimeout(0.5)
+        self._snapshot = snapshot
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._closing:
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            with conn, contextlib.suppress(OSError):
+                conn.sendall((json.dumps(self._snapshot(), default=str) + "\n").encode())
+
+    def close(self) -> None:
+        self._closing = True
+        self._thread.join(2)
+        self._sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def read_status(path: str | Path, timeout_s: float = 2.0) -> dict[str, Any]:
+    """One snapshot from a daemon's status socket."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout_s)
+    try:
+        s.connect(str(path))
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except FileNotFoundError:
+        raise ConfigError(f"no daemon status socket at {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the daemon's status at {path} ({exc})") from None
+    finally:
+        s.close()
+    return json.loads(data)

@@ -1,0 +1,395 @@
+"""The EEG front end: a headset's raw channels at any rate -> the windows an EEG bundle's model takes.
+
+One module serves the device, training and int8 calibration (`window_inputs`), so they cannot
+drift apart:
+
+    source channels -> the model's electrodes, by name -> microvolts -> hold NaN gaps
+        -> resample to spec.rate_hz -> the spec's stateful filters (e.g. a 1-45 Hz band-pass)
+        and a mains notch -> baseline statistics (a calibration phase after the filters have
+        settled, or stored per user) -> z-score -> the last `window_s` every `hop_s`
+        -> per-window centring and max-abs scaling -> model input (1, 1, samples, electrodes)
+
+Per channel and window it also says what is wrong with the signal, so a bad window is flagged
+rather than silently scored:
+
+- ``disconnected``: the source delivered no value (NaN) for some of the window's samples;
+- ``flat``: under 0.5 µV standard deviation (an electrode off the skin, a dead input);
+- ``railed``: at the amplifier's rail (``rail_uv``), or stuck at a level more than 1,000 µV
+  from the channel's baseline;
+- ``line_noise``: over a third of the filtered window's power within 2 Hz of 50 or 60 Hz
+  (mains the notch did not take out: none asked for, or the other country's);
+- ``blink``: a slow (0.5-4 Hz) deflection of more than 100 µV peak to peak (eye blinks and
+  movements, electrode pops);
+- ``muscle``: more than 15 µV RMS above 20 Hz outside the mains bands (jaw clenches, frowns).
+
+Figures: ``max_uv``, the largest filtered deflection, and ``mains_uv``, the worst electrode's
+50/60 Hz RMS before any filter (high-impedance contacts pick mains up; the notch removes it
+from what the model sees, so it is reported, not flagged).
+
+Thresholds are the conventional ones for scalp EEG in microvolts; each is an argument.
+
+Thread safety: a front end holds one stream's state; feed it from one thread.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edge.dsp import Resampler, SosFilterBank, stored_sos
+from edge.errors import ConfigError, InputError
+from edge.runtime.specs import EegSpec
+
+UNITS = {"uV": 1.0, "mV": 1e3, "V": 1e6}
+FLAGS = ("disconnected", "flat", "railed", "line_noise", "blink", "muscle")
+#: The rail of an OpenBCI Cyton at gain 24 (4.5 V / 24), in microvolts.
+CYTON_RAIL_UV = 187_500.0
+#: Seconds of filter output dropped at the start of a stream (the band-pass's settling).
+SETTLE_S = 2.0
+
+
+def chain_sos(names: Sequence[str], rate_hz: int, mains_hz: int | None = None) -> np.ndarray | None:
+    """The stored designs `names` (and a mains notch) as one SOS cascade; None when empty."""
+    parts = [stored_sos(n, rate_hz) for n in names]
+    if mains_hz is not None:
+        if mains_hz not in (50, 60):
+            raise ConfigError(f"mains must be 50 or 60 Hz, got {mains_hz}")
+        parts.append(stored_sos(f"notch_{mains_hz}", rate_hz))
+    return np.concatenate(parts) if parts else None
+
+
+def filter_trial(
+    x: np.ndarray, filters: Sequence[str], rate_hz: int, mains_hz: int | None
+) -> np.ndarray:
+    """(samples, electrodes) at `rate_hz` through a front end's `filters` and the mains notch,
+    as one stream (what training uses, so that it sees what the device computes)."""
+    sos = chain_sos(filters, rate_hz, mains_hz)
+    if sos is None:
+        return np.asarray(x)
+    x = np.asarray(x, dtype=np.float64)
+    bank = SosFilterBank(sos, x.shape[1])
+    # Start from the first sample's level so the high-pass does not ring from a step.
+    return (bank.process((x - x[:1]).T)[0].T).astype(np.float32)
+
+
+def window_inputs(x: np.ndarray) -> np.ndarray:
+    """Per-window centring and max-abs scaling of (..., samples, electrodes) z-scored EEG.
+
+    Each electrode's window mean is removed (a headset's DC drift after calibration is not a
+    brain signal), then the whole window is divided by its largest |value|, so the model sees
+    values in [-1, 1] whatever the user's amplitude. A per-trial max-abs scaling (DREAMER's)
+    before this cancels out, so training on the paper's preprocessing gives the device's input.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    x = x - x.mean(axis=-2, keepdims=True)
+    peak = np.abs(x).max(axis=(-2, -1), keepdims=True)
+    return x / np.where(peak > 0, peak, 1.0)
+
+
+def match_channels(source: Sequence[str], wanted: Sequence[str]) -> list[int]:
+    """Index of each wanted electrode among the source's channels (names compare without case).
+
+    Missing electrodes are an `InputError` naming them; extra source channels are ignored.
+    """
+    lower = {}
+    for i, name in enumerate(source):
+        lower.setdefault(name.strip().lower(), i)
+    missing = [w for w in wanted if w.lower() not in lower]
+    if missing:
+        raise InputError(
+            f"the model needs electrode(s) {', '.join(missing)}, which the source does not have "
+            f"(it has {', '.join(source)}); name the source's channels in order "
+            f"(--channels) if they are these electrodes under other names"
+        )
+    return [lower[w.lower()] for w in wanted]
+
+
+class Baseline:
+    """A user's resting calibration per electrode: the raw level (µV, the headset's DC offset)
+    and the standard deviation of the filtered signal (µV), which the z-score divides by."""
+
+    def __init__(
+        self, channels: Sequence[str], level: np.ndarray, std: np.ndarray, seconds: float
+    ) -> None:
+        self.channels = tuple(channels)
+        self.level = np.asarray(level, dtype=np.float64)
+        self.std = np.asarray(std, dtype=np.float64)
+        self.seconds = float(seconds)
+        if self.level.shape != (len(self.channels),) or self.std.shape != self.level.shape:
+            raise ConfigError(
+                f"a baseline needs one level and one std per electrode ({len(self.channels)})"
+            )
+        if not (np.all(np.isfinite(self.level)) and np.all(np.isfinite(self.std))):
+            raise ConfigError("a baseline's levels and standard deviations must be finite")
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": "eeg-baseline",
+            "channels": list(self.channels),
+            "unit": "uV",
+            "level": [round(float(v), 4) for v in self.level],
+            "std": [round(float(v), 4) for v in self.std],
+            "seconds": self.seconds,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, channels: Sequence[str]) -> Baseline:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+            stored, level, std = data["channels"], data["level"], data["std"]
+        except FileNotFoundError:
+            raise ConfigError(f"baseline file not found: {path}") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{path} is not an EEG baseline file (missing {exc})") from None
+        if [c.lower() for c in stored] != [c.lower() for c in channels]:
+            raise ConfigError(
+                f"{path} was calibrated for electrodes {stored}; this model takes {list(channels)}"
+            )
+        return cls(channels, np.asarray(level), np.asarray(std), data.get("seconds", 0.0))
+
+
+class EegFrontEnd:
+    """Raw (source channels, samples) blocks in; model windows and their quality out."""
+
+    def __init__(
+        self,
+        spec: EegSpec,
+        input_rate_hz: float,
+        input_channels: Sequence[str],
+        unit: str = "uV",
+        hop_s: float | None = None,
+        calibration_s: float | None = None,
+        baseline: Baseline | None = None,
+        rail_uv: float = CYTON_RAIL_UV,
+        mains_hz: int | None = 50,
+    ) -> None:
+        if unit not in UNITS:
+            raise ConfigError(f"unit must be one of {list(UNITS)}, got {unit!r}")
+        if int(input_rate_hz) != input_rate_hz or input_rate_hz <= 0:
+            raise ConfigError(f"EEG input rate must be a whole number of Hz, got {input_rate_hz}")
+        self.spec = spec
+        self.channels = tuple(spec.channels)
+        self.index = np.array(match_channels(input_channels, self.channels))
+        self.input_rate_hz = int(input_rate_hz)
+        self.scale = UNITS[unit]
+        self.window = spec.window_samples
+        self.hop_s = spec.hop_s if hop_s is None else float(hop_s)
+        self.hop = round(self.hop_s * spec.rate_hz)
+        if self.hop < 1:
+            raise ConfigError(f"hop_s={self.hop_s} is under one sample at {spec.rate_hz} Hz")
+        self.calibration_s = spec.baseline_s if calibration_s is None else float(calibration_s)
+        self._calib_need = round(self.calibration_s * spec.rate_hz)
+        if baseline is None and self._calib_need < 2:
+            raise ConfigError(
+                "the EEG model z-scores against a baseline: give a calibration of at least "
+                f"{2 / spec.rate_hz:.3f} s or a stored baseline"
+            )
+        self.rail_uv = float(rail_uv)
+        self._stored = baseline
+        n = len(self.channels)
+        # The electrodes plus one indicator per electrode (1 where the source gave NaN), both
+        # through the same resampler so a gap lands on exactly the window samples it touched.
+        self._resampler = Resampler(self.input_rate_hz, spec.rate_hz, 2 * n)
+        self.mains_hz = mains_hz
+        sos = chain_sos(spec.filters, spec.rate_hz, mains_hz)
+        self._filters = None if sos is None else SosFilterBank(sos, n)
+        self.settle = round(SETTLE_S * spec.rate_hz) if self._filters is not None else 0
+        # Rows: filtered (the model's) µV, unfiltered µV minus the pedestal, gap indicators;
+        # oldest sample first.
+        self._ring = np.zeros((3 * n, self.window))
+        f = np.fft.rfftfreq(self.window, 1.0 / spec.rate_hz)
+        line = np.zeros_like(f, dtype=bool)
+        for mains in (50.0, 60.0):
+            line |= np.abs(f - mains) <= 2.0
+        self._slow = ((f >= 0.5) & (f <= 4.0)).astype(np.float64)
+        fast = (f > 20.0) & ~line
+        self._band_masks = np.stack([line, f >= 0.5, fast], axis=1).astype(np.float64)
+        k = np.flatnonzero(line)
+        t = np.arange(self.window)[:, None]
+        arg = 2 * np.pi * k[None, :] * t / self.window
+        self._mains_basis = np.concatenate([np.cos(arg), np.sin(arg)], axis=1)
+        self.reset()
+
+    # --- the stream ---------------------------------------------------------------------------
+    def reset(self) -> None:
+        self._resampler.reset()
+        if self._filters is not None:
+            self._filters.reset()
+        self._settled = 0
+        self._ring[:] = 0.0
+        self._filled = 0
+        self._since = 0
+        self.samples_out = 0  # resampled samples so far
+        self._last = np.zeros(len(self.channels))
+        self._calib: list[np.ndarray] = []
+        self._calib_n = 0
+        self.baseline = self._stored
+        self.nonfinite = 0
+        self._pedestal: np.ndarray | None = None
+        self._inv_std: np.ndarray | None = None
+        if self._stored is not None:
+            # A stored baseline's level is taken off from the first sample on.
+            self._pedestal = self._stored.level.copy()
+            self._inv_std = self._inverse(self._stored.std)
+
+    @property
+    def calibrating(self) -> bool:
+        return self._inv_std is None
+
+    @property
+    def delay_s(self) -> float:
+        return self._resampler.delay_s
+
+    def feed(self, block: np.ndarray) -> list[tuple[int, np.ndarray, dict]]:
+        """Consume (source channels, samples); return the windows completed: (end position in
+        resampled samples, model input (1, 1, samples, electrodes), quality)."""
+        x = np.asarray(block, dtype=np.float64)[self.index] * self.scale
+        bad = ~np.isfinite(x)
+        if bad.any():
+            self.nonfinite += int(bad.sum())
+            x = self._hold(x, bad)
+        elif x.shape[1]:
+            self._last = x[:, -1].copy()
+        if self._pedestal is None and x.shape[1]:
+            # Consumer headsets sit thousands of µV off zero; taking the first sample's level
+            # off keeps the resampler's and filters' start-up transients small.
+            self._pedestal = x[:, 0].copy()
+        if self._pedestal is not None:
+            x = x - self._pedestal[:, None]
+        y = self._resampler.process(np.concatenate([x, bad.astype(np.float64)]))
+        return self._consume(y)
+
+    def finish(self) -> list[tuple[int, np.ndarray, dict]]:
+        """End of stream: the resampler's last samples (a window that is due is still made)."""
+        return self._consume(self._resampler.flush())
+
+    # --- internals ----------------------------------------------------------------------------
+    def _hold(self, x: np.ndarray, bad: np.ndarray) -> np.ndarray:
+        """NaN/Inf samples take the channel's last good value (a gap, not a step to zero)."""
+        x = x.copy()
+        for c in np.flatnonzero(bad.any(axis=1)):
+            row, last = x[c], self._last[c]
+            for i in range(row.size):
+                if bad[c, i]:
+                    row[i] = last
+                else:
+                    last = row[i]
+            self._last[c] = last
+        good_end = ~bad[:, -1]
+        self._last[good_end] = x[good_end, -1]
+        return x
+
+    @staticmethod
+    def _inverse(std: np.ndarray) -> np.ndarray:
+        # A flat baseline channel (dead electrode) is divided by 0.5 µV, not by zero; its
+        # windows are flagged flat anyway.
+        return (1.0 / np.maximum(std, 0.5))[:, None]
+
+    def _consume(self, y: np.ndarray) -> list[tuple[int, np.ndarray, dict]]:
+        out: list[tuple[int, np.ndarray, dict]] = []
+        n = len(self.channels)
+        if self._filters is not None:
+            y = np.concatenate([self._filters.process(y[:n])[0], y])
+        else:
+            y = np.concatenate([y[:n], y])
+        start, total = 0, y.shape[1]
+        if self._settled < self.settle:
+            skip = min(self.settle - self._settled, total)
+            self._settled += skip
+            self.samples_out += skip
+            start = skip
+        while start < total:
+            if self._inv_std is None:
+                take = min(self._calib_need - self._calib_n, total - start)
+                self._calib.append(y[:, start : start + take])
+                self._calib_n += take
+                start += take
+                self.samples_out += take
+                if self._calib_n >= self._calib_need:
+                    self._calibrate()
+                continue
+            take = min(self.hop - self._since, total - start)
+            self._ring[:, :-take] = self._ring[:, take:]
+            self._ring[:, -take:] = y[:, start : start + take]
+            self._filled = min(self.window, self._filled + take)
+            self._since += take
+            start += take
+            self.samples_out += take
+            if self._since >= self.hop:
+                self._since = 0
+                if self._filled >= self.window:
+                    out.append((self.samples_out, *self._window()))
+        return out
+
+    def _calibrate(self) -> None:
+        n = len(self.channels)
+        x = np.concatenate(self._calib, axis=1)
+        self._calib = []
+        level = x[n : 2 * n].mean(axis=1) + self._pedestal
+        std = x[:n].std(axis=1)
+        self.baseline = Baseline(self.channels, level, std, x.shape[1] / self.spec.rate_hz)
+        self._inv_std = self._inverse(std)
+
+    def _window(self) -> tuple[np.ndarray, dict]:
+        n = len(self.channels)
+        ring = self._ring
+        # Any constant the filters leave is removed by the per-window centring.
+        model = window_inputs((ring[:n] * self._inv_std).T)[None, None]
+        return model, self.quality(ring[:n], ring[n : 2 * n], ring[2 * n :])
+
+    def quality(self, filtered: np.ndarray, raw: np.ndarray, gaps: np.ndarray) -> dict:
+        """Per-flag lists of the electrodes that show it, and `ok` when none does."""
+        level = raw.mean(axis=1) + self._pedestal  # absolute µV
+        peak = np.abs(raw + self._pedestal[:, None]).max(axis=1)
+        raw_std = raw.std(axis=1)
+        # One spectrum of the filtered window serves every band figure (none uses the DC bin).
+        spec = np.fft.rfft(filtered, axis=1)
+        power = spec.real**2 + spec.imag**2
+        line_p, ac_p, fast_p = (power @ self._band_masks).T
+        # Mains left in what the model sees (none was notched, or the wrong one).
+        line = line_p / (ac_p + 1e-12)
+        slow = np.fft.irfft(spec * self._slow, self.window, axis=1)
+        # Parseval: the power of a band of the one-sided spectrum as an RMS in microvolts.
+        fast_rms = np.sqrt(2.0 * fast_p) / self.window
+        reference = self.baseline.level if self.baseline is not None else level
+        disconnected = gaps.max(axis=1) > 0.01
+        railed = (peak >= 0.95 * self.rail_uv) | (
+            (raw_std < 0.5) & (np.abs(level - reference) > 1000.0)
+        )
+        flat = (raw_std < 0.5) & ~railed & ~disconnected
+        live = ~(flat | railed | disconnected)
+        flags = (
+            disconnected,
+            flat,
+            railed,
+            live & (line > 1 / 3),
+            live & (slow.max(axis=1) - slow.min(axis=1) > 100.0),
+            live & (fast_rms > 15.0),
+        )
+        names = self.channels
+        q: dict = {
+            name: [names[i] for i in np.flatnonzero(f)] if f.any() else []
+            for name, f in zip(FLAGS, flags, strict=True)
+        }
+        q["ok"] = not any(f.any() for f in flags)
+        q["max_uv"] = round(float(np.abs(filtered - filtered.mean(axis=1)[:, None]).max()), 1)
+        # Mains at the electrodes before any filter (a contact-quality figure: high-impedance
+        # electrodes pick it up), the worst electrode's RMS in µV: the mains bins of the raw
+        # window's DFT, as one product with their cosines and sines.
+        mains = raw @ self._mains_basis
+        q["mains_uv"] = round(float(np.sqrt(2.0 * (mains**2).sum(axis=1)).max() / self.window), 1)
+        return q

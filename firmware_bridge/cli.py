@@ -1,0 +1,55 @@
+"""`affect-edge bridge --serial PORT | --udp HOST:PORT | --stdio`: serve a device over the wire
+protocol (docs/protocol.md): its AUDIO and EEG frames in, AFFECT frames back. Contributed to the
+`affect-edge` command as an entry point, so the device commands never import the bridge."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+
+HELP = "serve a wearable over the wire protocol: sensor frames in, AFFECT frames back"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    link = p.add_mutually_exclusive_group(required=True)
+    link.add_argument("--serial", metavar="PORT", help="a serial port (/dev/ttyUSB0, /dev/ttyACM0)")
+    link.add_argument(
+        "--udp", metavar="HOST:PORT", help="listen for datagrams (e.g. 127.0.0.1:9750)"
+    )
+    link.add_argument("--stdio", action="store_true", help="frames on stdin, replies on stdout")
+    p.add_argument("--baud", type=int, default=921_600, help="serial speed (default 921600)")
+    p.add_argument("--speech-bundle", help="speech bundle (default: the shipped one)")
+    p.add_argument("--eeg-bundle", help="EEG bundle (default: the shipped one)")
+    p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
+    p.add_argument(
+        "--queue", type=int, default=64, help="sensor frames waiting at most (default 64)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.runtime import load_bundle
+    from edge.runtime.registry import DEFAULTS, find_bundle
+    from firmware_bridge.bridge import Bridge
+    from firmware_bridge.transport import SerialTransport, StdioTransport, UdpTransport
+
+    speech = load_bundle(find_bundle(args.speech_bundle or DEFAULTS["speech"]))
+    eeg = load_bundle(find_bundle(args.eeg_bundle or DEFAULTS["eeg"]))
+    if args.serial:
+        transport = SerialTransport(args.serial, args.baud)
+    elif args.udp:
+        transport = UdpTransport(args.udp)
+    else:
+        transport = StdioTransport()
+    bridge = Bridge(transport, speech, eeg, queue=args.queue)
+    signal.signal(signal.SIGTERM, lambda *_: bridge._stop.set())
+    try:
+        bridge.serve(args.seconds)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        bridge.stop()
+        transport.close()
+    print(json.dumps(bridge.stats()), file=sys.stderr)
+    return 0

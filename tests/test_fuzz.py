@@ -1,0 +1,76 @@
+"""Bounded fuzz runs of both decoders, in CI: libFuzzer on the C decoder (clang, with ASan and
+UBSan) and atheris on the Python one, each seeded with the shared vectors. A crash, a sanitizer
+report or a frame that does not re-encode to itself fails the run."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from firmware_bridge import vectors
+
+ROOT = Path(__file__).resolve().parents[1]
+C_DIR = ROOT / "firmware_bridge" / "c"
+
+
+def corpus(folder: Path) -> Path:
+    folder.mkdir()
+    for i, v in enumerate(vectors.vectors()):
+        (folder / f"v{i}").write_bytes(v[5])
+    (folder / "noise").write_bytes(b"\x13\x37\x00\x02\x01\x00" * 20)
+    return folder
+
+
+def test_libfuzzer_on_the_c_decoder(tmp_path):
+    if shutil.which("clang") is None:
+        pytest.skip("clang is not installed (make installs it with apt)")
+    exe = tmp_path / "fuzz_decoder"
+    build = subprocess.run(
+        [
+            "clang",
+            "-g",
+            "-O1",
+            "-fsanitize=fuzzer,address,undefined",
+            "-fno-sanitize-recover=undefined",
+            f"-I{C_DIR}",
+            str(C_DIR / "affect_proto.c"),
+            str(ROOT / "tests" / "fuzz" / "fuzz_decoder.c"),
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if build.returncode != 0 and "cannot find" in build.stderr and "fuzzer" in build.stderr:
+        pytest.skip("clang has no libFuzzer runtime here (Debian: libclang-rt-14-dev)")
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run(
+        [str(exe), "-max_total_time=15", "-max_len=9000", str(corpus(tmp_path / "corpus"))],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Done" in run.stderr
+
+
+def test_atheris_on_the_python_decoder(tmp_path):
+    pytest.importorskip("atheris")
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "fuzz" / "fuzz_python_decoder.py"),
+            "-atheris_runs=15000",
+            "-max_len=4096",
+            str(corpus(tmp_path / "corpus")),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "Done 15000" in run.stderr
