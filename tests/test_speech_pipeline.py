@@ -104,6 +104,9 @@ def test_async_mode_gives_the_sync_events_when_the_worker_keeps_up(bundle, clip1
             # A live source waits a block period between blocks; a little here lets the worker keep up.
             if frame.seq % 50 == 49:
                 pipe._wait_idle()
+        # The tail window that flush() scores would replace a last window still waiting for the
+        # worker; a live stream's end comes a block period after its last window, so wait too.
+        pipe._wait_idle()
         events += pipe.flush()
         assert pipe.dropped_windows == 0
     reference = stream(bundle, clip16, 16000)
