@@ -16,6 +16,7 @@ BENCHMARKS = (
     "eeg",
     "daemon",
     "protocol",
+    "cfront",
 )
 
 

@@ -229,6 +229,7 @@ class Bridge:
             "dropped_blocks": self.dropped_blocks,
             "bad_messages": self.bad_messages,
             "affect_sent": self.affect_sent,
+            "link_lost": getattr(self.transport, "losses", 0),
             "reopens": getattr(self.transport, "reopens", 0),
             "write_drops": getattr(self.transport, "write_drops", 0),
         }

@@ -33,6 +33,7 @@ class SerialTransport:
         self._serial_mod = serial
         self.port, self.baud = port, baud
         self.reopens = 0
+        self.losses = 0
         self.write_drops = 0
         self._backoff = 0.1
         self._next_try = 0.0
@@ -56,6 +57,7 @@ class SerialTransport:
 
     def _lost(self, exc: Exception) -> None:
         log.warning("serial port %s lost: %s; reopening", self.port, exc)
+        self.losses += 1
         with contextlib.suppress(Exception):
             self._ser.close()
         self._ser = None

@@ -396,6 +396,20 @@ CASES: tuple[Case, ...] = (
         "bundle not found: nothing-here",
         True,
     ),
+    Case(
+        "export-c of a face bundle (no C front end for images)",
+        ("export-c", "face-expr", "-o", "{in}/export-face"),
+        2,
+        "the C front ends cover speech (logmel) and EEG",
+        True,
+    ),
+    Case(
+        "export-c against an unknown device profile",
+        ("export-c", "eeg-valence", "-o", "{in}/export-eeg", "--profile", "toaster"),
+        2,
+        "unknown device profile 'toaster'",
+        True,
+    ),
 )
 
 

@@ -4,6 +4,7 @@ samples; garbage on the line, control messages, EEG with CAPS, and an overloaded
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -182,3 +183,50 @@ def test_control_messages_eeg_with_caps_and_an_overloaded_host():
         assert any(isinstance(m, Error) and "before a CAPS" in m.message for m in link.messages())
     finally:
         bridge.stop()
+
+
+def test_the_serial_port_going_away_and_coming_back(tmp_path):
+    # The port is a name (as /dev/ttyACM0 is), here a link to a pty; unplugging a USB device
+    # hangs its line up and removes its name, replugging brings a new node under the same name.
+    port = tmp_path / "ttyAE0"
+    master, slave = os.openpty()
+    port.symlink_to(os.ttyname(slave))
+    transport = SerialTransport(str(port))
+    bridge = Bridge(
+        transport, load_bundle(default_bundle("speech")), load_bundle(default_bundle("eeg"))
+    )
+    threading.Thread(target=bridge.serve, daemon=True).start()
+
+    def acked(fd: int, seq: int, timeout: float = 15.0) -> bool:
+        import select
+
+        dec = Decoder()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            os.write(fd, encode_message(Heartbeat(), seq, flags=FLAG_ACK))
+            if select.select([fd], [], [], 0.2)[0]:
+                msgs = [decode_message(f) for f in dec.feed(os.read(fd, 4096))]
+                if any(isinstance(m, Ack) and m.seq == seq for m in msgs):
+                    return True
+        return False
+
+    try:
+        assert acked(master, 1)
+        port.unlink()
+        os.close(master)
+        os.close(slave)
+        deadline = time.monotonic() + 10
+        while transport.losses == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert transport.losses == 1 and transport.reopens == 0
+        time.sleep(1.0)  # unplugged a while: reopening fails, with growing back-off
+        master, slave = os.openpty()
+        port.symlink_to(os.ttyname(slave))
+        assert acked(master, 2)
+        assert bridge.stats()["reopens"] == 1 and bridge.stats()["link_lost"] == 1
+    finally:
+        bridge.stop()
+        transport.close()
+        for fd in (master, slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)

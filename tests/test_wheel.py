@@ -51,12 +51,19 @@ def test_the_wheel_holds_the_models_and_everything_they_need(wheel: Path) -> Non
         "edge/runtime/manifest.schema.json",
         "edge/dsp/data/filter_designs.json",
         "devices/profiles/x86-host.toml",
+        "devices/profiles/hearing-aid-coprocessor.toml",
+        # What `affect-edge export-c` copies into a firmware project.
+        "firmware_bridge/c/ae_dsp.c",
+        "firmware_bridge/c/ae_logmel.c",
+        "firmware_bridge/c/ae_eeg.h",
+        "firmware_bridge/c/affect_proto.h",
     ):
         assert needed in names, needed
     assert any(n.startswith("edge/dsp/_speech.") and n.endswith(".so") for n in names)
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "affect_edge.commands" in text and "distill = distill.cli" in text
+    assert "export-c = firmware_bridge.export_cli" in text
 
 
 def test_the_installed_wheel_runs_speech_outside_the_repository(

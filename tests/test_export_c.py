@@ -1,0 +1,274 @@
+"""`affect-edge export-c`: the C99 front ends against the Python ones, the model array, the arena
+estimate and the command line.
+
+Tolerances, stated once. The single-precision build (what a Cortex-M FPU runs): log-mel bands
+within 80 dB of their frame's loudest band within 0.01 natural-log units (0.04 dB; 0.004 seen),
+quieter bands within 0.1 (a float FFT's rounding is relative to the frame's whole energy: 0.057
+seen on a band 93 dB under a full-scale tone); normalised speech windows the same, twice that on
+loud bands, 1e-3 on average; EEG windows
+(in [-1, 1]) within 1e-4. The double-precision build (-DAE_REAL_DOUBLE) within 1e-5 everywhere
+(it computes what the Cython kernels compute, in their order). The int8 model inputs differ by at
+most one step, in at most 1% of values (a value at a rounding tie).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from edge.cli.main import main
+from edge.dsp import Resampler
+from edge.dsp.logmel import subtract_window_mean
+from edge.frontends.eeg import EegFrontEnd
+from edge.frontends.speech import features
+from edge.runtime import load_bundle
+from edge.runtime.registry import find_bundle
+from firmware_bridge.export_c import C_DIR, arena_estimate, export_c
+
+ROOT = Path(__file__).resolve().parents[1]
+HARNESS = ROOT / "tests" / "c" / "frontend_harness.c"
+CLIP = ROOT / "edge" / "data" / "samples" / "speech_en.wav"
+STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+SANITIZE = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
+
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+
+
+def build(out: Path, unit: str, exe: Path, *flags: str) -> Path:
+    sources = [out / "ae_dsp.c", out / unit, out / "ae_config.c", HARNESS]
+    cmd = ["gcc", *STRICT, *flags, f"-I{out}", *map(str, sources), "-o", str(exe), "-lm"]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return exe
+
+
+def quantise(x: np.ndarray, q) -> np.ndarray:
+    return np.clip(np.round(x / q.scale) + q.zero_point, -128, 127).astype(np.int16)
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    out = tmp_path_factory.mktemp("speech")
+    done = export_c(find_bundle("speech-adv"), out)
+    return load_bundle(find_bundle("speech-adv")), out, done
+
+
+@pytest.fixture(scope="module")
+def eeg(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eeg")
+    done = export_c(find_bundle("eeg-valence"), out)
+    return load_bundle(find_bundle("eeg-valence")), out, done
+
+
+def speech_signal() -> np.ndarray:
+    """The shipped clip at 16 kHz, then 2 s of quiet noise and a loud 1 kHz tone (int16)."""
+    x, rate = sf.read(CLIP, dtype="float32")
+    x = Resampler(rate, 16000).process(x[None] if x.ndim == 1 else x.T[:1])[0]
+    rng = np.random.default_rng(7)
+    tail = np.concatenate(
+        [rng.normal(0, 0.01, 32000), 0.9 * np.sin(2 * np.pi * 1000 * np.arange(8000) / 16000)]
+    )
+    return np.clip(np.round(np.concatenate([x, tail]) * 32767), -32768, 32767).astype(np.int16)
+
+
+def eeg_signal(channels: int, rate: int, seconds: int) -> np.ndarray:
+    """Consumer-headset-like µV: a 4,000 µV pedestal, drift, alpha, mains, a blink (float32)."""
+    rng = np.random.default_rng(3)
+    n = rate * seconds
+    t = np.arange(n) / rate
+    white = rng.normal(0, 1, (n, channels))
+    drift = np.cumsum(white, axis=0) * 0.5
+    x = 4000 + rng.normal(0, 300, channels) + drift + 5 * white
+    x += 10 * np.sin(2 * np.pi * 10 * t)[:, None] + 20 * np.sin(2 * np.pi * 50 * t)[:, None]
+    x[rate * 20 : rate * 20 + 30, :3] += 150
+    return x.astype(np.float32)
+
+
+def test_the_export_holds_the_model_aligned_and_the_front_end(speech, tmp_path) -> None:
+    bundle, out, done = speech
+    assert done.files == sorted(
+        [
+            "ae_config.c",
+            "ae_config.h",
+            "ae_dsp.c",
+            "ae_dsp.h",
+            "ae_logmel.c",
+            "ae_logmel.h",
+            "ae_model.c",
+            "ae_model.h",
+            "export.json",
+        ]
+    )
+    model = next(m for m in bundle.manifest.models if m.file == "model_int8.tflite")
+    data = bundle.model_bytes(model)
+    # A program that links the array writes it back and says whether it is 16-byte aligned.
+    probe = tmp_path / "dump.c"
+    probe.write_text(
+        '#include <stdint.h>\n#include <stdio.h>\n#include "ae_model.h"\n'
+        'int main(int c, char **v) { FILE *f = fopen(v[1], "wb"); (void)c;\n'
+        "  fwrite(ae_model_data, 1, AE_MODEL_SIZE, f); fclose(f);\n"
+        '  printf("%d %s\\n", (int)((uintptr_t)ae_model_data % 16u), AE_MODEL_SHA256); return 0; }\n'
+    )
+    exe = tmp_path / "dump"
+    subprocess.run(
+        ["gcc", *STRICT, f"-I{out}", str(probe), str(out / "ae_model.c"), "-o", str(exe)],
+        check=True,
+    )
+    got = subprocess.run([str(exe), str(tmp_path / "model.bin")], capture_output=True, text=True)
+    assert (tmp_path / "model.bin").read_bytes() == data
+    assert got.stdout.split() == ["0", model.sha256]
+    header = (out / "ae_config.h").read_text()
+    q = model.inputs[0].quantization
+    assert f"#define AE_MODEL_INPUT_ZERO_POINT ({q.zero_point})" in header
+    assert "#define AE_LM_N_MELS 40" in header and "#define AE_LM_UPDATE_FRAMES 50" in header
+    report = json.loads((out / "export.json").read_text())
+    assert report["model_bytes"] == len(data) and report["model_sha256"] == model.sha256
+
+
+def test_the_c_sources_use_no_heap_and_only_the_allowed_headers() -> None:
+    allowed = {"stdint.h", "stddef.h", "string.h", "math.h", "ae_config.h", "ae_dsp.h"}
+    for name in ("ae_dsp", "ae_logmel", "ae_eeg"):
+        for ext in (".h", ".c"):
+            text = (C_DIR / f"{name}{ext}").read_text()
+            includes = set(re.findall(r'#include [<"]([^>"]+)[>"]', text)) - {f"{name}.h"}
+            assert includes <= allowed, (name, includes)
+            assert not re.search(r"\b(malloc|calloc|free|printf)\b", text), name
+    # Only the log-mel needs the C library's logarithm.
+    assert "#include <math.h>" not in (C_DIR / "ae_eeg.c").read_text()
+
+
+@needs_gcc
+@pytest.mark.parametrize(
+    "precision,loud_tol,quiet_tol,window_tol",
+    [("float", 1e-2, 0.1, 1e-3), ("double", 1e-5, 1e-5, 1e-5)],
+)
+def test_the_c_log_mel_matches_the_python_front_end(
+    speech, tmp_path, precision, loud_tol, quiet_tol, window_tol
+) -> None:
+    bundle, out, _ = speech
+    spec = bundle.manifest.front_end
+    flags = SANITIZE if precision == "float" else ["-O2", "-DAE_REAL_DOUBLE"]
+    exe = build(out, "ae_logmel.c", tmp_path / "harness", *flags)
+    x = speech_signal()
+    x.tofile(tmp_path / "in.i16")
+    for block in (37, 160, 4096):  # any block size gives the same frames
+        run = subprocess.run(
+            [str(exe), str(tmp_path / "in.i16"), str(block), str(tmp_path / "out.bin")],
+            capture_output=True,
+            text=True,
+        )
+        assert run.returncode == 0, run.stderr
+        reference = features(x, 16000, spec)
+        raw = np.fromfile(tmp_path / "out.bin", dtype=np.uint8)
+        frames = raw[: reference.nbytes].view(np.float32).reshape(reference.shape)
+        assert len(reference) > 400
+        error = np.abs(frames - reference)
+        loud = reference.max(axis=1, keepdims=True) - reference <= 80 / (10 / np.log(10))
+        assert error[loud].max() <= loud_tol and error.max() <= quiet_tol
+    # The windows: due every update once full, mean-normalised, then quantised for the model.
+    q = next(m for m in bundle.manifest.models if m.file == "model_int8.tflite").inputs[0]
+    size = spec.window_frames * spec.n_mels
+    rest = raw[reference.nbytes :].reshape(-1, size * 5)
+    due = range(spec.window_frames, len(reference) + 1, 50)
+    assert len(rest) == len(due) > 5
+    for record, end in zip(rest, due, strict=True):
+        window = record[: size * 4].view(np.float32).reshape(spec.window_frames, spec.n_mels)
+        frames = reference[end - spec.window_frames : end]
+        wanted = subtract_window_mean(frames)
+        error = np.abs(window - wanted)
+        loud = frames.max(axis=1, keepdims=True) - frames <= 80 / (10 / np.log(10))
+        # A window carries its frames' errors, and their mean's.
+        assert error[loud].max() <= 2 * loud_tol and error.max() <= quiet_tol
+        assert error.mean() <= window_tol
+        steps = np.abs(record[size * 4 :].view(np.int8) - quantise(wanted, q.quantization).ravel())
+        assert steps.max() <= 1 and (steps > 0).mean() <= 0.01
+
+
+@needs_gcc
+@pytest.mark.parametrize("precision,tol", [("float", 1e-4), ("double", 1e-5)])
+def test_the_c_eeg_front_end_matches_the_python_one(eeg, tmp_path, precision, tol) -> None:
+    bundle, out, _ = eeg
+    spec = bundle.manifest.front_end
+    flags = SANITIZE if precision == "float" else ["-O2", "-DAE_REAL_DOUBLE"]
+    exe = build(out, "ae_eeg.c", tmp_path / "harness", *flags)
+    x = eeg_signal(len(spec.channels), spec.rate_hz, 40)
+    x.tofile(tmp_path / "in.f32")
+    run = subprocess.run(
+        [str(exe), str(tmp_path / "in.f32"), str(tmp_path / "out.bin")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    front = EegFrontEnd(spec, spec.rate_hz, spec.channels, mains_hz=50)
+    reference = [w[0, 0] for _, w, _ in front.feed(x.T.astype(np.float64))]
+    size = spec.window_samples * len(spec.channels)
+    records = np.fromfile(tmp_path / "out.bin", dtype=np.uint8).reshape(-1, size * 5)
+    # 40 s: 2 s settling, 10 s calibration, then a window a second once the first is full.
+    assert len(records) == len(reference) == 28
+    q = next(m for m in bundle.manifest.models if m.file == "model_int8.tflite").inputs[0]
+    for record, wanted in zip(records, reference, strict=True):
+        window = record[: size * 4].view(np.float32).reshape(wanted.shape)
+        assert np.abs(window).max() == pytest.approx(1.0, abs=1e-6)
+        assert np.abs(window - wanted).max() <= tol
+        steps = np.abs(record[size * 4 :].view(np.int8) - quantise(wanted, q.quantization).ravel())
+        assert steps.max() <= 1 and (steps > 0).mean() <= 0.01
+
+
+def test_the_arena_estimate_lies_between_the_busiest_operator_and_all_activations(speech) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    bundle, _, done = speech
+    model = next(m for m in bundle.manifest.models if m.file == "model_int8.tflite")
+    data = bundle.model_bytes(model)
+    interp = Interpreter(model_content=data)
+    details = {t["index"]: t for t in interp.get_tensor_details()}
+    ops = interp._get_ops_details()
+    activation = {int(o) for op in ops for o in op["outputs"]} | {
+        t["index"] for t in interp.get_input_details()
+    }
+
+    def size(t: int) -> int:
+        d = details[t]
+        return -(-int(np.prod(d["shape"])) * np.dtype(d["dtype"]).itemsize // 16) * 16
+
+    busiest = max(
+        sum(size(int(t)) for t in {*op["inputs"], *op["outputs"]} if int(t) in activation)
+        for op in ops
+    )
+    arena = arena_estimate(data)
+    assert busiest <= arena["activations_bytes"] <= sum(size(t) for t in activation)
+    assert arena["activations_bytes"] < sum(size(t) for t in activation)  # it does reuse memory
+    assert done.report["arena"] == arena
+
+
+def test_the_checks_and_sizes_stand_against_the_hearing_aid_profile(speech, eeg) -> None:
+    for _, _, done in (speech, eeg):
+        r = done.report
+        assert r["profile"] == "hearing-aid-coprocessor"
+        names = {c["budget"] for c in r["checks"]}
+        assert {"memory_bytes", "latency_p99_ms", "cpu_share"} <= names
+        host = r["code_host"]
+        assert host is not None and 500 < host["code_bytes"] < 20_000
+        if shutil.which("arm-none-eabi-gcc"):
+            assert r["code_arm"]["flags"].endswith("-mcpu=cortex-m55 -mthumb -mfloat-abi=hard -Os")
+            assert {"ram_bytes", "footprint_bytes"} <= names
+    # The speech state: three n_fft buffers, the power spectrum and the ring of frames (float32).
+    assert speech[2].report["code_host"]["state_bytes"] >= 4 * (3 * 512 + 257 + 100 * 40)
+
+
+def test_export_c_on_the_command_line(tmp_path, capsys) -> None:
+    assert main(["export-c", "eeg-valence", "-o", str(tmp_path / "out"), "--mains", "60"]) == 0
+    text = capsys.readouterr().out
+    assert "wrote 9 files for eeg-valence" in text and "against profile hearing-aid" in text
+    header = (tmp_path / "out" / "ae_config.h").read_text()
+    assert "60 Hz notch" in header and "#define AE_EEG_CHANNELS 14" in header
+    assert main(["export-c", "face-expr", "-o", str(tmp_path / "face")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "front end 'image'" in err
