@@ -11,8 +11,9 @@
   fails counts its own drops.
 - Every `report_s` a "system" event goes through the same bus: the process's RSS and CPU share
   of one core over the interval, each pipeline's model p99 latency, and, against the device
-  profile's budgets (model p99 per modality; RSS against the sum of the configured modalities'
-  allowances), `over_budget` naming what broke and `ok`.
+  profile's budgets (model p50/p99 per modality, this host's timings scaled to the target by the
+  profile's factor as `edge.runtime.budget` does, and not judged where it gives none; RSS against
+  the sum of the configured modalities' allowances), `over_budget` naming what broke and `ok`.
 - The status socket (optional) answers each connection with one JSON line: per modality its state,
   frames, events, restarts and last error, the pipeline's figures (latency per stage, dropped
   windows), the bus and the sinks' counts, and the process's RSS and CPU time.
@@ -37,6 +38,7 @@ from typing import Any
 from edge.daemon.config import DaemonConfig, ModalityConfig
 from edge.errors import AffectEdgeError, ConfigError
 from edge.events import AffectEvent
+from edge.runtime.budget import runtime_checks
 from edge.runtime.memory import rss_bytes
 
 log = logging.getLogger(__name__)
@@ -374,8 +376,12 @@ class Daemon:
                 budget = profile.budget(name) if profile else None
                 if budget is None:
                     continue
-                if p99 is not None and budget.latency_p99_ms and p99 > budget.latency_p99_ms:
-                    over.append(f"{name}.latency_p99")
+                # Host latency scaled to the target where the profile gives the factor; a
+                # profile without one (an MCU) is not judged on this machine's timings.
+                latency = w.snapshot().get("pipeline", {}).get("model_latency", {})
+                for check in runtime_checks(name, latency, None, profile):
+                    if not check.ok:
+                        over.append(f"{name}.{check.budget.removesuffix('_ms')}")
                 rss_budget += budget.rss_bytes or 0
             if rss_budget and rss > rss_budget:
                 over.append("rss")

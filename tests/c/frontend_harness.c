@@ -35,6 +35,29 @@ static double seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The window just computed, quantised for the model; both written to out unless it is NULL. */
+static void emit(FILE *out) {
+    ae_quantize_i8(window, AE_MODEL_INPUT_SIZE, AE_MODEL_INPUT_SCALE, AE_MODEL_INPUT_ZERO_POINT,
+                   quantised);
+    if (out != NULL) {
+        fwrite(window, sizeof(float), AE_MODEL_INPUT_SIZE, out);
+        fwrite(quantised, 1, AE_MODEL_INPUT_SIZE, out);
+    }
+}
+
+#ifndef AE_LM_N_FFT
+static void run_eeg(const float *x, size_t n, FILE *out) {
+    size_t i;
+    ae_eeg_init(&state);
+    for (i = 0; i < n; i++) {
+        if (ae_eeg_push(&state, x + i * AE_EEG_CHANNELS)) {
+            ae_eeg_window(&state, window);
+            emit(out);
+        }
+    }
+}
+#endif
+
 static long file_size(FILE *f) {
     long n;
     fseek(f, 0, SEEK_END);
@@ -100,10 +123,7 @@ int main(int argc, char **argv) {
             if (ae_logmel_feed_i16(&state, x + i, 1) && state.frames >= AE_LM_WINDOW_FRAMES &&
                 (state.frames - AE_LM_WINDOW_FRAMES) % AE_LM_UPDATE_FRAMES == 0) {
                 ae_logmel_window(&state, window);
-                ae_quantize_i8(window, AE_MODEL_INPUT_SIZE, AE_MODEL_INPUT_SCALE,
-                               AE_MODEL_INPUT_ZERO_POINT, quantised);
-                fwrite(window, sizeof(float), AE_MODEL_INPUT_SIZE, out);
-                fwrite(quantised, 1, AE_MODEL_INPUT_SIZE, out);
+                emit(out);
             }
         }
         fclose(out);
@@ -111,37 +131,18 @@ int main(int argc, char **argv) {
 #else
     {
         const float *x = data;
-        size_t n = (size_t)bytes / (4u * AE_EEG_CHANNELS), i;
+        size_t n = (size_t)bytes / (4u * AE_EEG_CHANNELS);
         long repeats = argc > 3 ? atol(argv[3]) : 0, r;
         for (r = 0; r < repeats; r++) {
-            double t0;
-            ae_eeg_init(&state);
-            t0 = seconds();
-            for (i = 0; i < n; i++) {
-                if (ae_eeg_push(&state, x + i * AE_EEG_CHANNELS)) {
-                    ae_eeg_window(&state, window);
-                    ae_quantize_i8(window, AE_MODEL_INPUT_SIZE, AE_MODEL_INPUT_SCALE,
-                                   AE_MODEL_INPUT_ZERO_POINT, quantised);
-                }
-            }
+            double t0 = seconds();
+            run_eeg(x, n, NULL);
             printf("%.1f\n", (seconds() - t0) * 1e9 * AE_EEG_HOP / (double)n);
         }
-        if (repeats > 0) {
-            free(data);
-            return 0;
+        if (repeats == 0) {
+            out = fopen(argv[2], "wb");
+            run_eeg(x, n, out);
+            fclose(out);
         }
-        out = fopen(argv[2], "wb");
-        ae_eeg_init(&state);
-        for (i = 0; i < n; i++) {
-            if (ae_eeg_push(&state, x + i * AE_EEG_CHANNELS)) {
-                ae_eeg_window(&state, window);
-                ae_quantize_i8(window, AE_MODEL_INPUT_SIZE, AE_MODEL_INPUT_SCALE,
-                               AE_MODEL_INPUT_ZERO_POINT, quantised);
-                fwrite(window, sizeof(float), AE_MODEL_INPUT_SIZE, out);
-                fwrite(quantised, 1, AE_MODEL_INPUT_SIZE, out);
-            }
-        }
-        fclose(out);
     }
 #endif
     free(data);
