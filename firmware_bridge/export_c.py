@@ -295,6 +295,59 @@ const ae_real ae_eeg_sos[AE_EEG_SECTIONS][6] = {{
     return header, source
 
 
+USAGE = {
+    "logmel": """```c
+#include "ae_logmel.h"
+#include "ae_model.h"
+
+static ae_logmel front;                               /* static: no heap anywhere */
+static float window[AE_LM_WINDOW_FRAMES * AE_LM_N_MELS];
+
+ae_logmel_init(&front);
+/* In the audio task, for each block of int16 samples at AE_LM_SAMPLE_RATE Hz (blocks under
+ * AE_LM_UPDATE_FRAMES hops, so at most one window is due): */
+if (ae_logmel_windows_due(&front, ae_logmel_feed_i16(&front, block, n))) {
+    ae_logmel_window(&front, window);                 /* then, in a background task: */
+    ae_quantize_i8(window, AE_MODEL_INPUT_SIZE, AE_MODEL_INPUT_SCALE,
+                   AE_MODEL_INPUT_ZERO_POINT, interpreter->input(0)->data.int8);
+    interpreter->Invoke();                            /* outputs: ae_model_output_names */
+}
+```""",
+    "eeg": """```c
+#include "ae_eeg.h"
+#include "ae_model.h"
+
+static ae_eeg front;                                  /* static: no heap anywhere */
+static float window[AE_EEG_WINDOW * AE_EEG_CHANNELS];
+
+ae_eeg_init(&front);                                  /* or ae_eeg_set_baseline(&front, std_uv) */
+/* On each sample of all electrodes (µV, in the order of ae_eeg_channel_names): */
+if (ae_eeg_push(&front, sample_uv)) {
+    ae_eeg_window(&front, window);
+    ae_quantize_i8(window, AE_MODEL_INPUT_SIZE, AE_MODEL_INPUT_SCALE,
+                   AE_MODEL_INPUT_ZERO_POINT, interpreter->input(0)->data.int8);
+    interpreter->Invoke();                            /* AE_MODEL_OUTPUTS levels */
+}
+```""",
+}
+
+
+def usage(bundle: str, modality: str) -> str:
+    """The export folder's README: what is there and how firmware calls it."""
+    front = "ae_logmel" if modality == "logmel" else "ae_eeg"
+    return f"""# {bundle}, exported by affect-edge export-c
+
+- `ae_model.c`: the int8 TFLite model, 16-byte aligned; `tflite::GetModel(ae_model_data)`.
+- `ae_config.c`, `ae_config.h`: the front end's configuration and tables (generated).
+- `ae_dsp.c`, `{front}.c`: the C99 front end. Build them with the firmware; `-lm` for `logf`.
+  Single precision by default; `-DAE_REAL_DOUBLE` for double precision on a host.
+- `export.json`: sizes, the arena estimate and the checks against the device profile. Give
+  TFLite Micro's `MicroInterpreter` at least `arena.arena_bytes` of arena.
+
+{USAGE[modality]}
+"""
+
+
 # --- the model's arena -----------------------------------------------------------------------
 def arena_estimate(tflite: bytes) -> dict[str, int]:
     """Bytes TFLite Micro's arena needs for this model: planned activations plus an allowance."""
@@ -428,6 +481,7 @@ def export_c(
         files["ae_config.h"], files["ae_config.c"] = logmel_config(bundle, model)
     else:
         files["ae_config.h"], files["ae_config.c"] = eeg_config(bundle, model, mains_hz)
+    files["README.md"] = usage(manifest.name, modality)
     for name, text in files.items():
         (out / name).write_text(text)
     for name in SOURCES[modality]:

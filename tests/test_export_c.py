@@ -95,6 +95,7 @@ def test_the_export_holds_the_model_aligned_and_the_front_end(speech, tmp_path) 
     bundle, out, done = speech
     assert done.files == sorted(
         [
+            "README.md",
             "ae_config.c",
             "ae_config.h",
             "ae_dsp.c",
@@ -128,6 +129,7 @@ def test_the_export_holds_the_model_aligned_and_the_front_end(speech, tmp_path) 
     q = model.inputs[0].quantization
     assert f"#define AE_MODEL_INPUT_ZERO_POINT ({q.zero_point})" in header
     assert "#define AE_LM_N_MELS 40" in header and "#define AE_LM_UPDATE_FRAMES 50" in header
+    assert "ae_logmel_windows_due" in (out / "README.md").read_text()
     report = json.loads((out / "export.json").read_text())
     assert report["model_bytes"] == len(data) and report["model_sha256"] == model.sha256
 
@@ -266,7 +268,7 @@ def test_the_checks_and_sizes_stand_against_the_hearing_aid_profile(speech, eeg)
 def test_export_c_on_the_command_line(tmp_path, capsys) -> None:
     assert main(["export-c", "eeg-valence", "-o", str(tmp_path / "out"), "--mains", "60"]) == 0
     text = capsys.readouterr().out
-    assert "wrote 9 files for eeg-valence" in text and "against profile hearing-aid" in text
+    assert "wrote 10 files for eeg-valence" in text and "against profile hearing-aid" in text
     header = (tmp_path / "out" / "ae_config.h").read_text()
     assert "60 Hz notch" in header and "#define AE_EEG_CHANNELS 14" in header
     assert main(["export-c", "face-expr", "-o", str(tmp_path / "face")]) == 2

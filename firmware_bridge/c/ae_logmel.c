@@ -84,6 +84,16 @@ size_t ae_logmel_feed_f32(ae_logmel *s, const float *x, size_t n) {
     return s->frames - before;
 }
 
+static size_t due_by(uint32_t frames) {
+    return frames < AE_LM_WINDOW_FRAMES
+               ? 0u
+               : 1u + (size_t)(frames - AE_LM_WINDOW_FRAMES) / AE_LM_UPDATE_FRAMES;
+}
+
+size_t ae_logmel_windows_due(const ae_logmel *s, size_t made) {
+    return due_by(s->frames) - due_by(s->frames - (uint32_t)made);
+}
+
 size_t ae_logmel_window(const ae_logmel *s, float out[AE_LM_WINDOW_FRAMES * AE_LM_N_MELS]) {
     size_t have = s->frames < AE_LM_WINDOW_FRAMES ? s->frames : AE_LM_WINDOW_FRAMES;
     size_t first = s->frames - have, t, i;

@@ -35,6 +35,12 @@ void ae_logmel_init(ae_logmel *s);
 size_t ae_logmel_feed_i16(ae_logmel *s, const int16_t *x, size_t n);
 size_t ae_logmel_feed_f32(ae_logmel *s, const float *x, size_t n);
 
+/* How many windows became due among the `made` frames the last feed completed (0 or 1 for blocks
+ * under AE_LM_UPDATE_FRAMES hops): a window is due on frame AE_LM_WINDOW_FRAMES and every
+ * AE_LM_UPDATE_FRAMES frames after it, as in the Python pipeline. ae_logmel_window then gives
+ * the latest frames: feed at most a hop at a time for exactly the Python pipeline's windows. */
+size_t ae_logmel_windows_due(const ae_logmel *s, size_t made);
+
 /* The model's input: the last AE_LM_WINDOW_FRAMES frames in time order, (frames, mels) row
  * major, normalised as the bundle says. With fewer frames so far the last one is repeated (as
  * training pads short clips). Returns the frames that were real, at most the window. */

@@ -115,13 +115,11 @@ int main(int argc, char **argv) {
             }
         }
         fclose(out);
-        /* The windows, recomputed frame by frame in a second pass (a window is due on the frame
-         * that makes the count a multiple of the update once a window is full). */
+        /* The windows, in a second pass a sample at a time, so each is taken on its own frame. */
         out = fopen(argv[3], "ab");
         ae_logmel_init(&state);
         for (i = 0; i < n; i++) {
-            if (ae_logmel_feed_i16(&state, x + i, 1) && state.frames >= AE_LM_WINDOW_FRAMES &&
-                (state.frames - AE_LM_WINDOW_FRAMES) % AE_LM_UPDATE_FRAMES == 0) {
+            if (ae_logmel_windows_due(&state, ae_logmel_feed_i16(&state, x + i, 1))) {
                 ae_logmel_window(&state, window);
                 emit(out);
             }
