@@ -195,7 +195,8 @@ def test_the_serial_port_going_away_and_coming_back(tmp_path):
     bridge = Bridge(
         transport, load_bundle(default_bundle("speech")), load_bundle(default_bundle("eeg"))
     )
-    threading.Thread(target=bridge.serve, daemon=True).start()
+    server = threading.Thread(target=bridge.serve, daemon=True)
+    server.start()
 
     def acked(fd: int, seq: int, timeout: float = 15.0) -> bool:
         import select
@@ -226,6 +227,7 @@ def test_the_serial_port_going_away_and_coming_back(tmp_path):
         assert bridge.stats()["reopens"] == 1 and bridge.stats()["link_lost"] == 1
     finally:
         bridge.stop()
+        server.join(5)  # the serving thread reads the port: close it only once that has ended
         transport.close()
         for fd in (master, slave):
             with contextlib.suppress(OSError):

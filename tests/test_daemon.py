@@ -331,7 +331,7 @@ def test_system_events_report_figures_against_the_profile_budgets(tmp_path):
     system = [json.loads(x) for x in events.read_text().splitlines()]
     last = [e for e in system if e["modality"] == "system"][-1]
     assert 0.01 < last["values"]["speech_model_p99_ms"] < 1000.0
-    assert last["quality"] == {"ok": False, "over_budget": ["speech.latency_p99"]}
+    assert not last["quality"]["ok"] and "speech.latency_p99" in last["quality"]["over_budget"]
 
 
 def test_a_bad_bundle_and_sigterm_under_load(tmp_path):
