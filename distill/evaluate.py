@@ -13,6 +13,10 @@ Anchors, trained and scored fold by fold on the same speaker-disjoint folds:
   voiced frames) plus pitch (median, spread and range of log F0 over voiced frames, librosa's YIN):
   one binary classifier per AUC, and ridge regression for the CCC rows.
 
+A probe, where its weights are installed: the same logistic and ridge regressions on the top-layer
+features of a pretrained GE2E speaker encoder (`distill/teachers/ge2e.py`, weights from the
+resemblyzer wheel), to judge it as a teacher's backbone before any teacher is trained on it.
+
 Folds: EmoDB leaves one speaker out (4 folds); RAVDESS leaves out a male-female pair of actors
 (01+02, 03+04, ...; 6 folds). Cross-corpus rows train on one corpus and test on the other.
 `HELD_OUT` speakers (EmoDB 10, RAVDESS 11 and 12) are reported apart: no choice of teacher,
@@ -177,6 +181,31 @@ def corpus_features(
     return np.asarray(loud), np.stack(vec)
 
 
+#: A pretrained backbone probed as the anchors are: is it worth a teacher's while?
+GE2E_PROBE = "probe: logistic regression, pretrained GE2E encoder (resemblyzer)"
+
+
+def backbone_available() -> bool:
+    """Whether the GE2E weights (resemblyzer wheel) and torch are installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("resemblyzer", "torch"))
+
+
+def backbone_features(corpus: Corpus, progress: Callable[[], None] | None = None) -> np.ndarray:
+    """(n, 256) top-layer GE2E features per utterance (distill/teachers/ge2e.py)."""
+    from distill.teachers.ge2e import HIDDEN, Ge2eEncoder
+
+    encoder = Ge2eEncoder()
+    out = []
+    for path in corpus.files:
+        x, rate = read_audio(path)
+        out.append(encoder.features(x[0], rate)[HIDDEN])
+        if progress:
+            progress()
+    return np.stack(out)
+
+
 def _splits(corpus: Corpus) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     speakers = np.array(corpus.speakers)
     for group in speaker_folds(corpus):
@@ -289,13 +318,22 @@ def evaluate(shared: Path, bundles: dict[str, Any] | None = None, progress=None)
     for name, corpus in corpora.items():
         tick = progress(f"anchor features ({name})", len(corpus.files)) if progress else None
         feats[name] = corpus_features(corpus, tick)
+    probes = {
+        "anchor: loudness of voiced frames": {n: f[0] for n, f in feats.items()},
+        "anchor: logistic regression, log-mel stats + pitch": {n: f[1] for n, f in feats.items()},
+    }
+    if backbone_available():
+        probes[GE2E_PROBE] = {
+            name: backbone_features(
+                corpus,
+                progress(f"GE2E features ({name})", len(corpus.files)) if progress else None,
+            )
+            for name, corpus in corpora.items()
+        }
     for name, corpus in corpora.items():
         held = np.isin(corpus.speakers, HELD_OUT[name])
-        loud, vec = feats[name]
-        for anchor, x in (
-            ("anchor: loudness of voiced frames", loud),
-            ("anchor: logistic regression, log-mel stats + pitch", vec),
-        ):
+        for anchor, by_corpus in probes.items():
+            x = by_corpus[name]
             kind = "loudness" if x.ndim == 1 else "logreg"
             pred, a, v = cross_validated(corpus, x, kind)
             rows.append(
@@ -314,9 +352,7 @@ def evaluate(shared: Path, bundles: dict[str, Any] | None = None, progress=None)
                 )
             )
             other = "ravdess" if name == "emodb" else "emodb"
-            o_loud, o_vec = feats[other]
-            ox = o_loud if kind == "loudness" else o_vec
-            p2, a2, v2 = anchor_predictions(corpus, x, corpora[other], ox, kind)
+            p2, a2, v2 = anchor_predictions(corpus, x, corpora[other], by_corpus[other], kind)
             rows.append(
                 rows_for(anchor, corpora[other], f"cross-corpus: trained on {name}", p2, a2, v2)
             )
