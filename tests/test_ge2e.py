@@ -74,3 +74,25 @@ def test_its_top_layer_ranks_arousal_for_actors_it_was_not_fitted_on(ravdess) ->
     corpus, feats = ravdess
     pred, arousal, _ = cross_validated(corpus, feats[:, HIDDEN], "logreg")
     assert figures(corpus, pred, arousal)["arousal_auc"] > 0.85
+
+
+def test_a_ridge_head_on_the_backbone_is_a_teacher(tmp_path, ravdess) -> None:
+    from distill.audio import load_16k
+    from distill.teachers import from_spec
+    from distill.teachers.ge2e import apply_head, fit_head
+
+    corpus, feats = ravdess
+    train = np.isin(corpus.speakers, ["01", "02", "03", "04"])
+    head = fit_head(feats[train][:, HIDDEN], corpus.targets[train], alpha=100.0)
+    path = tmp_path / "head.npz"
+    np.savez(path, **head, note=np.array("test head"))
+    teacher = from_spec(f"ge2e:{path}")
+    test = corpus.subset(~train)
+    got = teacher.predict([load_16k(p) for p in test.files[:4]])
+    assert got.shape == (4, 3) and np.all((got >= 0) & (got <= 1))
+    np.testing.assert_allclose(
+        got, apply_head(head, feats[~train][:4, HIDDEN]), atol=0.05
+    )  # the same head on the features of the same files (resampled by another route)
+    assert teacher.name.startswith("GE2E backbone") and "non-commercial" in teacher.licence
+    with pytest.raises(ConfigError, match="GE2E teacher head not found"):
+        from_spec(f"ge2e:{tmp_path / 'missing.npz'}")

@@ -4,7 +4,8 @@ A teacher is named on the command line by a spec, `KIND:PATH`, optionally weight
 joined with `+` into an ensemble, e.g.
     emodb:build/teachers/emodb-cnn.pt*2+mfcc-cnn:../shared/teachers/speech-mfcc-cnn
 Kinds: `wav2vec2` (transformers folder), `onnx` (raw-wave ONNX file), `mfcc-cnn` (the Keras
-teacher folder), `emodb` (a teacher trained here on EmoDB labels).
+teacher folder), `emodb` (a teacher trained here on EmoDB labels), `ge2e` (a ridge head, trained here on both
+corpora, over the pretrained GE2E speaker encoder of the resemblyzer wheel).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from distill.teachers.base import SAMPLE_RATE, Teacher
 from edge.errors import ConfigError
 
-KINDS = ("wav2vec2", "onnx", "mfcc-cnn", "emodb")
+KINDS = ("wav2vec2", "onnx", "mfcc-cnn", "emodb", "ge2e")
 
 
 def _one(spec: str) -> Teacher:
@@ -37,6 +38,10 @@ def _one(spec: str) -> Teacher:
         from distill.teachers.emodb import EmoDbTeacher
 
         return EmoDbTeacher(path)
+    if kind == "ge2e":
+        from distill.teachers.ge2e import Ge2eTeacher
+
+        return Ge2eTeacher(path)
     raise ConfigError(f"unknown teacher kind {kind!r} in {spec!r}; kinds: {KINDS}")
 
 

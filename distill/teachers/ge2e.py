@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from distill.teachers.base import SAMPLE_RATE, Teacher
 from edge.errors import ConfigError
 
 RATE = 16000
@@ -93,3 +94,53 @@ class Ge2eEncoder:
             embed = torch.relu(self.linear(hidden[-1]))
             embed = embed / embed.norm(dim=1, keepdim=True).clamp_min(1e-12)
             return np.concatenate([embed.mean(0).numpy(), out.mean(dim=1).mean(0).numpy()])
+
+
+# --- a teacher on the backbone ------------------------------------------------------------------
+#: What a teacher head trained here on the shared corpora may be used for.
+LICENCE = (
+    "research / non-commercial: head trained on EmoDB (free for research use) and RAVDESS "
+    "(CC BY-NC-SA 4.0); backbone weights Apache-2.0 (resemblyzer)"
+)
+
+
+def fit_head(x: np.ndarray, y: np.ndarray, alpha: float) -> dict[str, np.ndarray]:
+    """Ridge regression of (n, 3) targets on standardised (n, 256) features, as arrays."""
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    z = (x - mean) / std
+    a = z.T @ z + alpha * np.eye(z.shape[1])
+    coef = np.linalg.solve(a, z.T @ (y - y.mean(axis=0)))
+    return {"mean": mean, "std": std, "coef": coef, "bias": y.mean(axis=0)}
+
+
+def apply_head(head: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    return np.clip(((x - head["mean"]) / head["std"]) @ head["coef"] + head["bias"], 0.0, 1.0)
+
+
+class Ge2eTeacher(Teacher):
+    """Frozen GE2E backbone (top layer) and a ridge head: 16 kHz waveforms in, A/D/V out.
+
+    The head file (`scripts/train_ge2e_teacher.py` writes it) is an .npz of mean, std, coef, bias
+    and the leave-speakers-out figures it was chosen by."""
+
+    chunk_s = 10.0
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"GE2E teacher head not found: {path}")
+        with np.load(path) as f:
+            self.head = {k: f[k] for k in ("mean", "std", "coef", "bias")}
+            note = str(f["note"]) if "note" in f else ""
+        self.encoder = Ge2eEncoder()
+        self.rate = SAMPLE_RATE
+        self.name = (
+            f"GE2E backbone (resemblyzer) + ridge head ({path.name}{'; ' + note if note else ''})"
+        )
+        self.licence = LICENCE
+
+    def features(self, wave: np.ndarray) -> np.ndarray:
+        return self.encoder.features(wave, self.rate)[HIDDEN]
+
+    def _predict(self, waves) -> np.ndarray:
+        return apply_head(self.head, np.stack([self.features(w) for w in waves]))
