@@ -1,6 +1,7 @@
 """Distil the speech_adv student from the two-corpus teacher, export it, and judge it.
 
-Teacher: build/teachers/speech-cnn.pt (scripts/train_speech_teacher.py). Targets: the teacher's
+Teacher: build/teachers/speech-cnn.pt (scripts/train_speech_teacher.py), or a GE2E-backbone
+head given as an .npz (scripts/train_ge2e_teacher.py). Targets: the teacher's
 A/D/V on the CLEAN audio of every utterance of both corpora; inputs: that clean audio and
 `--variants` copies with what a device meets (distill.audio.augment_device), so the student
 learns to give the clean answer through noise, reverberation, gain and band limits. The
@@ -8,7 +9,8 @@ held-out speakers of distill/evaluate.py are in no training or validation set; R
 09 and 10 and EmoDB speaker 09 validate (early stopping on CCC against the teacher).
 Export: ONNX and TFLite, fp32 and int8, calibrated on front-end windows of both corpora.
 Writes build/speech-v2/{student.pt,calibration.npy,bundle/}; does not touch edge/models.
-Usage: python scripts/build_speech_student.py [--shared ../shared] [--variants 4] [--epochs 80]
+Usage: python scripts/build_speech_student.py [--shared ../shared] [--teacher PATH] [--out DIR]
+       [--variants 4] [--epochs 80] [--threads 2]
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def main() -> None:
     )
     parser.add_argument("--variants", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=80)
+    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
     import torch
@@ -57,13 +60,37 @@ def main() -> None:
     from edge.frontends.speech import windows
     from quant.build import ExportOptions, build_bundle
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     t0 = time.time()
-    teacher = EmoDbTeacherNet()
-    teacher.load_state_dict(
-        torch.load(args.teacher, map_location="cpu", weights_only=True)["state_dict"]
-    )
-    teacher.eval()
+    if args.teacher.suffix == ".npz":
+        from distill.teachers.ge2e import Ge2eTeacher
+
+        ge2e = Ge2eTeacher(args.teacher)
+
+        def teach(path: Path, clean: np.ndarray) -> np.ndarray:
+            return ge2e.predict([load_16k(path)])[0]
+
+        described = (
+            "GE2E-backbone teacher (the pretrained speaker encoder of the resemblyzer 0.1.4 wheel, "
+            f"Apache-2.0, frozen, with a ridge head: {args.teacher.name}, "
+            "scripts/train_ge2e_teacher.py), trained on EmoDB and RAVDESS emotions placed on the "
+            "circumplex, with device augmentation"
+        )
+    else:
+        teacher = EmoDbTeacherNet()
+        teacher.load_state_dict(
+            torch.load(args.teacher, map_location="cpu", weights_only=True)["state_dict"]
+        )
+        teacher.eval()
+
+        def teach(path: Path, clean: np.ndarray) -> np.ndarray:
+            return predict_utterances(teacher, Examples([clean], np.zeros((1, 3))), CROP_FRAMES)[0]
+
+        described = (
+            "two-corpus log-mel CNN teacher (build/teachers/speech-cnn.pt, "
+            "scripts/train_speech_teacher.py), trained on EmoDB and RAVDESS emotions placed on "
+            "the circumplex, with device augmentation"
+        )
     train_x, train_y, val_x, val_y, calib = [], [], [], [], []
     for name in ("emodb", "ravdess"):
         corpus = read_corpus(args.shared, name)
@@ -71,9 +98,7 @@ def main() -> None:
             if speaker in HELD_OUT[name]:
                 continue
             clean = file_features(path)
-            target = predict_utterances(teacher, Examples([clean], np.zeros((1, 3))), CROP_FRAMES)[
-                0
-            ]
+            target = teach(path, clean)
             wave = load_16k(path)
             variants = [clean] + [
                 speech_features(augment_device(wave, path.name, v))
@@ -124,14 +149,18 @@ def main() -> None:
         },
         front_end_dict(),
         {
-            "teacher": "two-corpus log-mel CNN teacher (build/teachers/speech-cnn.pt, scripts/train_speech_teacher.py), "
-            "trained on EmoDB and RAVDESS emotions placed on the circumplex, with device augmentation",
+            "teacher": described,
             "data": "EmoDB (German, speakers 03, 08, 09) and RAVDESS (English, actors 01-10) of ../shared/data, each "
             f"utterance clean and in {args.variants} device-augmented copies; EmoDB 10 and RAVDESS 11-12 held out of "
             "everything; EmoDB 09 and RAVDESS 09-10 validated",
             "date": "",
             "source_revision": "",
-            "licence": LICENCE,
+            "licence": LICENCE
+            + (
+                "; teacher backbone weights Apache-2.0 (resemblyzer)"
+                if args.teacher.suffix == ".npz"
+                else ""
+            ),
         },
         name="speech-adv",
         modality="speech",

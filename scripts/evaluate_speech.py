@@ -46,9 +46,10 @@ def main() -> None:
     bundles = {label: (bundle, seen_by(bundle, args.shared))}
     if args.candidate:
         candidate = load_bundle(args.candidate)
-        bundles[f"candidate {args.candidate.name} (int8)"] = (
+        # As --help says: a candidate learned from every speaker but the held-out ones.
+        bundles[f"candidate {candidate.manifest.name} from {args.candidate} (int8)"] = (
             candidate,
-            seen_by(candidate, args.shared),
+            all_but(args.shared, HELD_OUT),
         )
     result = evaluate(args.shared, bundles)
     rows = [
