@@ -1,15 +1,19 @@
 """Rebuild the default speech bundle (edge/models/speech-adv) from scratch, and say what it measures.
 
-1. scripts/train_speech_teacher.py: the two-corpus teacher, judged on speaker-disjoint folds
-   (skipped when build/teachers/speech_report.json exists; --retrain forces it).
+1. The teacher, judged on speaker-disjoint folds: `--teacher cnn` (the default, version 2's
+   recipe) runs scripts/train_speech_teacher.py, the two-corpus log-mel CNN; `--teacher ge2e`
+   runs scripts/train_ge2e_teacher.py, the pretrained GE2E backbone with a ridge head, and
+   builds a version 3 (each skipped when its report exists in build/teachers; --retrain forces
+   it).
 2. scripts/build_speech_student.py: the student, distilled with device augmentation, exported
-   to ONNX and TFLite fp32/int8 with reference examples (skipped when build/speech-v2/bundle
+   to ONNX and TFLite fp32/int8 with reference examples (skipped when its staging bundle
    exists; --retrain forces it).
 3. The student judged on the held-out speakers on the device path (distill/evaluate.py) and on
    the sample clip under white noise; these figures and the teacher's go into the manifest's
    `measured.evaluation`, and the bundle replaces edge/models/speech-adv.
-Needs ../shared (EmoDB and RAVDESS) and the train/export extras; about 15 minutes on 2 cores.
-Usage: python scripts/build_default_speech.py [--shared ../shared] [--retrain]
+Needs ../shared (EmoDB and RAVDESS), the train/export extras and, for the GE2E teacher, the
+resemblyzer wheel (make setup installs it); about 15 minutes on 2 cores.
+Usage: python scripts/build_default_speech.py [--shared ../shared] [--teacher ge2e|cnn] [--retrain]
 """
 
 from __future__ import annotations
@@ -27,6 +31,27 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 OUT = ROOT / "edge" / "models" / "speech-adv"
 BUILD = ROOT / "build"
+RECIPES = {
+    "ge2e": {
+        "script": "train_ge2e_teacher.py",
+        "report": "ge2e_report.json",
+        "teacher": "ge2e-head.npz",
+        "build": "speech-v3",
+        "version": "3",
+        "description": "speech_adv student distilled from a teacher on the pretrained GE2E speaker "
+        "encoder (resemblyzer) with a ridge head trained on EmoDB + RAVDESS, with device "
+        "augmentation; see measured.evaluation",
+    },
+    "cnn": {
+        "script": "train_speech_teacher.py",
+        "report": "speech_report.json",
+        "teacher": "speech-cnn.pt",
+        "build": "speech-v2",
+        "version": "2",
+        "description": "speech_adv student distilled from a two-corpus (EmoDB + RAVDESS) log-mel "
+        "CNN teacher with device augmentation; see measured.evaluation",
+    },
+}
 
 
 def main() -> None:
@@ -34,20 +59,23 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    parser.add_argument("--teacher", choices=("cnn", "ge2e"), default="cnn")
     parser.add_argument("--retrain", action="store_true")
     args = parser.parse_args()
-    report = BUILD / "teachers" / "speech_report.json"
+    recipe = RECIPES[args.teacher]
+    report = BUILD / "teachers" / recipe["report"]
     if args.retrain or not report.is_file():
         subprocess.run(
             [
                 sys.executable,
-                str(ROOT / "scripts" / "train_speech_teacher.py"),
+                str(ROOT / "scripts" / recipe["script"]),
                 "--shared",
                 str(args.shared),
             ],
             check=True,
         )
-    staging = BUILD / "speech-v2" / "bundle"
+    build = BUILD / recipe["build"]
+    staging = build / "bundle"
     if args.retrain or not staging.is_dir():
         subprocess.run(
             [
@@ -55,6 +83,10 @@ def main() -> None:
                 str(ROOT / "scripts" / "build_speech_student.py"),
                 "--shared",
                 str(args.shared),
+                "--teacher",
+                str(BUILD / "teachers" / recipe["teacher"]),
+                "--out",
+                str(build),
             ],
             check=True,
         )
@@ -84,11 +116,8 @@ def main() -> None:
         }
     teacher = json.loads(report.read_text())
     manifest = bundle.manifest.to_dict()
-    manifest["version"] = "2"
-    manifest["description"] = (
-        "speech_adv student distilled from a two-corpus (EmoDB + RAVDESS) log-mel CNN teacher with "
-        "device augmentation; see measured.evaluation"
-    )
+    manifest["version"] = recipe["version"]
+    manifest["description"] = recipe["description"]
     manifest["measured"]["evaluation"] = {
         "held_out_speakers": {k: list(v) for k, v in HELD_OUT.items()},
         "student_held_out": rows,
@@ -99,7 +128,7 @@ def main() -> None:
     }
     files = {m.file: bundle.model_bytes(m) for m in bundle.manifest.models}
     files[bundle.manifest.reference.file] = (staging / bundle.manifest.reference.file).read_bytes()
-    final = BUILD / "speech-v2" / "final"
+    final = build / "final"
     write_bundle(final, json.loads(json.dumps(manifest, default=float)), files, overwrite=True)
     if OUT.exists():
         shutil.rmtree(OUT)
