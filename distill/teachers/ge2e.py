@@ -9,10 +9,10 @@ are found through the package's location and loaded into our own modules.
 
 Its input, as the package computes it: 16 kHz audio raised to -30 dBFS if quieter, a *power* mel
 spectrogram (librosa, 25 ms windows, 10 ms hop, 40 bands, not logged). We cut it into partials
-of 160 frames (1.6 s) every 80 frames, the last zero-padded. Per utterance we keep two 256-vectors, averaged over partials:
-the L2-normalised speaker embedding, and the top LSTM layer's output averaged over time. The
-second carries more of how a thing is said (see the speech evaluation table), which is what a
-teacher of arousal and valence needs.
+of 160 frames (1.6 s) every 80 frames, the last zero-padded. Per utterance we keep two
+256-vectors, averaged over partials: the L2-normalised speaker embedding, and the top LSTM
+layer's output averaged over time. The second carries more of how a thing is said (see the
+speech evaluation table), which is what a teacher of arousal and valence needs.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 from distill.teachers.base import SAMPLE_RATE, Teacher
 from edge.errors import ConfigError
 
-RATE = 16000
+RATE = SAMPLE_RATE
 PARTIAL = 160
 STEP = 80
 TARGET_DBFS = -30.0
@@ -133,7 +133,7 @@ class Ge2eTeacher(Teacher):
             self.head = {k: f[k] for k in ("mean", "std", "coef", "bias")}
             note = str(f["note"]) if "note" in f else ""
         self.encoder = Ge2eEncoder()
-        self.rate = SAMPLE_RATE
+        self.rate = RATE
         self.name = (
             f"GE2E backbone (resemblyzer) + ridge head ({path.name}{'; ' + note if note else ''})"
         )
