@@ -264,21 +264,27 @@ def test_systemd_hears_ready_watchdog_reloading_and_stopping(tmp_path):
     assert got[0] == b"READY=1" and any(g.startswith(b"STATUS=running speech") for g in got)
 
 
-def test_system_events_report_figures_against_the_profile_budgets(tmp_path):
+def system_events(tmp_path: Path, profile: str, seconds: float) -> list[dict]:
+    """Run the daemon on the speech clip against `profile` for `seconds`; its system events."""
     events = tmp_path / "e.jsonl"
+    events.unlink(missing_ok=True)
     cfg = write(
         tmp_path / "d.toml",
-        f'profile = "hearing-aid-coprocessor"\nreport_s = 0.5\n'
+        f'profile = "{profile}"\nreport_s = 0.5\n'
         f'[speech]\nsource = "file:{CLIP}"\n'
         f'[[sinks]]\nkind = "jsonl"\npath = "{events}"\n',
     )
     daemon = Daemon(load_config(cfg))
     try:
-        time.sleep(3.2)
+        time.sleep(seconds)
     finally:
         daemon.close()
-    system = [json.loads(x) for x in events.read_text().splitlines()]
-    system = [e for e in system if e["modality"] == "system"]
+    lines = [json.loads(x) for x in events.read_text().splitlines()]
+    return [e for e in lines if e["modality"] == "system"]
+
+
+def test_system_events_report_figures_against_the_profile_budgets(tmp_path):
+    system = system_events(tmp_path, "hearing-aid-coprocessor", 3.2)
     assert len(system) >= 4
     last = system[-1]
     assert 0 < last["values"]["rss_mb"] < 2000 and 0 <= last["values"]["cpu_share"] < 2.5
@@ -292,44 +298,21 @@ def test_system_events_report_figures_against_the_profile_budgets(tmp_path):
     assert last["quality"] == {"ok": True, "over_budget": []}
 
     # A profile no host can meet: both budgets broken, and said so in the events.
-    tight = (ROOT / "devices" / "profiles" / "x86-host.toml").read_text()
-    tight = tight.replace("latency_p99_ms = 5.0", "latency_p99_ms = 0.001")
+    host = (ROOT / "devices" / "profiles" / "x86-host.toml").read_text()
+    tight = host.replace("latency_p99_ms = 5.0", "latency_p99_ms = 0.001")
     tight = tight.replace(
         "rss_bytes = 400_000_000\n\n[budgets.face]", "rss_bytes = 1_000_000\n\n[budgets.face]"
     )
-    write(tmp_path / "tight.toml", tight)
-    cfg.write_text(
-        cfg.read_text().replace('"hearing-aid-coprocessor"', f'"{tmp_path / "tight.toml"}"')
-    )
-    events.unlink()
-    daemon = Daemon(load_config(cfg))
-    try:
-        time.sleep(2.2)
-    finally:
-        daemon.close()
-    system = [json.loads(x) for x in events.read_text().splitlines()]
-    last = [e for e in system if e["modality"] == "system"][-1]
+    last = system_events(tmp_path, str(write(tmp_path / "tight.toml", tight)), 2.2)[-1]
     assert last["quality"] == {"ok": False, "over_budget": ["speech.latency_p99", "rss"]}
 
     # A slow target this host stands in for: a budget of a second, met here, but not once this
     # host's timings are scaled by the profile's factor.
-    slow = (ROOT / "devices" / "profiles" / "x86-host.toml").read_text()
-    slow = slow.replace('arch = "x86_64"', 'arch = "armv6"').replace(
+    slow = host.replace('arch = "x86_64"', 'arch = "armv6"').replace(
         "host_latency_scale = 1.0", "host_latency_scale = 100000.0"
     )
     slow = slow.replace("latency_p99_ms = 5.0", "latency_p99_ms = 1000.0")
-    write(tmp_path / "slow.toml", slow)
-    cfg.write_text(
-        cfg.read_text().replace(str(tmp_path / "tight.toml"), str(tmp_path / "slow.toml"))
-    )
-    events.unlink()
-    daemon = Daemon(load_config(cfg))
-    try:
-        time.sleep(2.2)
-    finally:
-        daemon.close()
-    system = [json.loads(x) for x in events.read_text().splitlines()]
-    last = [e for e in system if e["modality"] == "system"][-1]
+    last = system_events(tmp_path, str(write(tmp_path / "slow.toml", slow)), 2.2)[-1]
     assert 0.01 < last["values"]["speech_model_p99_ms"] < 1000.0
     assert not last["quality"]["ok"] and "speech.latency_p99" in last["quality"]["over_budget"]
 
