@@ -31,22 +31,15 @@ from edge.frontends.speech import features
 from edge.runtime import load_bundle
 from edge.runtime.registry import find_bundle
 from firmware_bridge.export_c import C_DIR, arena_estimate, export_c
+from tests.cbuild import SANITIZE, build_c, needs_gcc
 
 ROOT = Path(__file__).resolve().parents[1]
 HARNESS = ROOT / "tests" / "c" / "frontend_harness.c"
 CLIP = ROOT / "edge" / "data" / "samples" / "speech_en.wav"
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
-SANITIZE = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined"]
-
-needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
 
 
 def build(out: Path, unit: str, exe: Path, *flags: str) -> Path:
-    sources = [out / "ae_dsp.c", out / unit, out / "ae_config.c", HARNESS]
-    cmd = ["gcc", *STRICT, *flags, f"-I{out}", *map(str, sources), "-o", str(exe), "-lm"]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return exe
+    return build_c(exe, [out / "ae_dsp.c", out / unit, out / "ae_config.c", HARNESS], out, *flags)
 
 
 def quantise(x: np.ndarray, q) -> np.ndarray:
@@ -117,11 +110,7 @@ def test_the_export_holds_the_model_aligned_and_the_front_end(speech, tmp_path) 
         "  fwrite(ae_model_data, 1, AE_MODEL_SIZE, f); fclose(f);\n"
         '  printf("%d %s\\n", (int)((uintptr_t)ae_model_data % 16u), AE_MODEL_SHA256); return 0; }\n'
     )
-    exe = tmp_path / "dump"
-    subprocess.run(
-        ["gcc", *STRICT, f"-I{out}", str(probe), str(out / "ae_model.c"), "-o", str(exe)],
-        check=True,
-    )
+    exe = build_c(tmp_path / "dump", [probe, out / "ae_model.c"], out)
     got = subprocess.run([str(exe), str(tmp_path / "model.bin")], capture_output=True, text=True)
     assert (tmp_path / "model.bin").read_bytes() == data
     assert got.stdout.split() == ["0", model.sha256]

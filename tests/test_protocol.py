@@ -4,7 +4,6 @@ chunking, every message type, and the C99 codec on the shared vectors under ASan
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from firmware_bridge.protocol import (
     encode_message,
     parse_frame,
 )
+from tests.cbuild import SANITIZE, build_c, needs_gcc
 
 ROOT = Path(__file__).resolve().parents[1]
 C_DIR = ROOT / "firmware_bridge" / "c"
@@ -141,30 +141,14 @@ def test_the_c_library_uses_only_stdint_stddef_and_string():
     assert "malloc" not in (C_DIR / "affect_proto.c").read_text()
 
 
-@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+@needs_gcc
 def test_the_c_codec_reproduces_the_vectors_under_sanitizers(tmp_path):
-    exe = tmp_path / "test_proto"
-    build = subprocess.run(
-        [
-            "gcc",
-            "-std=c99",
-            "-Wall",
-            "-Wextra",
-            "-Werror",
-            "-pedantic",
-            "-g",
-            "-fsanitize=address,undefined",
-            "-fno-sanitize-recover=undefined",
-            f"-I{C_DIR}",
-            str(C_DIR / "affect_proto.c"),
-            str(ROOT / "tests" / "c" / "test_proto.c"),
-            "-o",
-            str(exe),
-        ],
-        capture_output=True,
-        text=True,
+    exe = build_c(
+        tmp_path / "test_proto",
+        [C_DIR / "affect_proto.c", ROOT / "tests" / "c" / "test_proto.c"],
+        C_DIR,
+        *SANITIZE,
     )
-    assert build.returncode == 0, build.stderr
     run = subprocess.run([str(exe), str(C_DIR / "vectors.txt")], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.startswith(f"ok {len(vectors.vectors())} vectors")
