@@ -370,15 +370,14 @@ class Daemon:
             rss_budget = 0
             for w in self.workers:
                 name = w.config.name
-                p99 = w.snapshot().get("pipeline", {}).get("model_latency", {}).get("p99_ms")
-                if p99 is not None:
-                    values[f"{name}_model_p99_ms"] = round(p99, 3)
+                latency = w.snapshot().get("pipeline", {}).get("model_latency", {})
+                if latency.get("p99_ms") is not None:
+                    values[f"{name}_model_p99_ms"] = round(latency["p99_ms"], 3)
                 budget = profile.budget(name) if profile else None
                 if budget is None:
                     continue
                 # Host latency scaled to the target where the profile gives the factor; a
                 # profile without one (an MCU) is not judged on this machine's timings.
-                latency = w.snapshot().get("pipeline", {}).get("model_latency", {})
                 for check in runtime_checks(name, latency, None, profile):
                     if not check.ok:
                         over.append(f"{name}.{check.budget.removesuffix('_ms')}")
