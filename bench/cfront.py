@@ -100,14 +100,15 @@ def main(quick: bool = False) -> None:
     if shutil.which("gcc") is None:
         print("cfront: gcc is not installed; nothing measured")
         return
+    from edge.runtime.registry import find_bundle
     from firmware_bridge.export_c import export_c
 
     repeats = 5 if quick else 15
     med = lambda v: float(np.median(v))  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
         sp, ee = Path(tmp) / "speech", Path(tmp) / "eeg"
-        export_c(_bundle("speech-adv"), sp)
-        export_c(_bundle("eeg-valence"), ee)
+        export_c(find_bundle("speech-adv"), sp)
+        export_c(find_bundle("eeg-valence"), ee)
         x = speech_input(10 if quick else 30)
         x.tofile(sp / "in.i16")
         args = [str(sp / "in.i16"), str(BLOCK), str(sp / "unused")]
@@ -180,12 +181,6 @@ def main(quick: bool = False) -> None:
             "the signal-quality flags (an FFT per window); they are not a like-for-like ratio.",
         ],
     )
-
-
-def _bundle(name: str) -> Path:
-    from edge.runtime.registry import find_bundle
-
-    return find_bundle(name)
 
 
 if __name__ == "__main__":
