@@ -108,6 +108,40 @@ def all_but(shared: Path, held_out: dict[str, tuple[str, ...]]) -> dict[str, tup
     }
 
 
+@dataclass(frozen=True)
+class Pooled:
+    """Both corpora as one set for the two-corpus teachers: speakers as "corpus/id", the held-out
+    ones marked, and the five folds over the rest (fold i leaves out EmoDB speaker i, if any,
+    and RAVDESS actors 2i+1 and 2i+2)."""
+
+    corpora: tuple[Corpus, ...]
+    files: tuple[Path, ...]
+    speakers: np.ndarray
+    corpus_of: np.ndarray
+    held: np.ndarray
+    targets: np.ndarray
+    folds: tuple[tuple[str, ...], ...]
+
+
+def pooled(shared: Path) -> Pooled:
+    corpora = tuple(read_corpus(shared, name) for name in ("emodb", "ravdess"))
+    files, speakers, corpus_of = [], [], []
+    for c in corpora:
+        files += c.files
+        speakers += [f"{c.name}/{s}" for s in c.speakers]
+        corpus_of += [c.name] * len(c.files)
+    spk = np.array(speakers)
+    held = np.array([s.split("/")[1] in HELD_OUT[s.split("/")[0]] for s in spk])
+    emodb = sorted({str(s) for s in spk[~held] if s.startswith("emodb/")})
+    ravdess = sorted({str(s) for s in spk[~held] if s.startswith("ravdess/")})
+    folds = tuple(
+        tuple(([emodb[i]] if i < len(emodb) else []) + ravdess[2 * i : 2 * i + 2])
+        for i in range((len(ravdess) + 1) // 2)
+    )
+    targets = np.concatenate([c.targets for c in corpora])
+    return Pooled(corpora, tuple(files), spk, np.array(corpus_of), held, targets, folds)
+
+
 def speaker_folds(corpus: Corpus) -> list[tuple[str, ...]]:
     """Test-speaker groups: one speaker each for EmoDB; male-female actor pairs for RAVDESS."""
     speakers = sorted(set(corpus.speakers))

@@ -42,19 +42,13 @@ def main() -> None:
     import torch
 
     from distill.audio import augment_device, load_16k
-    from distill.evaluate import HELD_OUT, figures, read_corpus
+    from distill.evaluate import figures, pooled
     from distill.teachers.ge2e import HIDDEN, Ge2eEncoder, apply_head, fit_head
 
     torch.set_num_threads(2)
-    corpora = [read_corpus(args.shared, name) for name in ("emodb", "ravdess")]
-    files, speakers, corpus_of = [], [], []
-    for c in corpora:
-        files += c.files
-        speakers += [f"{c.name}/{s}" for s in c.speakers]
-        corpus_of += [c.name] * len(c.files)
-    speakers, corpus_of = np.array(speakers), np.array(corpus_of)
-    held = np.array([s.split("/")[1] in HELD_OUT[s.split("/")[0]] for s in speakers])
-    targets = np.concatenate([c.targets for c in corpora])
+    data = pooled(args.shared)
+    corpora, files, speakers, corpus_of = data.corpora, data.files, data.speakers, data.corpus_of
+    held, targets, folds = data.held, data.targets, data.folds
 
     encoder = Ge2eEncoder()
     t0 = time.time()
@@ -66,13 +60,6 @@ def main() -> None:
             feats[i, v] = encoder.features(augment_device(wave, path.name, v), 16000)[HIDDEN]
         if i % 100 == 0:
             print(f"features {i}/{len(files)} {time.time() - t0:.0f} s", flush=True)
-
-    emodb = sorted({s for s in speakers[~held] if s.startswith("emodb/")})
-    ravdess = sorted({s for s in speakers[~held] if s.startswith("ravdess/")})
-    folds = [
-        ([emodb[i]] if i < len(emodb) else []) + ravdess[2 * i : 2 * i + 2]
-        for i in range((len(ravdess) + 1) // 2)
-    ]
 
     def train_rows(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return feats[index].reshape(-1, 256), np.repeat(targets[index], n_var, axis=0)

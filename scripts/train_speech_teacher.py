@@ -38,22 +38,15 @@ def main() -> None:
     import torch
 
     from distill.audio import augment_device, load_16k
-    from distill.evaluate import HELD_OUT, figures, read_corpus
+    from distill.evaluate import figures, pooled
     from distill.features import file_features, speech_features
     from distill.teachers.emodb import CROP_FRAMES, examples, save_teacher, train_teacher
     from distill.train import FitConfig, predict_utterances
 
     torch.set_num_threads(2)
-    corpora = [read_corpus(args.shared, name) for name in ("emodb", "ravdess")]
-    files, speakers, emotions, corpus_of = [], [], [], []
-    for c in corpora:
-        files += c.files
-        speakers += [f"{c.name}/{s}" for s in c.speakers]
-        emotions += c.emotions
-        corpus_of += [c.name] * len(c.files)
-    speakers, corpus_of = np.array(speakers), np.array(corpus_of)
-    held = np.array([s.split("/")[1] in HELD_OUT[s.split("/")[0]] for s in speakers])
-    targets = np.concatenate([c.targets for c in corpora])
+    data = pooled(args.shared)
+    corpora, files, speakers, corpus_of = data.corpora, data.files, data.speakers, data.corpus_of
+    held, targets, folds = data.held, data.targets, data.folds
 
     t0 = time.time()
     feats = []
@@ -71,12 +64,6 @@ def main() -> None:
         flush=True,
     )
 
-    emodb = sorted({s for s in speakers[~held] if s.startswith("emodb/")})
-    ravdess = sorted({s for s in speakers[~held] if s.startswith("ravdess/")})
-    folds = [
-        ([emodb[i]] if i < len(emodb) else []) + ravdess[2 * i : 2 * i + 2]
-        for i in range((len(ravdess) + 1) // 2)
-    ]
     config = FitConfig(
         epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch,

@@ -62,3 +62,14 @@ def test_subset_keeps_labels_aligned() -> None:
     c = Corpus("x", (Path("a"), Path("b"), Path("c")), ("1", "2", "1"), ("anger", "calm", "fear"))
     s = c.subset(np.array([True, False, True]))
     assert s.files == (Path("a"), Path("c")) and s.emotions == ("anger", "fear")
+
+
+def test_the_pooled_folds_cover_every_speaker_but_the_held_out_once(shared_dir: Path) -> None:
+    from distill.evaluate import pooled
+
+    data = pooled(shared_dir)
+    flat = [s for fold in data.folds for s in fold]
+    assert len(flat) == len(set(flat)) == len(set(data.speakers[~data.held]))
+    assert not set(flat) & set(data.speakers[data.held])
+    assert data.folds[0] == ("emodb/03", "ravdess/01", "ravdess/02")
+    assert len(data.files) == len(data.targets) == len(data.corpus_of)
