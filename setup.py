@@ -9,6 +9,7 @@ _KERNELS = [
     "edge/dsp/_logmel",
     "edge/dsp/_sos",
     "edge/dsp/_window_stats",
+    "edge/dsp/_eeg_window",
     "edge/dsp/_resample",
     "edge/dsp/_scan",
     "edge/dsp/_speech",

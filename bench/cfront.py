@@ -178,7 +178,7 @@ def main(quick: bool = False) -> None:
             "(tests/test_export_c.py states the tolerance); the Cython device kernel also runs "
             "the voice gate, which the C one leaves to the host.",
             "The EEG rows differ in what they do: the Python front end also resamples and computes "
-            "the signal-quality flags (an FFT per window); they are not a like-for-like ratio.",
+            "the signal-quality flags (edge/dsp/_eeg_window.pyx); they are not a like-for-like ratio.",
         ],
     )
 

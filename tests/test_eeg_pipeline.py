@@ -9,7 +9,7 @@ import pytest
 from devices.frame import Frame
 from distill.dreamer import EMOTIV_14, synthetic_trial
 from edge.errors import ConfigError, InputError
-from edge.frontends.eeg import Baseline, match_channels, window_inputs
+from edge.frontends.eeg import Baseline, EegFrontEnd, match_channels, window_inputs
 from edge.pipelines.eeg import EegPipeline
 from edge.runtime import load_bundle
 from edge.runtime.registry import find_bundle
@@ -112,10 +112,11 @@ def test_volts_resampling_and_a_stored_baseline(bundle, tmp_path):
         Baseline.load(path, CYTON)
 
 
-def test_bad_channels_are_flagged_and_not_scored(bundle):
-    x = recording(22, seed=5)
-    n = x.shape[1]
-    t = np.arange(n) / RATE
+def with_artefacts(x: np.ndarray) -> np.ndarray:
+    """`x` (14 electrodes, samples at 128 Hz, at least 20 s) with one artefact per flag from 13 s:
+    a dead electrode, a railed one, lost samples, a blink, a muscle burst and 50 Hz mains."""
+    x = x.copy()
+    t = np.arange(x.shape[1]) / RATE
     sl = slice(14 * RATE + 40, 14 * RATE + 80)
     x[EMOTIV_14.index("T7"), 13 * RATE :] = 4000.0  # flat (a dead electrode at its level)
     x[EMOTIV_14.index("O1"), 15 * RATE :] = 187_500.0  # railed at a Cyton's rail
@@ -125,6 +126,34 @@ def test_bad_channels_are_flagged_and_not_scored(bundle):
     burst = np.fft.irfft(np.where(np.fft.rfftfreq(RATE, 1 / RATE) > 25, np.fft.rfft(burst), 0))
     x[EMOTIV_14.index("FC6"), 18 * RATE : 19 * RATE] += 60 * burst / burst.std()  # muscle
     x[EMOTIV_14.index("F8")] += 400 * np.sin(2 * np.pi * 50 * t) * (t >= 17)  # mains, no notch
+    return x
+
+
+@pytest.mark.parametrize("mains_hz", [None, 50])
+def test_the_compiled_window_matches_the_numpy_specification(bundle, mains_hz):
+    x = with_artefacts(recording(22, seed=3))
+    spec = bundle.manifest.front_end
+    out = []
+    for compiled in (True, False):
+        fe = EegFrontEnd(spec, RATE, EMOTIV_14, hop_s=0.25, mains_hz=mains_hz, compiled=compiled)
+        out.append([w for s in range(0, x.shape[1], 50) for w in fe.feed(x[:, s : s + 50])])
+    fast, spec_path = out
+    assert len(fast) == len(spec_path) > 30
+    flagged = set()
+    for (end_a, model_a, q_a), (end_b, model_b, q_b) in zip(fast, spec_path, strict=True):
+        assert end_a == end_b and model_a.shape == model_b.shape == (1, 1, RATE, 14)
+        assert model_a.dtype == np.float32
+        assert np.abs(model_a - model_b).max() < 1e-5
+        assert abs(q_a.pop("max_uv") - q_b.pop("max_uv")) <= 0.1
+        assert abs(q_a.pop("mains_uv") - q_b.pop("mains_uv")) <= 0.1
+        assert q_a == q_b
+        flagged |= {name for name, chans in q_a.items() if name != "ok" and chans}
+    # Every flag is raised somewhere (the notch leaves the mains's onset), so each is compared.
+    assert flagged == {"flat", "railed", "disconnected", "blink", "muscle", "line_noise"}
+
+
+def test_bad_channels_are_flagged_and_not_scored(bundle):
+    x = with_artefacts(recording(22, seed=5))
     with EegPipeline(bundle, RATE, EMOTIV_14, mains_hz=None) as pipe:
         events = stream(pipe, x)
         assert pipe.stats()["nonfinite_samples"] == 40

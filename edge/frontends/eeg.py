@@ -28,6 +28,11 @@ from what the model sees, so it is reported, not flagged).
 
 Thresholds are the conventional ones for scalp EEG in microvolts; each is an argument.
 
+`EegFrontEnd.quality` computes the flags with NumPy and is their specification; where the
+window is a power of two long (128 samples at 128 Hz), a compiled kernel
+(`edge.dsp._eeg_window`) makes the model input and the same flags in one pass, and a test holds
+the two together.
+
 Thread safety: a front end holds one stream's state; feed it from one thread.
 """
 
@@ -41,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.dsp import Resampler, SosFilterBank, stored_sos
+from edge.dsp._eeg_window import FLAG_BITS, EegWindowKernel
 from edge.errors import ConfigError, InputError
 from edge.runtime.specs import EegSpec
 
@@ -176,7 +182,10 @@ class EegFrontEnd:
         baseline: Baseline | None = None,
         rail_uv: float = CYTON_RAIL_UV,
         mains_hz: int | None = 50,
+        compiled: bool = True,
     ) -> None:
+        """`compiled=False` makes every window on the NumPy path (`quality`, `window_inputs`),
+        the specification the compiled kernel is tested against."""
         if unit not in UNITS:
             raise ConfigError(f"unit must be one of {list(UNITS)}, got {unit!r}")
         if int(input_rate_hz) != input_rate_hz or input_rate_hz <= 0:
@@ -222,6 +231,9 @@ class EegFrontEnd:
         t = np.arange(self.window)[:, None]
         arg = 2 * np.pi * k[None, :] * t / self.window
         self._mains_basis = np.concatenate([np.cos(arg), np.sin(arg)], axis=1)
+        self._kernel: EegWindowKernel | None = None
+        if compiled and self.window >= 4 and self.window & (self.window - 1) == 0:
+            self._kernel = EegWindowKernel(n, self.window, spec.rate_hz)
         self.reset()
 
     # --- the stream ---------------------------------------------------------------------------
@@ -347,9 +359,33 @@ class EegFrontEnd:
     def _window(self) -> tuple[np.ndarray, dict]:
         n = len(self.channels)
         ring = self._ring
-        # Any constant the filters leave is removed by the per-window centring.
-        model = window_inputs((ring[:n] * self._inv_std).T)[None, None]
-        return model, self.quality(ring[:n], ring[n : 2 * n], ring[2 * n :])
+        if self._kernel is None:
+            # Any constant the filters leave is removed by the per-window centring.
+            model = window_inputs((ring[:n] * self._inv_std).T)[None, None]
+            return model, self.quality(ring[:n], ring[n : 2 * n], ring[2 * n :])
+        model = np.empty((self.window, n), dtype=np.float32)
+        flags = np.empty(n, dtype=np.uint8)
+        max_uv, mains_uv = self._kernel.run(
+            ring,
+            self._inv_std[:, 0],
+            self._pedestal,
+            self.baseline.level if self.baseline is not None else np.full(n, np.nan),
+            self.rail_uv,
+            model,
+            flags,
+        )
+        if flags.any():
+            q: dict = {
+                name: [self.channels[i] for i in np.flatnonzero(flags & FLAG_BITS[name])]
+                for name in FLAGS
+            }
+            q["ok"] = False
+        else:
+            q = {name: [] for name in FLAGS}
+            q["ok"] = True
+        q["max_uv"] = round(max_uv, 1)
+        q["mains_uv"] = round(mains_uv, 1)
+        return model[None, None], q
 
     def quality(self, filtered: np.ndarray, raw: np.ndarray, gaps: np.ndarray) -> dict:
         """Per-flag lists of the electrodes that show it, and `ok` when none does."""

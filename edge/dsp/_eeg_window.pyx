@@ -1,0 +1,205 @@
+"""Compiled EEG window: the model input and the per-electrode quality figures and flags in one pass.
+
+`edge.frontends.eeg.EegFrontEnd` keeps a ring of the last window: filtered µV, unfiltered µV
+minus the pedestal, and gap indicators, one row per electrode each. Once per hop this kernel
+reads it and writes
+
+- the model input (samples, electrodes), float32: each electrode z-scored (`inv_std`), its
+  window mean removed, the whole window divided by its largest |value|
+  (`window_inputs`, computed the same way in double precision);
+- per electrode, the six quality flags as bits (`FLAG_BITS`), decided from the figures
+  `EegFrontEnd.quality_reference` computes with NumPy (which stays as the specification and
+  serves windows whose length is not a power of two): one real FFT of the filtered window
+  gives the mains, whole-band and above-20-Hz powers, a direct DFT of the few 0.5-4 Hz bins
+  rebuilds the slow wave whose peak-to-peak is the blink figure, and one real FFT of the
+  unfiltered window gives the mains at the electrode;
+- the largest filtered deflection and the worst electrode's mains RMS, both in µV.
+
+No allocation per call; the caller owns every buffer.
+"""
+
+from libc.math cimport sqrt, fabs, M_PI
+
+import numpy as np
+
+from edge.dsp._fft cimport RealFFT
+
+#: Bit of each flag in the kernel's output, in `edge.frontends.eeg.FLAGS` order.
+FLAG_BITS = {"disconnected": 1, "flat": 2, "railed": 4, "line_noise": 8, "blink": 16, "muscle": 32}
+
+
+cdef class EegWindowKernel:
+    """Plan for windows of `window` samples (a power of two >= 4) at `rate_hz`, `n` electrodes."""
+
+    cdef readonly Py_ssize_t n
+    cdef readonly Py_ssize_t window
+    cdef RealFFT fft
+    cdef double[::1] line_mask
+    cdef double[::1] ac_mask
+    cdef double[::1] fast_mask
+    cdef double[:, ::1] slow_cos
+    cdef double[:, ::1] slow_sin
+    cdef double[::1] slow_weight
+    cdef double[::1] power
+    cdef double[::1] scratch
+    cdef double[::1] means
+    cdef double[::1] devs
+
+    def __cinit__(self, Py_ssize_t n, Py_ssize_t window, double rate_hz):
+        cdef Py_ssize_t k, t
+        if n < 1:
+            raise ValueError(f"need at least one electrode, got {n}")
+        self.fft = RealFFT(window)  # raises unless window is a power of two >= 4
+        self.n = n
+        self.window = window
+        f = np.fft.rfftfreq(window, 1.0 / rate_hz)
+        line = np.zeros(f.size, dtype=bool)
+        for mains in (50.0, 60.0):
+            line |= np.abs(f - mains) <= 2.0
+        self.line_mask = line.astype(np.float64)
+        self.ac_mask = (f >= 0.5).astype(np.float64)
+        self.fast_mask = ((f > 20.0) & ~line).astype(np.float64)
+        slow = np.flatnonzero((f >= 0.5) & (f <= 4.0))
+        # The irfft of the slow bins alone: a bin other than DC and Nyquist counts twice.
+        self.slow_weight = np.where((slow == 0) | (2 * slow == window), 1.0, 2.0) / window
+        arg = 2.0 * M_PI * slow[:, None] * np.arange(window)[None, :] / window
+        self.slow_cos = np.ascontiguousarray(np.cos(arg))
+        self.slow_sin = np.ascontiguousarray(np.sin(arg))
+        self.power = np.zeros(window // 2 + 1)
+        self.scratch = np.zeros(window)
+        self.means = np.zeros(n)
+        self.devs = np.zeros(n)
+
+    def run(
+        self,
+        const double[:, ::1] ring,
+        const double[::1] inv_std,
+        const double[::1] pedestal,
+        const double[::1] reference,
+        double rail_uv,
+        float[:, ::1] model_out,
+        unsigned char[::1] flags_out,
+    ):
+        """Fill `model_out` (window, n) and `flags_out` (n,); return (max_uv, mains_uv).
+
+        ring: (3n, window), rows filtered µV, unfiltered µV minus `pedestal`, gap indicators.
+        reference: each electrode's calibrated level (µV), for the stuck-level test.
+        """
+        cdef Py_ssize_t n = self.n, w = self.window, bins = self.window // 2 + 1
+        cdef Py_ssize_t c, t, k, n_slow = self.slow_cos.shape[0]
+        cdef double s, s2, d, mean, level, peak, raw_std, line_p, ac_p, fast_p, re, im
+        cdef double lo, hi, v, gap, max_uv = 0.0, mains_uv = 0.0, scale = 0.0, mains_p, z
+        cdef bint disconnected, railed, flat, live
+        cdef unsigned char bits
+        cdef const double* x
+        cdef double* p = &self.power[0]
+        cdef double* slow = &self.scratch[0]
+        if ring.shape[0] != 3 * n or ring.shape[1] != w:
+            raise ValueError(f"ring must be ({3 * n}, {w}), got ({ring.shape[0]}, {ring.shape[1]})")
+        if (inv_std.shape[0] != n or pedestal.shape[0] != n or reference.shape[0] != n
+                or model_out.shape[0] != w or model_out.shape[1] != n or flags_out.shape[0] != n):
+            raise ValueError("inv_std, pedestal, reference, model_out or flags_out has the wrong shape")
+        with nogil:
+            for c in range(n):
+                # Filtered: mean, largest deflection from it, power by band, the slow wave.
+                x = &ring[c, 0]
+                s = 0.0
+                for t in range(w):
+                    s += x[t]
+                mean = s / w
+                d = 0.0
+                for t in range(w):
+                    v = fabs(x[t] - mean)
+                    if v > d:
+                        d = v
+                self.means[c] = mean
+                self.devs[c] = d
+                if d > max_uv:
+                    max_uv = d
+                if d * inv_std[c] > scale:
+                    scale = d * inv_std[c]
+                self.fft.power(x, p)
+                line_p = 0.0
+                ac_p = 0.0
+                fast_p = 0.0
+                for k in range(bins):
+                    line_p += p[k] * self.line_mask[k]
+                    ac_p += p[k] * self.ac_mask[k]
+                    fast_p += p[k] * self.fast_mask[k]
+                for t in range(w):
+                    slow[t] = 0.0
+                for k in range(n_slow):
+                    re = 0.0
+                    im = 0.0
+                    for t in range(w):
+                        re += x[t] * self.slow_cos[k, t]
+                        im += x[t] * self.slow_sin[k, t]
+                    # re and -im are the bin's DFT; the inverse adds it back as a cosine wave.
+                    re *= self.slow_weight[k]
+                    im *= self.slow_weight[k]
+                    for t in range(w):
+                        slow[t] += re * self.slow_cos[k, t] + im * self.slow_sin[k, t]
+                lo = slow[0]
+                hi = slow[0]
+                for t in range(1, w):
+                    if slow[t] < lo:
+                        lo = slow[t]
+                    if slow[t] > hi:
+                        hi = slow[t]
+                # Unfiltered: level, peak at the amplifier, spread, mains at the electrode.
+                x = &ring[n + c, 0]
+                s = 0.0
+                peak = 0.0
+                for t in range(w):
+                    s += x[t]
+                    v = fabs(x[t] + pedestal[c])
+                    if v > peak:
+                        peak = v
+                mean = s / w
+                s2 = 0.0
+                for t in range(w):
+                    s2 += (x[t] - mean) * (x[t] - mean)
+                raw_std = sqrt(s2 / w)
+                level = mean + pedestal[c]
+                self.fft.power(x, p)
+                mains_p = 0.0
+                for k in range(bins):
+                    mains_p += p[k] * self.line_mask[k]
+                v = sqrt(2.0 * mains_p) / w
+                if v > mains_uv:
+                    mains_uv = v
+                x = &ring[2 * n + c, 0]
+                gap = 0.0
+                for t in range(w):
+                    if x[t] > gap:
+                        gap = x[t]
+                disconnected = gap > 0.01
+                railed = peak >= 0.95 * rail_uv or (raw_std < 0.5 and fabs(level - reference[c]) > 1000.0)
+                flat = raw_std < 0.5 and not railed and not disconnected
+                live = not (flat or railed or disconnected)
+                bits = 0
+                if disconnected:
+                    bits |= 1
+                if flat:
+                    bits |= 2
+                if railed:
+                    bits |= 4
+                if live and line_p / (ac_p + 1e-12) > 1.0 / 3.0:
+                    bits |= 8
+                if live and hi - lo > 100.0:
+                    bits |= 16
+                if live and sqrt(2.0 * fast_p) / w > 15.0:
+                    bits |= 32
+                flags_out[c] = bits
+            # The model input: z-scored, centred per electrode, scaled by the window's peak.
+            if scale > 0.0:
+                scale = 1.0 / scale
+            else:
+                scale = 1.0
+            for c in range(n):
+                x = &ring[c, 0]
+                mean = self.means[c]
+                z = inv_std[c] * scale
+                for t in range(w):
+                    model_out[t, c] = <float>((x[t] - mean) * z)
+        return max_uv, mains_uv
