@@ -73,8 +73,8 @@ def main() -> None:
         "Arousal AUC: anger, happiness, fear, surprise against sadness, neutral, calm, boredom. "
         "Valence AUC: happiness against anger, sadness, fear, disgust. CCC: against the emotions' "
         "circumplex coordinates (distill/circumplex.py).",
-        "The shipped student (version 2) learned from every speaker but the held-out ones: its rows "
-        "are those speakers alone, scored on the device path.",
+        f"The shipped student (version {bundle.manifest.version}) learned from every speaker but "
+        "the held-out ones: its rows are those speakers alone, scored on the device path.",
         "Targets (speech-model issue): arousal AUC >= 0.95 and valence AUC >= 0.80 on each corpus, "
         "above both anchors on every row.",
     ]
