@@ -37,7 +37,11 @@ sys.path.insert(0, str(ROOT))
 BUILD = ROOT / "build" / "eeg"
 CLI = [sys.executable, "-m", "edge.cli.main"]
 OPENBCI = "data/eeg-openbci/OpenBCI_GUI-v6-blinks-jawClench-alpha.txt"
-NAMES = {"emotiv-14": "eeg-{target}", "openbci-cyton": "eeg-{target}-cyton8"}
+NAMES = {
+    "emotiv-14": "eeg-{target}",
+    "openbci-cyton": "eeg-{target}-cyton8",
+    "muse-2": "eeg-{target}-muse4",
+}
 
 
 def montage(name: str) -> tuple[str, ...]:

@@ -81,3 +81,28 @@ def test_help_lists_every_command_including_the_offline_ones() -> None:
     assert done.returncode == 0
     for command in ("demo", "run", "features", "models", "bench", "profiles", "distill", "export"):
         assert f"    {command} " in done.stdout
+
+
+def test_run_eeg_on_a_muse_csv_picks_the_bundle_with_its_electrodes(tmp_path: Path) -> None:
+    from distill.dreamer import synthetic_trial
+    from edge.dsp import resample
+
+    muse = ("TP9", "AF7", "AF8", "TP10")
+    rng = np.random.default_rng(4)
+    x = synthetic_trial(rng, 30.0, 4, 3, np.ones(4), False, muse)  # 128 Hz, with DC offsets
+    x = resample(x.T.astype(np.float64), 128, 256)  # a Muse streams 256 Hz
+    path = tmp_path / "muse.csv"
+    lines = ["t,RAW_TP9,RAW_AF7,RAW_AF8,RAW_TP10"]
+    lines += [f"{i / 256:.6f}," + ",".join(f"{v:.3f}" for v in x[:, i]) for i in range(x.shape[1])]
+    path.write_text("\n".join(lines) + "\n")
+    named = "TP9=RAW_TP9,AF7=RAW_AF7,AF8=RAW_AF8,TP10=RAW_TP10"
+    done = cli("run", "eeg", str(path), "--csv-columns", named, "--csv-time", "t", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "using eeg-valence-muse4" in done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert 15 <= len(events) <= 19  # 30 s less 2 s of settling and 10 s of calibration, per 1 s
+    assert {e["model"]["name"] for e in events} == {"eeg-valence-muse4"}
+    assert sum(e["updated"] for e in events) >= 10
+    # Columns that do not name the electrodes: no bundle fits, and the error says what is missing.
+    raw = cli("run", "eeg", str(path), "--csv-columns", "RAW_TP9,RAW_AF7", "--csv-time", "t")
+    assert raw.returncode == 2 and "needs electrode(s) AF3" in raw.stderr

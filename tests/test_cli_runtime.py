@@ -56,6 +56,7 @@ def test_inspect_and_list(bundle_path, capsys, monkeypatch) -> None:
     assert names == [
         "eeg-valence",
         "eeg-valence-cyton8",
+        "eeg-valence-muse4",
         "face-detect",
         "face-expr",
         "speech-adv",

@@ -31,7 +31,7 @@ def test_names_are_found_in_the_package_then_the_environment_then_extra_dirs(
     assert find_bundle(str(env_dir / "mine")) == env_dir / "mine"
     with pytest.raises(
         BundleError,
-        match=r"bundle not found: nothing; looked in .*\(bundles there: eeg-valence, eeg-valence-cyton8, face-detect, face-expr, mine, speech-adv\)",
+        match=r"bundle not found: nothing; looked in .*\(bundles there: eeg-valence, eeg-valence-cyton8, eeg-valence-muse4, face-detect, face-expr, mine, speech-adv\)",
     ):
         find_bundle("nothing")
     with pytest.raises(BundleError, match="is not a bundle"):

@@ -134,6 +134,7 @@ def test_the_installed_wheel_runs_speech_outside_the_repository(
     assert [b["name"] for b in bundles] == [
         "eeg-valence",
         "eeg-valence-cyton8",
+        "eeg-valence-muse4",
         "face-detect",
         "face-expr",
         "speech-adv",

@@ -22,7 +22,7 @@ from edge.cli.args import add_event_outputs, event_sinks, positive_number, writa
 from edge.errors import ConfigError
 from edge.frontends.eeg import CYTON_RAIL_UV, FLAGS, Baseline
 from edge.runtime import load_bundle
-from edge.runtime.registry import DEFAULTS, find_bundle
+from edge.runtime.registry import DEFAULTS, covers, eeg_bundle_for, find_bundle
 
 DESCRIPTION = """valence or arousal levels (1-5) per EEG window, from a recording or a board
 
@@ -59,7 +59,11 @@ def add_parser(sub) -> None:
         default=20.0,
         help="how long to stream from a board (default 20; files run to their end)",
     )
-    s.add_argument("--bundle", help=f"EEG bundle: a name or a path (default: {DEFAULTS['eeg']})")
+    s.add_argument(
+        "--bundle",
+        help=f"EEG bundle: a name or a path (default: {DEFAULTS['eeg']}, or the shipped bundle "
+        "whose electrodes the source has when it lacks some of that one's)",
+    )
     s.add_argument("--engine", choices=["onnx", "tflite"], help="runtime (default: onnx)")
     s.add_argument("--precision", choices=["fp32", "int8"], help="model precision (default int8)")
     s.add_argument(
@@ -162,6 +166,17 @@ def eeg_events(args, sinks: tuple = ()) -> tuple[list, dict]:
     bundle = load_bundle(find_bundle(args.bundle or DEFAULTS["eeg"]))
     spec = bundle.manifest.front_end
     source, note = open_source(args, tuple(spec.channels))
+    if args.bundle is None and not covers(source.channels, spec.channels):
+        # No bundle named and the default's electrodes are not all there (a Muse, a Cyton):
+        # the shipped bundle whose electrodes the source has, if one does.
+        fitting = eeg_bundle_for(source.channels)
+        if fitting is not None:
+            bundle, spec = fitting, fitting.manifest.front_end
+            render.note(
+                f"using {bundle.manifest.name}: the source has its electrodes "
+                f"({', '.join(spec.channels)}), not all of {DEFAULTS['eeg']}'s",
+                args.json,
+            )
     baseline = Baseline.load(args.baseline, spec.channels) if args.baseline else None
     events: list = []
     with source:

@@ -82,3 +82,33 @@ def default_bundle(modality: str) -> Path:
             f"no default {modality} bundle ships with this affect-edge; pass --bundle"
         )
     return find_bundle(DEFAULTS[modality])
+
+
+def covers(channels: Iterable[str], wanted: Iterable[str]) -> bool:
+    """Whether a source's `channels` include every `wanted` electrode (names compare without case)."""
+    have = {c.strip().lower() for c in channels}
+    return all(w.strip().lower() in have for w in wanted)
+
+
+def eeg_bundle_for(channels: Iterable[str], extra: Iterable[str | os.PathLike[str]] = ()):
+    """The EEG bundle (a loaded `Bundle`) with the most electrodes that `channels` all cover,
+    looked up as names are; None when no bundle fits. Ties go to the first folder, then to the
+    name."""
+    from edge.runtime.bundle import load_bundle
+
+    channels = list(channels)
+    best = None
+    for folder in search_dirs(extra):
+        for path in bundles_in(folder):
+            try:
+                bundle = load_bundle(path)
+            except BundleError:
+                continue  # a broken bundle beside the good ones is not this caller's concern
+            if bundle.manifest.modality != "eeg":
+                continue
+            wanted = bundle.manifest.front_end.channels
+            if covers(channels, wanted) and (
+                best is None or len(wanted) > len(best.manifest.front_end.channels)
+            ):
+                best = bundle
+    return best
