@@ -100,3 +100,30 @@ def test_a_front_end_that_disagrees_with_its_model_fails_at_load(tmp_path: Path)
     )
     assert done.returncode == 2 and "the front end and the model disagree" in done.stderr
     assert done.stderr.count("\n") == 1  # one line, no traceback
+
+
+def test_each_pipeline_refuses_another_modalitys_bundle() -> None:
+    from edge.pipelines.eeg import EegPipeline
+    from edge.pipelines.face import FacePipeline
+    from edge.pipelines.speech import SpeechPipeline
+
+    speech = load_bundle(find_bundle("speech-adv"))
+    eeg = load_bundle(find_bundle("eeg-valence"))
+    face = load_bundle(find_bundle("face-expr"))
+    with pytest.raises(
+        BundleError,
+        match=rf"an EEG pipeline needs an EEG bundle .*\(this one is speech with a {LogMelSpec.kind} front end\)",
+    ):
+        EegPipeline(speech, 128, eeg.manifest.front_end.channels)
+    with pytest.raises(
+        BundleError,
+        match=rf"a speech pipeline needs .*\(this one is eeg with a {EegSpec.kind} front end\)",
+    ):
+        SpeechPipeline(eeg)
+    with pytest.raises(
+        BundleError,
+        match=rf"a face pipeline needs a face classification bundle .*\(this one is eeg/ordinal with a {EegSpec.kind} front end\)",
+    ):
+        FacePipeline(eeg)
+    with pytest.raises(BundleError, match="a speech pipeline needs"):
+        SpeechPipeline(face)

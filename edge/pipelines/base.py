@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from devices.frame import Frame
-from edge.errors import ConfigError, InputError
+from edge.errors import BundleError, ConfigError, InputError
 from edge.events import AffectEvent
 from edge.pipelines.clock import StreamClock
 from edge.runtime import Bundle
@@ -75,6 +75,23 @@ class Window:
         self.quality: dict[str, float | bool] = {}
         self.t_ready = 0.0
         self.front_ms = 0.0
+
+
+def require_bundle(
+    bundle: Bundle, modality: str, spec_type: type, needs: str, task: str | None = None
+) -> None:
+    """A `BundleError` naming what `needs` says, unless the bundle is of `modality` with a
+    `spec_type` front end (and, where given, a `task` of that kind)."""
+    m = bundle.manifest
+    if (
+        m.modality != modality
+        or not isinstance(m.front_end, spec_type)
+        or (task is not None and m.task.kind != task)
+    ):
+        kind = f"{m.modality}/{m.task.kind}" if task is not None else m.modality
+        raise BundleError(
+            f"{bundle.path}: {needs} (this one is {kind} with a {m.front_end.kind} front end)"
+        )
 
 
 class Pipeline(ABC):

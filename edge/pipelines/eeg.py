@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from devices.frame import Frame
-from edge.errors import BundleError, InputError
+from edge.errors import InputError
 from edge.events import AffectEvent
 from edge.frontends.eeg import CYTON_RAIL_UV, FLAGS, Baseline, EegFrontEnd
-from edge.pipelines.base import Pipeline, Window, class_probabilities
+from edge.pipelines.base import Pipeline, Window, class_probabilities, require_bundle
 from edge.runtime import Bundle
 from edge.runtime.specs import EegSpec
 
@@ -53,12 +53,10 @@ class EegPipeline(Pipeline):
         mode: str = "sync",
         on_event: Callable[[AffectEvent], None] | None = None,
     ) -> None:
+        require_bundle(
+            bundle, "eeg", EegSpec, "an EEG pipeline needs an EEG bundle with an eeg front end"
+        )
         m = bundle.manifest
-        if m.modality != "eeg" or not isinstance(m.front_end, EegSpec):
-            raise BundleError(
-                f"{bundle.path}: an EEG pipeline needs an EEG bundle with an eeg front end "
-                f"(this one is {m.modality} with a {m.front_end.kind} front end)"
-            )
         self.spec = m.front_end
         self.input_rate_hz = float(input_rate_hz)
         self.input_channels = tuple(input_channels)

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from devices.frame import Frame
-from edge.errors import BundleError, InputError
+from edge.errors import InputError
 from edge.events import AffectEvent
 from edge.frontends.face import FaceFrontEnd, as_bgr
-from edge.pipelines.base import Pipeline, Window, class_probabilities
+from edge.pipelines.base import Pipeline, Window, class_probabilities, require_bundle
 from edge.runtime import Bundle
 from edge.runtime.specs import ImageSpec
 
@@ -56,16 +56,14 @@ class FacePipeline(Pipeline):
         mode: str = "sync",
         on_event: Callable[[AffectEvent], None] | None = None,
     ) -> None:
+        require_bundle(
+            bundle,
+            "face",
+            ImageSpec,
+            "a face pipeline needs a face classification bundle with an image front end",
+            task="classification",
+        )
         m = bundle.manifest
-        if (
-            m.modality != "face"
-            or not isinstance(m.front_end, ImageSpec)
-            or m.task.kind != "classification"
-        ):
-            raise BundleError(
-                f"{bundle.path}: a face pipeline needs a face classification bundle with an image "
-                f"front end (this one is {m.modality}/{m.task.kind} with a {m.front_end.kind} front end)"
-            )
         self.spec = m.front_end
         self.labels = m.task.labels
         self.front = FaceFrontEnd(

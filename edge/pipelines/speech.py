@@ -33,10 +33,10 @@ from collections.abc import Callable
 import numpy as np
 
 from devices.frame import Frame
-from edge.errors import BundleError, ConfigError, InputError
+from edge.errors import ConfigError, InputError
 from edge.events import AffectEvent
 from edge.frontends.speech import ABSOLUTE_FLOOR, MIN_FRAMES, VAD_MARGIN, VAD_RISE, SpeechFrontEnd
-from edge.pipelines.base import Pipeline, Window
+from edge.pipelines.base import Pipeline, Window, require_bundle
 from edge.runtime import Bundle
 from edge.runtime.specs import LogMelSpec
 
@@ -69,12 +69,13 @@ class SpeechPipeline(Pipeline):
         mode: str = "sync",
         on_event: Callable[[AffectEvent], None] | None = None,
     ) -> None:
+        require_bundle(
+            bundle,
+            "speech",
+            LogMelSpec,
+            "a speech pipeline needs a speech bundle with a log-mel front end",
+        )
         m = bundle.manifest
-        if m.modality != "speech" or not isinstance(m.front_end, LogMelSpec):
-            raise BundleError(
-                f"{bundle.path}: a speech pipeline needs a speech bundle with a log-mel front end "
-                f"(this one is {m.modality} with a {m.front_end.kind} front end)"
-            )
         self.spec = m.front_end
         self.update_s = self.spec.update_s if update_s is None else float(update_s)
         if not (0.0 < self.update_s < math.inf):
