@@ -24,8 +24,102 @@ import numpy as np
 
 from edge.dsp._fft cimport RealFFT
 
+# At most this many DFT bins in 0.5-4 Hz (a window of up to 8 s).
+cdef enum:
+    MAX_SLOW = 32
+
 #: Bit of each flag in the kernel's output, in `edge.frontends.eeg.FLAGS` order.
 FLAG_BITS = {"disconnected": 1, "flat": 2, "railed": 4, "line_noise": 8, "blink": 16, "muscle": 32}
+
+
+cdef inline double _mx(double a, double b) noexcept nogil:
+    return b if b > a else a
+
+
+cdef inline double _mn(double a, double b) noexcept nogil:
+    return b if b < a else a
+
+
+# Reductions over a window with four partial results, so that no one chain of dependent adds
+# (or maxima) runs the length of the window.
+
+cdef inline double _sum(const double* x, Py_ssize_t n) noexcept nogil:
+    cdef double a = 0.0, b = 0.0, c = 0.0, d = 0.0
+    cdef Py_ssize_t t, n4 = n - n % 4
+    for t in range(0, n4, 4):
+        a += x[t]
+        b += x[t + 1]
+        c += x[t + 2]
+        d += x[t + 3]
+    for t in range(n4, n):
+        a += x[t]
+    return (a + b) + (c + d)
+
+
+cdef inline double _dot(const double* x, const double* y, Py_ssize_t n) noexcept nogil:
+    cdef double a = 0.0, b = 0.0, c = 0.0, d = 0.0
+    cdef Py_ssize_t t, n4 = n - n % 4
+    for t in range(0, n4, 4):
+        a += x[t] * y[t]
+        b += x[t + 1] * y[t + 1]
+        c += x[t + 2] * y[t + 2]
+        d += x[t + 3] * y[t + 3]
+    for t in range(n4, n):
+        a += x[t] * y[t]
+    return (a + b) + (c + d)
+
+
+cdef inline double _sum_sq_dev(const double* x, Py_ssize_t n, double m) noexcept nogil:
+    cdef double a = 0.0, b = 0.0, c = 0.0, d = 0.0
+    cdef Py_ssize_t t, n4 = n - n % 4
+    for t in range(0, n4, 4):
+        a += (x[t] - m) * (x[t] - m)
+        b += (x[t + 1] - m) * (x[t + 1] - m)
+        c += (x[t + 2] - m) * (x[t + 2] - m)
+        d += (x[t + 3] - m) * (x[t + 3] - m)
+    for t in range(n4, n):
+        a += (x[t] - m) * (x[t] - m)
+    return (a + b) + (c + d)
+
+
+cdef inline double _max_abs(const double* x, Py_ssize_t n, double shift) noexcept nogil:
+    """max |x[t] + shift|."""
+    cdef double a = 0.0, b = 0.0, c = 0.0, d = 0.0
+    cdef Py_ssize_t t, n4 = n - n % 4
+    for t in range(0, n4, 4):
+        a = _mx(a, fabs(x[t] + shift))
+        b = _mx(b, fabs(x[t + 1] + shift))
+        c = _mx(c, fabs(x[t + 2] + shift))
+        d = _mx(d, fabs(x[t + 3] + shift))
+    for t in range(n4, n):
+        a = _mx(a, fabs(x[t] + shift))
+    return _mx(_mx(a, b), _mx(c, d))
+
+
+cdef inline double _max(const double* x, Py_ssize_t n) noexcept nogil:
+    cdef double a = x[0], b = x[0], c = x[0], d = x[0]
+    cdef Py_ssize_t t, n4 = n - n % 4
+    for t in range(0, n4, 4):
+        a = _mx(a, x[t])
+        b = _mx(b, x[t + 1])
+        c = _mx(c, x[t + 2])
+        d = _mx(d, x[t + 3])
+    for t in range(n4, n):
+        a = _mx(a, x[t])
+    return _mx(_mx(a, b), _mx(c, d))
+
+
+cdef inline double _min(const double* x, Py_ssize_t n) noexcept nogil:
+    cdef double a = x[0], b = x[0], c = x[0], d = x[0]
+    cdef Py_ssize_t t, n4 = n - n % 4
+    for t in range(0, n4, 4):
+        a = _mn(a, x[t])
+        b = _mn(b, x[t + 1])
+        c = _mn(c, x[t + 2])
+        d = _mn(d, x[t + 3])
+    for t in range(n4, n):
+        a = _mn(a, x[t])
+    return _mn(_mn(a, b), _mn(c, d))
 
 
 cdef class EegWindowKernel:
@@ -60,6 +154,8 @@ cdef class EegWindowKernel:
         self.ac_mask = (f >= 0.5).astype(np.float64)
         self.fast_mask = ((f > 20.0) & ~line).astype(np.float64)
         slow = np.flatnonzero((f >= 0.5) & (f <= 4.0))
+        if slow.size > MAX_SLOW:
+            raise ValueError(f"a window of {window} samples has over {MAX_SLOW} bins in 0.5-4 Hz")
         # The irfft of the slow bins alone: a bin other than DC and Nyquist counts twice.
         self.slow_weight = np.where((slow == 0) | (2 * slow == window), 1.0, 2.0) / window
         arg = 2.0 * M_PI * slow[:, None] * np.arange(window)[None, :] / window
@@ -87,13 +183,17 @@ cdef class EegWindowKernel:
         """
         cdef Py_ssize_t n = self.n, w = self.window, bins = self.window // 2 + 1
         cdef Py_ssize_t c, t, k, n_slow = self.slow_cos.shape[0]
-        cdef double s, s2, d, mean, level, peak, raw_std, line_p, ac_p, fast_p, re, im
+        cdef double d, mean, level, peak, raw_std, line_p, ac_p, fast_p, re, im
         cdef double lo, hi, v, gap, max_uv = 0.0, mains_uv = 0.0, scale = 0.0, mains_p, z
         cdef bint disconnected, railed, flat, live
         cdef unsigned char bits
         cdef const double* x
         cdef double* p = &self.power[0]
         cdef double* slow = &self.scratch[0]
+        cdef const double* cs = &self.slow_cos[0, 0]
+        cdef const double* sn = &self.slow_sin[0, 0]
+        cdef double acc_re[MAX_SLOW]
+        cdef double acc_im[MAX_SLOW]
         if ring.shape[0] != 3 * n or ring.shape[1] != w:
             raise ValueError(f"ring must be ({3 * n}, {w}), got ({ring.shape[0]}, {ring.shape[1]})")
         if (inv_std.shape[0] != n or pedestal.shape[0] != n or reference.shape[0] != n
@@ -103,15 +203,8 @@ cdef class EegWindowKernel:
             for c in range(n):
                 # Filtered: mean, largest deflection from it, power by band, the slow wave.
                 x = &ring[c, 0]
-                s = 0.0
-                for t in range(w):
-                    s += x[t]
-                mean = s / w
-                d = 0.0
-                for t in range(w):
-                    v = fabs(x[t] - mean)
-                    if v > d:
-                        d = v
+                mean = _sum(x, w) / w
+                d = _max_abs(x, w, -mean)
                 self.means[c] = mean
                 self.devs[c] = d
                 if d > max_uv:
@@ -126,40 +219,25 @@ cdef class EegWindowKernel:
                     line_p += p[k] * self.line_mask[k]
                     ac_p += p[k] * self.ac_mask[k]
                     fast_p += p[k] * self.fast_mask[k]
+                # The slow bins' DFT, all bins in one pass over the window (independent sums),
+                # then the wave they make: re and -im are each bin's DFT, added back as a cosine.
+                for k in range(n_slow):
+                    acc_re[k] = _dot(x, cs + k * w, w)
+                    acc_im[k] = _dot(x, sn + k * w, w)
                 for t in range(w):
                     slow[t] = 0.0
                 for k in range(n_slow):
-                    re = 0.0
-                    im = 0.0
+                    re = acc_re[k] * self.slow_weight[k]
+                    im = acc_im[k] * self.slow_weight[k]
                     for t in range(w):
-                        re += x[t] * self.slow_cos[k, t]
-                        im += x[t] * self.slow_sin[k, t]
-                    # re and -im are the bin's DFT; the inverse adds it back as a cosine wave.
-                    re *= self.slow_weight[k]
-                    im *= self.slow_weight[k]
-                    for t in range(w):
-                        slow[t] += re * self.slow_cos[k, t] + im * self.slow_sin[k, t]
-                lo = slow[0]
-                hi = slow[0]
-                for t in range(1, w):
-                    if slow[t] < lo:
-                        lo = slow[t]
-                    if slow[t] > hi:
-                        hi = slow[t]
+                        slow[t] += re * cs[k * w + t] + im * sn[k * w + t]
+                lo = _min(slow, w)
+                hi = _max(slow, w)
                 # Unfiltered: level, peak at the amplifier, spread, mains at the electrode.
                 x = &ring[n + c, 0]
-                s = 0.0
-                peak = 0.0
-                for t in range(w):
-                    s += x[t]
-                    v = fabs(x[t] + pedestal[c])
-                    if v > peak:
-                        peak = v
-                mean = s / w
-                s2 = 0.0
-                for t in range(w):
-                    s2 += (x[t] - mean) * (x[t] - mean)
-                raw_std = sqrt(s2 / w)
+                mean = _sum(x, w) / w
+                peak = _max_abs(x, w, pedestal[c])
+                raw_std = sqrt(_sum_sq_dev(x, w, mean) / w)
                 level = mean + pedestal[c]
                 self.fft.power(x, p)
                 mains_p = 0.0
@@ -168,11 +246,7 @@ cdef class EegWindowKernel:
                 v = sqrt(2.0 * mains_p) / w
                 if v > mains_uv:
                     mains_uv = v
-                x = &ring[2 * n + c, 0]
-                gap = 0.0
-                for t in range(w):
-                    if x[t] > gap:
-                        gap = x[t]
+                gap = _max(&ring[2 * n + c, 0], w)
                 disconnected = gap > 0.01
                 railed = peak >= 0.95 * rail_uv or (raw_std < 0.5 and fabs(level - reference[c]) > 1000.0)
                 flat = raw_std < 0.5 and not railed and not disconnected
