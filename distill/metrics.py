@@ -34,6 +34,19 @@ def top1_agreement(logits_a: np.ndarray, logits_b: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits_a, axis=-1) == np.argmax(logits_b, axis=-1)))
 
 
+def top1_ties(logits_ref: np.ndarray, logits_got: np.ndarray) -> tuple[float, float]:
+    """(share of rows whose largest `got` score several classes share, share of rows whose
+    reference top-1 is among `got`'s largest). Int8 outputs round close scores to the same step,
+    and an argmax then takes the first: the second figure says how often the quantised model
+    still ranks the reference's class first, ties included."""
+    top = logits_got.max(axis=-1, keepdims=True)
+    at_top = logits_got == top
+    tied = at_top.sum(axis=-1) > 1
+    ref_top = np.argmax(logits_ref, axis=-1)
+    among = np.take_along_axis(at_top, ref_top[..., None], axis=-1)[..., 0]
+    return float(np.mean(tied)), float(np.mean(among))
+
+
 def mean_kl(logits_p: np.ndarray, logits_q: np.ndarray) -> float:
     """Mean KL(softmax p || softmax q) over rows, in nats."""
     p, q = softmax(logits_p), softmax(logits_q)

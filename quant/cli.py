@@ -89,6 +89,11 @@ def run(args: argparse.Namespace) -> int:
     for f, fig in report["verification"].items():
         agreement = (
             f"top-1 {fig['top1_agreement']:.3f}, KL {fig['kl_nats']:.2g}"
+            + (
+                f", ties {fig['tied_top1']:.0%} (top-1 among them {fig['top1_among_tied']:.3f})"
+                if fig.get("tied_top1")
+                else ""
+            )
             if "top1_agreement" in fig
             else "CCC " + ", ".join(f"{k} {v:.4f}" for k, v in fig["ccc"].items())
         )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from distill.metrics import ccc, mean_kl, top1_agreement
+from distill.metrics import ccc, mean_kl, top1_agreement, top1_ties
 from edge.runtime import Bundle
 from edge.runtime.engines import ENGINES
 
@@ -27,6 +27,7 @@ def drift(reference: np.ndarray, got: np.ndarray, task: dict) -> dict:
     out = {"max_abs_error": float(err.max()), "mean_abs_error": float(err.mean())}
     if task["kind"] in ("classification", "ordinal"):  # class scores: compare their ranking
         out["top1_agreement"] = top1_agreement(reference, got)
+        out["tied_top1"], out["top1_among_tied"] = top1_ties(reference, got)
         out["kl_nats"] = mean_kl(reference, got)
     else:
         out["ccc"] = {

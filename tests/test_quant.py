@@ -18,7 +18,7 @@ torch = pytest.importorskip(
 pytest.importorskip("litert_torch", reason="quant tests need the 'export' extra (litert-torch)")
 
 from distill.checkpoint import Checkpoint  # noqa: E402
-from distill.metrics import ccc  # noqa: E402
+from distill.metrics import ccc, top1_agreement, top1_ties  # noqa: E402
 from distill.students import create, register  # noqa: E402
 from distill.synthetic import PROVENANCE, SHAPE, features, regression_student, train  # noqa: E402
 from edge.cli.main import main  # noqa: E402
@@ -151,6 +151,17 @@ def test_classification_bundle_keeps_top1(tmp_path) -> None:
     assert bundle.path.suffix == ".zip" and {m.format for m in bundle.manifest.models} == {"tflite"}
     figures = bundle.manifest.measured["verification"]["model_int8.tflite"]
     assert figures["top1_agreement"] >= 0.95 and figures["kl_nats"] < 0.05
+    assert 0.0 <= figures["tied_top1"] <= 1.0
+    assert figures["top1_among_tied"] >= figures["top1_agreement"]
+
+
+def test_ties_in_quantised_scores_are_counted_apart() -> None:
+    ref = np.array([[1.0, 2.0, 0.0], [3.0, 1.0, 0.0], [0.0, 0.0, 5.0], [0.0, 4.0, 1.0]])
+    got = np.array([[2.0, 2.0, 0.0], [1.0, 1.0, 0.0], [0.0, 1.0, 3.0], [3.0, 1.0, 3.0]])
+    # Rows 0 and 1 tie at the top; row 0's argmax takes the first class, which is not the
+    # reference's; row 3 ties classes 0 and 2, and the reference's class 1 is not among them.
+    assert top1_agreement(ref, got) == pytest.approx(0.5)
+    assert top1_ties(ref, got) == pytest.approx((0.75, 0.75))
 
 
 def test_checkpoint_that_does_not_match_its_architecture(regression, tmp_path) -> None:
