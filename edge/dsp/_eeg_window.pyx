@@ -23,6 +23,7 @@ from libc.math cimport sqrt, fabs, M_PI
 import numpy as np
 
 from edge.dsp._fft cimport RealFFT
+from edge.dsp._reduce cimport _dot, _max_abs, _range, _sum, _sum_sq_dev
 
 # At most this many DFT bins in 0.5-4 Hz (a window of up to 8 s).
 cdef enum:
@@ -30,96 +31,6 @@ cdef enum:
 
 #: Bit of each flag in the kernel's output, in `edge.frontends.eeg.FLAGS` order.
 FLAG_BITS = {"disconnected": 1, "flat": 2, "railed": 4, "line_noise": 8, "blink": 16, "muscle": 32}
-
-
-cdef inline double _mx(double a, double b) noexcept nogil:
-    return b if b > a else a
-
-
-cdef inline double _mn(double a, double b) noexcept nogil:
-    return b if b < a else a
-
-
-# Reductions over a window with four partial results, so that no one chain of dependent adds
-# (or maxima) runs the length of the window.
-
-cdef inline double _sum(const double* x, Py_ssize_t n) noexcept nogil:
-    cdef double a = 0.0, b = 0.0, c = 0.0, d = 0.0
-    cdef Py_ssize_t t, n4 = n - n % 4
-    for t in range(0, n4, 4):
-        a += x[t]
-        b += x[t + 1]
-        c += x[t + 2]
-        d += x[t + 3]
-    for t in range(n4, n):
-        a += x[t]
-    return (a + b) + (c + d)
-
-
-cdef inline double _dot(const double* x, const double* y, Py_ssize_t n) noexcept nogil:
-    cdef double a = 0.0, b = 0.0, c = 0.0, d = 0.0
-    cdef Py_ssize_t t, n4 = n - n % 4
-    for t in range(0, n4, 4):
-        a += x[t] * y[t]
-        b += x[t + 1] * y[t + 1]
-        c += x[t + 2] * y[t + 2]
-        d += x[t + 3] * y[t + 3]
-    for t in range(n4, n):
-        a += x[t] * y[t]
-    return (a + b) + (c + d)
-
-
-cdef inline double _sum_sq_dev(const double* x, Py_ssize_t n, double m) noexcept nogil:
-    cdef double a = 0.0, b = 0.0, c = 0.0, d = 0.0
-    cdef Py_ssize_t t, n4 = n - n % 4
-    for t in range(0, n4, 4):
-        a += (x[t] - m) * (x[t] - m)
-        b += (x[t + 1] - m) * (x[t + 1] - m)
-        c += (x[t + 2] - m) * (x[t + 2] - m)
-        d += (x[t + 3] - m) * (x[t + 3] - m)
-    for t in range(n4, n):
-        a += (x[t] - m) * (x[t] - m)
-    return (a + b) + (c + d)
-
-
-cdef inline double _max_abs(const double* x, Py_ssize_t n, double shift) noexcept nogil:
-    """max |x[t] + shift|."""
-    cdef double a = 0.0, b = 0.0, c = 0.0, d = 0.0
-    cdef Py_ssize_t t, n4 = n - n % 4
-    for t in range(0, n4, 4):
-        a = _mx(a, fabs(x[t] + shift))
-        b = _mx(b, fabs(x[t + 1] + shift))
-        c = _mx(c, fabs(x[t + 2] + shift))
-        d = _mx(d, fabs(x[t + 3] + shift))
-    for t in range(n4, n):
-        a = _mx(a, fabs(x[t] + shift))
-    return _mx(_mx(a, b), _mx(c, d))
-
-
-cdef inline double _max(const double* x, Py_ssize_t n) noexcept nogil:
-    cdef double a = x[0], b = x[0], c = x[0], d = x[0]
-    cdef Py_ssize_t t, n4 = n - n % 4
-    for t in range(0, n4, 4):
-        a = _mx(a, x[t])
-        b = _mx(b, x[t + 1])
-        c = _mx(c, x[t + 2])
-        d = _mx(d, x[t + 3])
-    for t in range(n4, n):
-        a = _mx(a, x[t])
-    return _mx(_mx(a, b), _mx(c, d))
-
-
-cdef inline double _min(const double* x, Py_ssize_t n) noexcept nogil:
-    cdef double a = x[0], b = x[0], c = x[0], d = x[0]
-    cdef Py_ssize_t t, n4 = n - n % 4
-    for t in range(0, n4, 4):
-        a = _mn(a, x[t])
-        b = _mn(b, x[t + 1])
-        c = _mn(c, x[t + 2])
-        d = _mn(d, x[t + 3])
-    for t in range(n4, n):
-        a = _mn(a, x[t])
-    return _mn(_mn(a, b), _mn(c, d))
 
 
 cdef class EegWindowKernel:
@@ -184,7 +95,7 @@ cdef class EegWindowKernel:
         cdef Py_ssize_t n = self.n, w = self.window, bins = self.window // 2 + 1
         cdef Py_ssize_t c, t, k, n_slow = self.slow_cos.shape[0]
         cdef double d, mean, level, peak, raw_std, line_p, ac_p, fast_p, re, im
-        cdef double lo, hi, v, gap, max_uv = 0.0, mains_uv = 0.0, scale = 0.0, mains_p, z
+        cdef double lo, hi, v, gap, gap_lo, max_uv = 0.0, mains_uv = 0.0, scale = 0.0, mains_p, z
         cdef bint disconnected, railed, flat, live
         cdef unsigned char bits
         cdef const double* x
@@ -231,8 +142,7 @@ cdef class EegWindowKernel:
                     im = acc_im[k] * self.slow_weight[k]
                     for t in range(w):
                         slow[t] += re * cs[k * w + t] + im * sn[k * w + t]
-                lo = _min(slow, w)
-                hi = _max(slow, w)
+                _range(slow, w, &lo, &hi)
                 # Unfiltered: level, peak at the amplifier, spread, mains at the electrode.
                 x = &ring[n + c, 0]
                 mean = _sum(x, w) / w
@@ -246,7 +156,7 @@ cdef class EegWindowKernel:
                 v = sqrt(2.0 * mains_p) / w
                 if v > mains_uv:
                     mains_uv = v
-                gap = _max(&ring[2 * n + c, 0], w)
+                _range(&ring[2 * n + c, 0], w, &gap_lo, &gap)
                 disconnected = gap > 0.01
                 railed = peak >= 0.95 * rail_uv or (raw_std < 0.5 and fabs(level - reference[c]) > 1000.0)
                 flat = raw_std < 0.5 and not railed and not disconnected

@@ -8,33 +8,12 @@ in contiguous runs up to the next emission, so the per-sample cost is a memory c
 
 import numpy as np
 
+from edge.dsp._reduce cimport _sum, _sum_sq_dev
+
 
 cdef double _variance(const double* x, Py_ssize_t n) noexcept nogil:
-    """Population variance, two passes; four partial sums break the chain of dependent adds."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, mean, d0, d1, d2, d3
-    cdef Py_ssize_t k, n4 = n - n % 4
-    for k in range(0, n4, 4):
-        s0 += x[k]
-        s1 += x[k + 1]
-        s2 += x[k + 2]
-        s3 += x[k + 3]
-    for k in range(n4, n):
-        s0 += x[k]
-    mean = (s0 + s1 + s2 + s3) / n
-    s0 = s1 = s2 = s3 = 0.0
-    for k in range(0, n4, 4):
-        d0 = x[k] - mean
-        d1 = x[k + 1] - mean
-        d2 = x[k + 2] - mean
-        d3 = x[k + 3] - mean
-        s0 += d0 * d0
-        s1 += d1 * d1
-        s2 += d2 * d2
-        s3 += d3 * d3
-    for k in range(n4, n):
-        d0 = x[k] - mean
-        s0 += d0 * d0
-    return (s0 + s1 + s2 + s3) / n
+    """Population variance, two passes (`edge.dsp._reduce`: four partial sums each)."""
+    return _sum_sq_dev(x, n, _sum(x, n) / n) / n
 
 
 cdef class WindowVarianceKernel:
