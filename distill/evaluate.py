@@ -122,6 +122,15 @@ class Pooled:
     targets: np.ndarray
     folds: tuple[tuple[str, ...], ...]
 
+    def rows(self, predicted: np.ndarray, mask: np.ndarray, protocol: str) -> list[dict]:
+        """The figures per corpus of (files, 3) utterance predictions over the files in `mask`."""
+        out = []
+        for c in self.corpora:
+            m = mask & (self.corpus_of == c.name)
+            sub = c.subset(m[self.corpus_of == c.name])
+            out.append({"corpus": c.name, "protocol": protocol, **figures(sub, predicted[m])})
+        return out
+
 
 def pooled(shared: Path) -> Pooled:
     corpora = tuple(read_corpus(shared, name) for name in ("emodb", "ravdess"))

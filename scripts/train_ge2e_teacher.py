@@ -42,12 +42,12 @@ def main() -> None:
     import torch
 
     from distill.audio import augment_device, load_16k
-    from distill.evaluate import figures, pooled
+    from distill.evaluate import pooled
     from distill.teachers.ge2e import HIDDEN, Ge2eEncoder, apply_head, fit_head
 
     torch.set_num_threads(2)
     data = pooled(args.shared)
-    corpora, files, speakers, corpus_of = data.corpora, data.files, data.speakers, data.corpus_of
+    files, speakers = data.files, data.speakers
     held, targets, folds = data.held, data.targets, data.folds
 
     encoder = Ge2eEncoder()
@@ -64,14 +64,6 @@ def main() -> None:
     def train_rows(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return feats[index].reshape(-1, 256), np.repeat(targets[index], n_var, axis=0)
 
-    def rows_of(pred: np.ndarray, mask: np.ndarray, protocol: str) -> list[dict]:
-        out = []
-        for c in corpora:
-            m = mask & (corpus_of == c.name)
-            sub = c.subset(m[corpus_of == c.name])
-            out.append({"corpus": c.name, "protocol": protocol, **figures(sub, pred[m])})
-        return out
-
     by_alpha = {}
     for alpha in ALPHAS:
         clean = np.full((len(files), 3), np.nan)
@@ -83,7 +75,7 @@ def main() -> None:
             noisy[test] = apply_head(head, feats[test, 1:].reshape(-1, 256)).reshape(
                 -1, n_var - 1, 3
             )
-        rows = rows_of(clean, ~held, "leave speakers out")
+        rows = data.rows(clean, ~held, "leave speakers out")
         score = float(np.mean([np.mean(list(r["ccc"].values())) for r in rows]))
         shift = noisy[~held, :, 0] - clean[~held, None, 0]
         by_alpha[alpha] = {"rows": rows, "mean_ccc": score, "arousal_shift": shift}
@@ -92,7 +84,7 @@ def main() -> None:
     chosen = by_alpha[alpha]
     head = fit_head(*train_rows(np.flatnonzero(~held)), alpha)
     final = apply_head(head, feats[:, 0])
-    rows = chosen["rows"] + rows_of(final, held, "held-out speakers")
+    rows = chosen["rows"] + data.rows(final, held, "held-out speakers")
     shift = chosen["arousal_shift"]
     report = {
         "backbone": "GE2E speaker encoder, resemblyzer 0.1.4 pretrained.pt, top LSTM layer",

@@ -38,14 +38,14 @@ def main() -> None:
     import torch
 
     from distill.audio import augment_device, load_16k
-    from distill.evaluate import figures, pooled
+    from distill.evaluate import pooled
     from distill.features import file_features, speech_features
     from distill.teachers.emodb import CROP_FRAMES, examples, save_teacher, train_teacher
     from distill.train import FitConfig, predict_utterances
 
     torch.set_num_threads(2)
     data = pooled(args.shared)
-    corpora, files, speakers, corpus_of = data.corpora, data.files, data.speakers, data.corpus_of
+    files, speakers = data.files, data.speakers
     held, targets, folds = data.held, data.targets, data.folds
 
     t0 = time.time()
@@ -83,26 +83,12 @@ def main() -> None:
         print(f"fold {k} {group}: {time.time() - t1:.0f} s", flush=True)
 
     report = {"folds": folds, "variants": args.variants, "config": str(config)}
-    rows = []
-    for c in corpora:
-        mask = (corpus_of == c.name) & ~held
-        rows.append(
-            {
-                "corpus": c.name,
-                "protocol": "leave speakers out",
-                **figures(c.subset(mask[corpus_of == c.name]), predictions[mask]),
-            }
-        )
+    rows = data.rows(predictions, ~held, "leave speakers out")
     net, _ = train_teacher(feats, targets, np.flatnonzero(~held), None, config)
-    final = predict_utterances(
+    predictions[held] = predict_utterances(
         net, examples(feats, targets, np.flatnonzero(held), True), CROP_FRAMES
     )
-    for c in corpora:
-        in_c = corpus_of[held] == c.name
-        sub = c.subset(held[corpus_of == c.name])
-        rows.append(
-            {"corpus": c.name, "protocol": "held-out speakers", **figures(sub, final[in_c])}
-        )
+    rows += data.rows(predictions, held, "held-out speakers")
     report["rows"] = rows
     args.out.mkdir(parents=True, exist_ok=True)
     # The teacher file records one CCC triple: the RAVDESS leave-speakers-out one here.

@@ -73,3 +73,10 @@ def test_the_pooled_folds_cover_every_speaker_but_the_held_out_once(shared_dir: 
     assert not set(flat) & set(data.speakers[data.held])
     assert data.folds[0] == ("emodb/03", "ravdess/01", "ravdess/02")
     assert len(data.files) == len(data.targets) == len(data.corpus_of)
+    # Rows per corpus over a mask: the circumplex targets themselves score CCC 1 on each corpus.
+    rows = data.rows(data.targets, data.held, "held-out speakers")
+    assert [(r["corpus"], r["protocol"], r["n"]) for r in rows] == [
+        ("emodb", "held-out speakers", int((data.held & (data.corpus_of == "emodb")).sum())),
+        ("ravdess", "held-out speakers", int((data.held & (data.corpus_of == "ravdess")).sum())),
+    ]
+    assert all(v == pytest.approx(1.0) for r in rows for v in r["ccc"].values())
