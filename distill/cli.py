@@ -112,6 +112,13 @@ def add_face(sub) -> None:
         default=0.3,
         help="weight of CE on the ensemble's top class (default 0.3)",
     )
+    f.add_argument(
+        "--augment",
+        choices=("none", "light", "full"),
+        default="light",
+        help="strength of the flips, jitter, rotations, blur and brightness changes the training "
+        "crops get (default light)",
+    )
     f.add_argument("--epochs", type=int, default=30)
     f.add_argument("--batch-size", type=int, default=128)
     f.add_argument("--lr", type=float, default=4e-3)
@@ -148,6 +155,7 @@ def run_face(args: argparse.Namespace) -> int:
         weights=weights,
         temperature=args.temperature,
         ce_weight=args.ce_weight,
+        augment=args.augment,
         arch_config=arch_config,
         epochs=args.epochs,
         batch_size=args.batch_size,

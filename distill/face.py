@@ -27,7 +27,14 @@ from torch.nn import functional as F
 
 from distill.checkpoint import Checkpoint
 from distill.cost import count_macs, count_params
-from distill.face_data import FaceSet, augment, load_faces, split_groups, teacher_log_probs
+from distill.face_data import (
+    AUGMENT,
+    FaceSet,
+    augment,
+    load_faces,
+    split_groups,
+    teacher_log_probs,
+)
 from distill.students import create
 from distill.teachers.face import EXPRESSIONS, FacexTeacher, FerTeacher, combine, soft_targets
 from edge.errors import ConfigError
@@ -56,6 +63,7 @@ class FaceDistillConfig:
     weights: tuple[float, ...] | None = None
     temperature: float = 2.0
     ce_weight: float = 0.3
+    augment: str = "light"
     architecture: str = "face_expr"
     arch_config: dict = field(default_factory=dict)
     epochs: int = 30
@@ -122,6 +130,8 @@ def distill_face(
     unknown = sorted(set(cfg.teachers) - set(TEACHERS))
     if unknown or not cfg.teachers:
         raise ConfigError(f"unknown face teacher(s) {unknown}; choose from {sorted(TEACHERS)}")
+    if cfg.augment not in AUGMENT:
+        raise ConfigError(f"augmentation must be one of {sorted(AUGMENT)}, got {cfg.augment!r}")
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     sets = [load_faces(p, progress=progress) for p in cfg.faces]
@@ -172,7 +182,7 @@ def distill_face(
         losses = []
         for s in range(steps):
             idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
-            logits = model.logits(_inputs(augment(train_x[idx], rng)))
+            logits = model.logits(_inputs(augment(train_x[idx], rng, cfg.augment)))
             kd = F.kl_div(
                 F.log_softmax(logits / cfg.temperature, 1), soft[idx], reduction="batchmean"
             )
@@ -234,6 +244,7 @@ def distill_face(
         "ensemble_weight_choice": weight_basis,
         "temperature": cfg.temperature,
         "ce_weight": cfg.ce_weight,
+        "augment": cfg.augment,
         "split": {"by": "group (LFW: person; FER2013: source image)", **SPLIT},
         "train_crops": len(train_x),
         "val_crops": len(val_x),

@@ -124,29 +124,46 @@ def teacher_log_probs(
     return out
 
 
-def augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Flip, crop jitter with small rotations and scale, brightness/contrast, blur: a uint8 batch
-    in, a uint8 batch of the same shape out (one random draw per crop)."""
+#: Augmentation strengths: (probability of a geometric jitter, max rotation in degrees, max scale
+#: change, max shift as a fraction of the side, probability of a blur, max gain change, max
+#: brightness offset in grey levels). "light" is the default: the student underfits its teachers
+#: (its agreement on clean training crops is no higher than on validation crops), and the strong
+#: jitter of "full" cost it 2 points of validation agreement in 12 epochs.
+AUGMENT = {
+    "none": (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    "light": (0.5, 6.0, 0.05, 0.03, 0.0, 0.15, 15.0),
+    "full": (0.7, 12.0, 0.1, 0.06, 0.3, 0.4, 30.0),
+}
+
+
+def augment(images: np.ndarray, rng: np.random.Generator, strength: str = "light") -> np.ndarray:
+    """Flip, crop jitter with small rotations and scale, brightness/contrast, blur (see AUGMENT):
+    a uint8 batch in, a uint8 batch of the same shape out (one random draw per crop)."""
     import cv2
 
+    if strength not in AUGMENT:
+        raise ConfigError(f"augmentation must be one of {sorted(AUGMENT)}, got {strength!r}")
+    if strength == "none":
+        return images.copy()
+    p_geo, angle, scale, shift, p_blur, gain, bias = AUGMENT[strength]
     n, h, w = images.shape
     out = np.empty_like(images)
     for i in range(n):
         img = images[i]
         if rng.random() < 0.5:
             img = img[:, ::-1]
-        if rng.random() < 0.7:  # the rest keep the device crop's geometry exactly
-            angle = rng.uniform(-12, 12)
-            scale = rng.uniform(0.9, 1.1)
-            m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-            m[:, 2] += rng.uniform(-0.06, 0.06, 2) * (w, h)
+        if rng.random() < p_geo:  # the rest keep the device crop's geometry exactly
+            m = cv2.getRotationMatrix2D(
+                (w / 2, h / 2), rng.uniform(-angle, angle), rng.uniform(1 - scale, 1 + scale)
+            )
+            m[:, 2] += rng.uniform(-shift, shift, 2) * (w, h)
             img = cv2.warpAffine(
                 np.ascontiguousarray(img), m, (w, h), borderMode=cv2.BORDER_REPLICATE
             )
-        if rng.random() < 0.3:
+        if rng.random() < p_blur:
             img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.3, 1.2))
-        gain, bias = rng.uniform(0.6, 1.4), rng.uniform(-30, 30)
-        out[i] = np.clip(img.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8)
+        g, b = rng.uniform(1 - gain, 1 + gain), rng.uniform(-bias, bias)
+        out[i] = np.clip(img.astype(np.float32) * g + b, 0, 255).astype(np.uint8)
     return out
 
 

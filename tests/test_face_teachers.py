@@ -112,11 +112,60 @@ def test_lfw_split_never_cuts_a_person():
 
 
 def test_augment_keeps_shape_and_changes_pixels():
-    rng = np.random.default_rng(0)
-    x = np.random.default_rng(1).integers(0, 256, (16, 48, 48), dtype=np.uint8)
-    y = augment(x, rng)
-    assert y.shape == x.shape and y.dtype == np.uint8
-    assert np.mean(np.abs(y.astype(int) - x)) > 5
+    x = np.random.default_rng(1).integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    change = {}
+    for strength in ("none", "light", "full"):
+        y = augment(x, np.random.default_rng(0), strength)
+        assert y.shape == x.shape and y.dtype == np.uint8
+        change[strength] = np.mean(np.abs(y.astype(int) - x))
+    assert change["none"] == 0.0
+    assert 5 < change["light"] < change["full"]
+    with pytest.raises(ConfigError, match="augmentation must be one of"):
+        augment(x, np.random.default_rng(0), "heavy")
+
+
+@needs_fer
+@needs_facex
+def test_distil_a_face_student_end_to_end(fer_crops, tmp_path):
+    """The whole recipe on 200 real FER2013 crops: teacher labels (cached), a split by source
+    image, two epochs, the test report; the report's agreement is the saved student's."""
+    import torch
+
+    from distill.checkpoint import Checkpoint
+    from distill.face import FaceDistillConfig, distill_face, predict
+    from distill.teachers.face import FacexTeacher, FerTeacher
+
+    images, labels = fer_crops
+    npz = tmp_path / "fer-small.npz"
+    sources = np.array([f"img{i}.png" for i in range(len(images))])
+    np.savez(npz, images=images, labels=labels, source_path=sources)
+    cfg = FaceDistillConfig(
+        faces=(npz,), cache=tmp_path / "labels", epochs=2, batch_size=32, patience=2
+    )
+    ckpt, report = distill_face(cfg)
+    assert report["train_crops"] + report["val_crops"] + report["test"]["fer-small"]["crops"] == 200
+    assert report["augment"] == "light" and len(report["history"]) == 2
+    assert report["cost"]["params"] < 25_000  # the issue's limit
+    ckpt.save(tmp_path / "face.pt")
+    model = Checkpoint.load(tmp_path / "face.pt").build()
+    # Recompute the test figure from the saved student and the teachers run afresh.
+    from distill.face import SPLIT
+    from distill.face_data import load_npz
+
+    faces = load_npz(npz)
+    test = split_groups(faces, SPLIT, seed=0)["test"]
+    ensemble = combine(
+        [FerTeacher().log_probs(faces.images[test]), FacexTeacher().log_probs(faces.images[test])],
+        list(report["ensemble_weights"].values()),
+    )
+    with torch.no_grad():
+        student = predict(model, faces.images[test]).argmax(1)
+    agreement = float(np.mean(student == ensemble.argmax(1)))
+    assert report["test"]["fer-small"]["agreement_with_ensemble"] == pytest.approx(
+        agreement, abs=1e-4
+    )
+    with pytest.raises(ConfigError, match="augmentation"):
+        distill_face(FaceDistillConfig(faces=(npz,), cache=tmp_path / "labels", augment="x"))
 
 
 def test_crops_from_an_image_folder_and_a_video(tmp_path):

@@ -4,8 +4,11 @@ Input (batch, 1, 48, 48): the grey, eye-levelled crop of `edge.frontends.face.cr
 A strided stem and depthwise-separable blocks (three of them strided) shrink 48x48 to 3x3; global
 average pooling and one linear layer give seven expression logits. The softmax is left to the
 pipeline: litert-torch's PT2E quantiser puts a second quantiser on a final softmax, and the
-full-integer TFLite model then keeps a float output. With
-the default widths: about 18 K parameters and about 1.4 M MACs per face.
+full-integer TFLite model then keeps a float output. With the default widths: about 23 K
+parameters and about 2.1 M MACs per face. The student underfits its teachers, so its parameters
+go to width (the narrower 18 K version agreed 2.6 points less often with the ensemble on
+validation crops after 12 epochs) and there is no dropout; more resolution (no stride in the
+second block) did not help.
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ class _Separable(nn.Module):
 class FaceExpr(nn.Module):
     def __init__(
         self,
-        widths: tuple[int, ...] = (16, 32, 48, 64, 72, 72),
+        widths: tuple[int, ...] = (24, 40, 56, 72, 80, 80),
         strides: tuple[int, ...] = (1, 2, 1, 2, 2),
         n_classes: int = 7,
-        dropout: float = 0.2,
+        dropout: float = 0.0,
         stem_stride: int = 2,
     ) -> None:
         super().__init__()
@@ -57,10 +60,10 @@ class FaceExpr(nn.Module):
 
 @register("face_expr")
 def face_expr(
-    widths: tuple[int, ...] = (16, 32, 48, 64, 72, 72),
+    widths: tuple[int, ...] = (24, 40, 56, 72, 80, 80),
     strides: tuple[int, ...] = (1, 2, 1, 2, 2),
     n_classes: int = 7,
-    dropout: float = 0.2,
+    dropout: float = 0.0,
     stem_stride: int = 2,
 ) -> FaceExpr:
     return FaceExpr(tuple(widths), tuple(strides), n_classes, dropout, stem_stride)
