@@ -157,8 +157,11 @@ def main(quick: bool = False) -> None:
             "filters do not; scipy and BrainFlow compute no quality flags.",
             "Ours makes the model input and the flags in one compiled pass (edge/dsp/_eeg_window.pyx); "
             "the NumPy row is the same front end on its NumPy specification of that pass.",
-            "The student's cost is dominated by its temporal convolution (8 filters x 64 taps over "
-            "128 samples x 14 electrodes: 0.92 of its 1.05 M MACs).",
+            "The engines run the student's export form (HiSTN.for_export: the same function): its "
+            "temporal conv and map mix folded into 4 kernels of 64 taps (0.46 M MACs over 128 "
+            "samples x 14 electrodes, most of the rest) and its linear hierarchy as one matrix; "
+            "eager PyTorch runs the trained layers (1.05 M MACs). In int8 the two ELUs stay float "
+            "operations between quantise and dequantise steps, so int8 is slower than fp32 here.",
         ],
     )
 

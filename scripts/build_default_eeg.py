@@ -196,6 +196,9 @@ def main() -> None:
         check=True,
     )
     manifest = json.loads((staging / "manifest.json").read_text())
+    # Version 2: exported in HiSTN's export form (HiSTN.for_export), the same function in fewer
+    # operations.
+    manifest["version"] = "2"
     manifest["measured"]["checks"] = stream_check(staging, held, args.shared / OPENBCI)
     from edge.runtime.bundle import load_bundle, write_bundle
 

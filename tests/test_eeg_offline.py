@@ -83,6 +83,41 @@ def test_listing_a_region_backwards_changes_nothing():
     np.testing.assert_allclose(backwards(x).detach(), net(x).detach(), atol=1e-5)
 
 
+@pytest.mark.parametrize(
+    "channels, regions, samples",
+    [
+        (None, None, 128),  # DREAMER
+        (["TP9", "AF7", "AF8", "TP10"], [["TP9", "AF7"], ["AF8", "TP10"]], 256),
+        (
+            ["Fp1", "Fp2", "C3", "C4", "P7", "P8", "O1", "O2"],
+            [["Fp1", "C3"], ["P7", "O1"], ["O2", "P8"], ["C4", "Fp2"]],
+            125,  # an odd window: the pooling drops a sample
+        ),
+    ],
+)
+def test_the_exported_form_computes_the_same_function(channels, regions, samples):
+    """`for_export` folds the temporal conv, the map mix and both BNs, and turns the linear
+    hierarchy into one matrix: outputs must match the trained network's, and the exported form
+    must have far fewer operations to run."""
+    torch.manual_seed(0)
+    config = {} if channels is None else {"channels": channels, "regions": regions}
+    net = create("histn", **config)
+    with torch.no_grad():
+        for p in net.parameters():  # trained-looking weights, not the initial ones
+            p.add_(0.2 * torch.randn_like(p))
+        for _ in range(3):
+            net.train()(torch.randn(16, 1, samples, len(net.channels)))
+    net.eval()
+    x = torch.randn(8, 1, samples, len(net.channels))
+    deployed = net.for_export(x[:1]).eval()
+    with torch.no_grad():
+        want, got = net(x), deployed(x)
+    assert float(want.abs().max()) > 0.1
+    np.testing.assert_allclose(got, want, atol=1e-5 * float(want.abs().max()))
+    modules = [m for m in deployed.modules() if not list(m.children())]
+    assert len(modules) == 3  # temporal conv, depthwise conv, one linear layer
+
+
 def test_ordinal_smoothing_matches_the_paper():
     np.testing.assert_allclose(
         ordinal_targets(np.array([2]))[0], [0.0003, 0.1065, 0.7866, 0.1065, 0.0003], atol=1e-4
