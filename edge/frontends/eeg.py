@@ -48,7 +48,7 @@ import numpy as np
 from edge.dsp import Resampler, SosFilterBank, stored_sos
 from edge.dsp._eeg_window import FLAG_BITS, EegWindowKernel
 from edge.errors import ConfigError, InputError
-from edge.runtime.specs import EegSpec
+from edge.runtime.specs import EegSpec, electrode_key
 
 UNITS = {"uV": 1.0, "mV": 1e3, "V": 1e6}
 FLAGS = ("disconnected", "flat", "railed", "line_noise", "blink", "muscle")
@@ -97,21 +97,22 @@ def window_inputs(x: np.ndarray) -> np.ndarray:
 
 
 def match_channels(source: Sequence[str], wanted: Sequence[str]) -> list[int]:
-    """Index of each wanted electrode among the source's channels (names compare without case).
+    """Index of each wanted electrode among the source's channels (names compare as
+    `electrode_key`: without case).
 
     Missing electrodes are an `InputError` naming them; extra source channels are ignored.
     """
     lower = {}
     for i, name in enumerate(source):
-        lower.setdefault(name.strip().lower(), i)
-    missing = [w for w in wanted if w.lower() not in lower]
+        lower.setdefault(electrode_key(name), i)
+    missing = [w for w in wanted if electrode_key(w) not in lower]
     if missing:
         raise InputError(
             f"the model needs electrode(s) {', '.join(missing)}, which the source does not have "
             f"(it has {', '.join(source)}); name the source's channels in order "
             f"(--channels) if they are these electrodes under other names"
         )
-    return [lower[w.lower()] for w in wanted]
+    return [lower[electrode_key(w)] for w in wanted]
 
 
 class Baseline:

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from edge.errors import BundleError
+from edge.runtime.specs import electrode_key
 
 MODELS_ENV = "AFFECT_EDGE_MODELS"
 #: The bundle each modality uses when none is named.
@@ -85,9 +86,9 @@ def default_bundle(modality: str) -> Path:
 
 
 def covers(channels: Iterable[str], wanted: Iterable[str]) -> bool:
-    """Whether a source's `channels` include every `wanted` electrode (names compare without case)."""
-    have = {c.strip().lower() for c in channels}
-    return all(w.strip().lower() in have for w in wanted)
+    """Whether a source's `channels` include every `wanted` electrode (`electrode_key`)."""
+    have = {electrode_key(c) for c in channels}
+    return all(electrode_key(w) in have for w in wanted)
 
 
 def eeg_bundle_for(channels: Iterable[str], extra: Iterable[str | os.PathLike[str]] = ()):

@@ -186,6 +186,11 @@ class ImageSpec(FrontEndSpec):
         return (c, h, w) if self.layout == "nchw" else (h, w, c)
 
 
+def electrode_key(name: str) -> str:
+    """How electrode names compare (a source's against a model's): without case or outer spaces."""
+    return name.strip().lower()
+
+
 @dataclass(frozen=True)
 class EegSpec(FrontEndSpec):
     """EEG: electrodes in the model's order, resampled to `rate_hz`, windows of `window_s`.
