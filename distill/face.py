@@ -28,9 +28,9 @@ from torch.nn import functional as F
 from distill.checkpoint import Checkpoint
 from distill.cost import count_macs, count_params
 from distill.face_data import (
-    AUGMENT,
     FaceSet,
     augment,
+    check_augment,
     load_faces,
     split_groups,
     teacher_log_probs,
@@ -130,8 +130,7 @@ def distill_face(
     unknown = sorted(set(cfg.teachers) - set(TEACHERS))
     if unknown or not cfg.teachers:
         raise ConfigError(f"unknown face teacher(s) {unknown}; choose from {sorted(TEACHERS)}")
-    if cfg.augment not in AUGMENT:
-        raise ConfigError(f"augmentation must be one of {sorted(AUGMENT)}, got {cfg.augment!r}")
+    check_augment(cfg.augment)  # before the teachers' labelling, which can take minutes
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     sets = [load_faces(p, progress=progress) for p in cfg.faces]

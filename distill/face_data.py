@@ -136,13 +136,17 @@ AUGMENT = {
 }
 
 
+def check_augment(strength: str) -> None:
+    if strength not in AUGMENT:
+        raise ConfigError(f"augmentation must be one of {sorted(AUGMENT)}, got {strength!r}")
+
+
 def augment(images: np.ndarray, rng: np.random.Generator, strength: str = "light") -> np.ndarray:
     """Flip, crop jitter with small rotations and scale, brightness/contrast, blur (see AUGMENT):
     a uint8 batch in, a uint8 batch of the same shape out (one random draw per crop)."""
     import cv2
 
-    if strength not in AUGMENT:
-        raise ConfigError(f"augmentation must be one of {sorted(AUGMENT)}, got {strength!r}")
+    check_augment(strength)
     if strength == "none":
         return images.copy()
     p_geo, angle, scale, shift, p_blur, gain, bias = AUGMENT[strength]

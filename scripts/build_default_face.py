@@ -80,13 +80,13 @@ def engine_agreement(bundle: Path, shared: Path, weights: dict[str, float]) -> d
     out: dict = {}
     n_test: dict[str, int] = {}
     loaded = load_bundle(bundle)
+    teachers = {t: TEACHERS[t]() for t in weights}  # their labels come from the cache
     for name in ("fer2013", "lfw-expressions"):
         faces = load_npz(shared / "data" / "faces" / f"{name}.npz")
         test = split_groups(faces, SPLIT, seed=0)["test"]
         n_test[name] = int(test.sum())
-        teachers = list(weights)
         ensemble = combine(
-            [teacher_log_probs(faces, TEACHERS[t](), BUILD / "cache", t)[test] for t in teachers],
+            [teacher_log_probs(faces, teachers[t], BUILD / "cache", t)[test] for t in teachers],
             [weights[t] for t in teachers],
         ).argmax(1)
         x = faces.images[test].astype(np.float32)[:, None] * (2.0 / 255.0) - 1.0
