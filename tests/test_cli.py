@@ -95,8 +95,8 @@ def test_run_eeg_on_a_muse_csv_picks_the_bundle_with_its_electrodes(tmp_path: Pa
     lines = ["t,RAW_TP9,RAW_AF7,RAW_AF8,RAW_TP10"]
     lines += [f"{i / 256:.6f}," + ",".join(f"{v:.3f}" for v in x[:, i]) for i in range(x.shape[1])]
     path.write_text("\n".join(lines) + "\n")
-    named = "TP9=RAW_TP9,AF7=RAW_AF7,AF8=RAW_AF8,TP10=RAW_TP10"
-    done = cli("run", "eeg", str(path), "--csv-columns", named, "--csv-time", "t", "--json")
+    # Mind Monitor's RAW_<electrode> columns and a time column are recognised: nothing to name.
+    done = cli("run", "eeg", str(path), "--json")
     assert done.returncode == 0, done.stderr
     assert "using eeg-valence-muse4" in done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
@@ -106,3 +106,29 @@ def test_run_eeg_on_a_muse_csv_picks_the_bundle_with_its_electrodes(tmp_path: Pa
     # Columns that do not name the electrodes: no bundle fits, and the error says what is missing.
     raw = cli("run", "eeg", str(path), "--csv-columns", "RAW_TP9,RAW_AF7", "--csv-time", "t")
     assert raw.returncode == 2 and "needs electrode(s) AF3" in raw.stderr
+
+
+def test_run_eeg_on_an_emotivpro_export_without_naming_its_columns(tmp_path: Path) -> None:
+    from edge.cli.demo import EMOTIV_14, synthetic_eeg
+
+    x = synthetic_eeg()  # 12 s at 128 Hz, µV over Emotiv-like DC offsets, a blink at 6.3 s
+    path = tmp_path / "emotiv.csv"
+    rows = [
+        "title:demo, start timestamp:1623658701.0, headset type:EPOCX, sampling rate:128, "
+        f"samples:{x.shape[1]}, version:2.1,",
+        "Timestamp,EEG.Counter,EEG.Interpolated,"
+        + ",".join(f"EEG.{n}" for n in EMOTIV_14)
+        + ",EEG.Battery,MarkerIndex",
+    ]
+    rows += [
+        f"{1623658701 + i / 128:.6f},{i % 128},0," + ",".join(f"{v:.4f}" for v in x[:, i]) + ",4,"
+        for i in range(x.shape[1])
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    done = cli("run", "eeg", str(path), "--calibration-s", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {e["model"]["name"] for e in events} == {"eeg-valence"}
+    assert 7 <= len(events) <= 9  # 12 s less 2 s of settling and 2 s of calibration, per 1 s
+    blink = [e for e in events if e["start_s"] <= 6.3 <= e["start_s"] + 1.0]
+    assert blink and all("blink" in str(e["quality"]) for e in blink)

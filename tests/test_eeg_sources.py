@@ -157,10 +157,16 @@ def test_a_consumer_csv_with_iso_times_markers_and_gaps(tmp_path):
         CsvEegSource(path, ["RAW_O1"], rate_hz=256),
     ):
         pass
+    # Mind Monitor's header is recognised: no columns to name.
+    with open_eeg_file(path) as src:
+        assert src.channels == ("TP9", "AF7", "AF8", "TP10") and src.rate_hz == 256
+        assert np.array_equal(np.concatenate([f.data for f in src], axis=1), x, equal_nan=True)
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("when,a,b\n0,1,2\n")
     with pytest.raises(ConfigError, match="--csv-columns"):
-        open_eeg_file(path)
-    with pytest.raises(ConfigError, match="rate"):
-        CsvEegSource(path, cols)
+        open_eeg_file(unknown)
+    with pytest.raises(ConfigError, match="rate"), CsvEegSource(path, cols):
+        pass
     # Time that jumps back: frames carry the file's times, so the consumer sees the jump.
     back = tmp_path / "back.csv"
     back.write_text(
@@ -203,3 +209,89 @@ def test_the_openbci_gui_text_format(tmp_path, shared_dir):
         OpenBCITextSource(path, channels=("a", "b", "c")),
     ):
         pass
+
+
+def _emotiv_export(path, x, rate, first_line=True):
+    """An EmotivPRO CSV export as its documentation describes it: a line of key:value pairs, then
+    the column header (Timestamp, counters, EEG.<electrode> in µV, quality and marker columns),
+    with a motion row between EEG rows whose EEG cells are empty."""
+    names = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
+    meta = (
+        "title:rec, start timestamp:1623658701.49, stop timestamp:1623658723.79, headset type:"
+        f"EPOCX, headset serial:X, headset firmware:625, channels:40, sampling rate:{rate}, "
+        f"samples:{x.shape[1]}, version:2.1,"
+    )
+    header = ["Timestamp", "EEG.Counter", "EEG.Interpolated"] + [f"EEG.{n}" for n in names]
+    header += ["EEG.RawCq", "EEG.Battery", "EEG.BatteryPercent", "MarkerIndex", "MOT.Q0"]
+    header += [f"CQ.{n}" for n in names]
+    rows = [meta] if first_line else []
+    rows.append(",".join(header))
+    for i in range(x.shape[1]):
+        t = 1623658701.491566 + i / rate
+        eeg = ",".join(f"{v:.6f}" for v in x[:, i])
+        rows.append(f"{t:.6f},{i % rate},0,{eeg},0,4,80,,," + ",".join(["4"] * len(names)))
+        if i % 8 == 3:  # a motion sample: the EEG cells are empty
+            rows.append(
+                f"{t:.6f},,," + "," * len(names) + ",,,,0.71," + ",".join([""] * len(names))
+            )
+    path.write_text("\n".join(rows) + "\n")
+    return names
+
+
+def test_consumer_exports_are_recognised_by_their_headers(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.normal(4200.0, 20.0, (14, 640))
+    # EmotivPRO: the first line's rate, EEG.<electrode> columns, motion rows skipped.
+    path = tmp_path / "emotiv.csv"
+    names = _emotiv_export(path, x, 128)
+    with open_eeg_file(path) as src:
+        assert isinstance(src, CsvEegSource) and src.channels == names and src.rate_hz == 128
+        frames = list(src)
+    assert np.allclose(np.concatenate([f.data for f in frames], axis=1), x, atol=1e-6)
+    assert np.allclose([f.start_s for f in frames], np.arange(len(frames)) * 13 / 128)
+    # Named columns work on it too (the metadata line is skipped), and --channels renames.
+    with CsvEegSource(path, ["EEG.O1", "EEG.O2"]) as src:
+        assert src.rate_hz == 128 and next(iter(src)).data.shape == (2, 13)
+    with open_eeg_file(path, channels=tuple(f"c{i}" for i in range(14))) as src:
+        assert src.channels[0] == "c0"
+    with pytest.raises(ConfigError, match=r"--channels names 2 channels.*14 EEG columns"):
+        open_eeg_file(path, channels=("a", "b"))
+    # Without the first line, the Timestamp column gives the rate.
+    bare = tmp_path / "bare.csv"
+    _emotiv_export(bare, x, 128, first_line=False)
+    with open_eeg_file(bare) as src:
+        assert src.rate_hz == 128
+    # An app that stamps each Bluetooth packet (12 samples on a Muse) with its arrival time, rounded to the millisecond: the rate
+    # is still 256 (the median step between distinct stamps would say 21 Hz).
+    muse = tmp_path / "muse.csv"
+    stamps = [round(1.7e9 + (i // 12) * 12 / 256, 3) for i in range(2560)]
+    muse.write_text(
+        "timestamps,TP9,AF7,AF8,TP10,Right AUX\n"
+        + "".join(f"{t:.3f},{i},1,2,3,0\n" for i, t in enumerate(stamps))
+    )
+    with open_eeg_file(muse) as src:
+        assert src.channels == ("TP9", "AF7", "AF8", "TP10") and src.rate_hz == 256
+        frames = list(src)
+    assert np.concatenate([f.data for f in frames], axis=1)[0, -1] == 2559
+    starts = np.array([f.start_s for f in frames])
+    assert np.allclose(np.diff(starts), 26 / 256)  # packet stamps are jitter, not gaps
+    # Times in milliseconds read as seconds give an implausible rate: the error says what to do.
+    ms = tmp_path / "ms.csv"
+    ms.write_text("time,Fp1\n" + "".join(f"{i * 4},{i}\n" for i in range(100)))
+    with pytest.raises(SourceError, match="--csv-time-unit ms"), open_eeg_file(ms):
+        pass
+    with CsvEegSource(ms, ["Fp1"], time_column="time", time_unit="ms") as src:
+        assert src.rate_hz == 250
+
+
+def test_the_rate_of_a_time_column_survives_jitter_a_gap_and_a_jump_back():
+    from devices.eeg.files import estimate_rate
+
+    rng = np.random.default_rng(3)
+    t = np.arange(2000) / 128 + rng.uniform(-0.002, 0.002, 2000)
+    t[1200:] += 2.0  # two seconds lost
+    t[1500:] -= 5.0  # and a clock set back
+    assert estimate_rate(t) == 128
+    assert estimate_rate(np.round(np.arange(500) / 250, 3)) == 250
+    assert estimate_rate(np.arange(500) / 12.3) == pytest.approx(12.3)
+    assert estimate_rate(np.zeros(10)) is None and estimate_rate(np.ones(1)) is None

@@ -6,7 +6,11 @@
   or just ``COLUMN``), the unit, and either a time column (seconds, milliseconds since the epoch
   or ISO date-times, as consumer apps export) or the rate. Rows where every named channel is
   empty (the marker and event rows of Mind Monitor-style exports) are skipped; a row with some
-  channels empty gives NaN there, which the EEG pipeline holds and flags as disconnected.
+  channels empty gives NaN there, which the EEG pipeline holds and flags as disconnected. An
+  EmotivPRO export's first line (``key:value`` pairs before the column header) is read for the
+  rate and skipped. `recognise_csv` names the columns of the consumer exports it knows
+  (EmotivPRO ``EEG.AF3``..., Mind Monitor ``RAW_TP9``..., and any header whose columns are
+  10-20 electrode names, as muse-lsl writes), so that those need no ``--csv-columns``.
 - `BrainFlowFileSource`: BrainFlow's own file (`DataFilter.write_file`, tab-separated, no
   header): the board it came from gives its layout.
 - `EdfSource`: EDF and BDF through pyedflib; each signal's physical dimension gives its unit.
@@ -22,6 +26,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -165,6 +171,116 @@ class OpenBCITextSource(_BlockFileSource):
         self._file.close()
 
 
+#: A 10-20 / 10-10 electrode name as a column header: Fp1, AF7, Fz, FC5, T7, TP10, POz, O2, A1...
+ELECTRODE = re.compile(r"^(fp|af|f|fc|ft|c|t|tp|cp|p|po|o|i|a|m)(z|[1-9]|10)$", re.IGNORECASE)
+#: Time columns recognised by name (seconds, or ISO date-times).
+TIME_COLUMNS = ("timestamp", "timestamps", "time", "t", "time_s", "time (s)")
+#: EmotivPRO's ``EEG.*`` columns that are not electrodes.
+EMOTIV_NOT_EEG = frozenset(
+    {
+        "counter",
+        "interpolated",
+        "interpolate",
+        "rawcq",
+        "battery",
+        "batterypercent",
+        "markerhardware",
+        "highbitflex",
+        "saturationflag",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """What `recognise_csv` read from a CSV's header: which app wrote it, its EEG columns as
+    ``NAME=COLUMN``, and its time column (None: the rate must come from elsewhere)."""
+
+    app: str
+    columns: tuple[str, ...]
+    time_column: str | None
+
+
+def read_metadata(line: str) -> dict[str, str] | None:
+    """The ``key:value, key:value`` pairs of an EmotivPRO export's first line, or None when the
+    line is not such a line (a column header has no colons)."""
+    cells = [c.strip() for c in line.strip().split(",") if c.strip()]
+    if len(cells) < 2 or not all(":" in c for c in cells):
+        return None
+    pairs = [c.split(":", 1) for c in cells]
+    if any(not k.strip() or _is_number(k) for k, _ in pairs):
+        return None
+    return {k.strip().lower(): v.strip() for k, v in pairs}
+
+
+def metadata_rate(meta: dict[str, str]) -> float | None:
+    """The EEG rate an EmotivPRO first line gives: ``sampling rate:128`` or, in older exports,
+    ``sampling rate:eeg_128;mot_64;...``."""
+    text = meta.get("sampling rate") or meta.get("sampling") or ""
+    found = re.search(r"eeg_(\d+(?:\.\d+)?)", text) or re.match(r"\s*(\d+(?:\.\d+)?)", text)
+    return float(found.group(1)) if found and float(found.group(1)) > 0 else None
+
+
+def recognise_csv(header: list[str]) -> CsvLayout | None:
+    """The EEG and time columns of a consumer app's CSV export, from its column header, or None.
+
+    EmotivPRO: ``EEG.<electrode>`` columns (not its counter, battery or marker ones) and
+    ``Timestamp``. Mind Monitor (Muse): ``RAW_<electrode>`` columns (not ``AUX``) and
+    ``TimeStamp``. Otherwise, columns named as 10-20 electrodes (muse-lsl's ``TP9,AF7,AF8,TP10``)
+    with a time column named ``timestamps``, ``time``... if there is one."""
+    names = [h.strip() for h in header]
+    lower = {h.lower(): h for h in names}
+    time = next((lower[t] for t in TIME_COLUMNS if t in lower), None)
+    emotiv = [
+        h
+        for h in names
+        if h.lower().startswith("eeg.") and h[4:].lower() not in EMOTIV_NOT_EEG and h[4:]
+    ]
+    if emotiv:
+        return CsvLayout("EmotivPRO", tuple(f"{h[4:]}={h}" for h in emotiv), time)
+    muse = [h for h in names if h.upper().startswith("RAW_") and ELECTRODE.match(h[4:])]
+    if muse:
+        return CsvLayout("Mind Monitor", tuple(f"{h[4:]}={h}" for h in muse), time)
+    plain = [h for h in names if ELECTRODE.match(h)]
+    if plain:
+        return CsvLayout("electrode-named columns", tuple(plain), time)
+    return None
+
+
+def estimate_rate(times: np.ndarray) -> float | None:
+    """Samples per second from a recording's first times, robust to what exports do to them:
+    rounding (to the millisecond), jitter, one time for a whole packet (an app that stamps a Muse's
+    Bluetooth packets on arrival gives 12 samples one time), and a gap. The first row of each distinct stamp, split where the
+    time steps back or over three times its median step per sample; time regressed on the row
+    number over the longest stretch. A rate within 1% of a whole number of Hz is that number
+    (headsets sample at whole rates). None if time stands still."""
+    t = np.asarray(times, dtype=np.float64)
+    row = np.arange(len(t))
+    first = np.r_[True, np.diff(t) != 0]
+    t, row = t[first], row[first]
+    if len(t) < 2:
+        return None
+    step = np.diff(t) / np.diff(row)
+    rough = float(np.median(step))
+    if not rough > 0:
+        return None
+    stretches = np.split(np.arange(len(t)), np.flatnonzero((step <= 0) | (step > 3 * rough)) + 1)
+    longest = max(stretches, key=lambda s: row[s[-1]] - row[s[0]])
+    if len(longest) < 2:
+        return None
+    slope = float(np.polyfit(row[longest], t[longest], 1)[0])
+    if not slope > 0:
+        return None
+    rate = 1.0 / slope
+    return float(round(rate)) if abs(rate - round(rate)) < 0.01 * rate else rate
+
+
+def sniff_delimiter(header: str) -> str:
+    """Tab, semicolon or comma: whichever a header line holds most of (comma on a tie)."""
+    counts = {d: header.count(d) for d in (",", "\t", ";")}
+    return max(counts, key=lambda d: (counts[d], d == ","))
+
+
 def _parse_time(text: str) -> float:
     try:
         return float(text)
@@ -198,8 +314,6 @@ class CsvEegSource(_BlockFileSource):
         if time_unit not in ("s", "ms"):
             raise ConfigError(f"time unit must be 's' or 'ms', got {time_unit!r}")
         self._time_scale = 1e-3 if time_unit == "ms" else 1.0
-        if rate_hz is None and time_column is None:
-            raise ConfigError("a CSV needs its sample rate (--rate) or a time column (--csv-time)")
         self._given_rate = rate_hz
         self._delimiter = delimiter
 
@@ -208,13 +322,14 @@ class CsvEegSource(_BlockFileSource):
         head = self._file.readline()
         if not head.strip():
             raise SourceError(f"{self.path} is empty")
-        delimiter = self._delimiter or (
-            "\t"
-            if head.count("\t") > head.count(",")
-            else ";"
-            if head.count(";") > head.count(",")
-            else ","
-        )
+        self._line = 1
+        self.metadata = read_metadata(head) or {}
+        if self.metadata:  # an EmotivPRO export: its column header is the second line
+            head = self._file.readline()
+            self._line = 2
+            if not head.strip():
+                raise SourceError(f"{self.path}: no column header after its first line")
+        delimiter = self._delimiter or sniff_delimiter(head)
         header = [h.strip() for h in next(csv.reader(io.StringIO(head), delimiter=delimiter))]
         missing = [w for w in self._wanted if w not in header]
         if missing:
@@ -231,26 +346,30 @@ class CsvEegSource(_BlockFileSource):
                 )
             self._tcol = header.index(self.time_column)
         self._reader = csv.reader(self._file, delimiter=delimiter)
-        self._line = 1
+        header_line = self._line
         self._pending: list[tuple[float | None, list[float]]] = []
-        if self._given_rate is not None:
-            self._rate = float(self._given_rate)
+        given = self._given_rate or metadata_rate(self.metadata)
+        if given is not None:
+            self._rate = float(given)
+        elif self._tcol is None:
+            raise ConfigError(
+                f"{self.path}: no rate: give the CSV's time column (--csv-time) or rate (--rate)"
+            )
         else:
-            # The rate from the first rows' times (median spacing), then read from the start.
+            # The rate from the first rows' times, then read from the start.
             pos = self._file.tell()
-            sample = self._rows(200)
-            times = np.array([t for t, _ in sample if t is not None])
-            steps = np.diff(times)
-            steps = steps[steps > 0]
-            if not len(steps):
+            rate = estimate_rate(np.array([t for t, _ in self._rows(2000)]))
+            if rate is None:
                 raise SourceError(f"{self.path}: the time column does not advance; give --rate")
-            # Exported timestamps jitter and are rounded: a rate within 1% of a whole number of
-            # Hz is that number (headsets sample at whole rates).
-            rate = 1.0 / float(np.median(steps))
-            self._rate = float(round(rate)) if abs(rate - round(rate)) < 0.01 * rate else rate
+            if rate < 10.0:
+                raise SourceError(
+                    f"{self.path}: its time column gives {rate:.3g} samples per second; if its "
+                    "times are milliseconds, say so (--csv-time-unit ms), or give --rate"
+                )
+            self._rate = rate
             self._file.seek(pos)
             self._reader = csv.reader(self._file, delimiter=delimiter)
-            self._line = 1
+        self._line = header_line
 
     def _rows(self, n: int) -> list[tuple[float | None, list[float]]]:
         out = []
@@ -425,13 +544,16 @@ def open_eeg_file(
     board: str | int | None = None,
     block_s: float = 0.1,
 ) -> Source:
-    """The right reader for a recording, by its suffix and first line."""
+    """The right reader for a recording, by its suffix and first line; a CSV whose columns are not
+    named (`csv_columns`) is read by the layout `recognise_csv` finds in its header."""
     path = _check_path(Path(path))
     suffix = path.suffix.lower()
     if suffix in (".edf", ".bdf"):
         return EdfSource(path, list(channels) if channels else None, block_s)
-    with open(path, encoding="utf-8", errors="replace") as f:
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
         first = f.readline()
+        meta = read_metadata(first)
+        head = f.readline() if meta else first
     if first.startswith("%OpenBCI") or first.startswith("%"):
         return OpenBCITextSource(path, channels, block_s)
     cells = first.replace("\t", ",").split(",")
@@ -441,11 +563,27 @@ def open_eeg_file(
             path, board if board is not None else "synthetic", channels, block_s
         )
     if csv_columns is None:
-        raise ConfigError(
-            f"{path} looks like a CSV with a header: name its EEG columns with --csv-columns "
-            f"(NAME=COLUMN,...) and its time column (--csv-time) or rate (--rate); "
-            f"its columns: {first.strip()[:200]}"
+        layout = recognise_csv(
+            next(csv.reader(io.StringIO(head), delimiter=sniff_delimiter(head)), [])
         )
+        if layout is None:
+            raise ConfigError(
+                f"{path} looks like a CSV with a header: name its EEG columns with --csv-columns "
+                f"(NAME=COLUMN,...) and its time column (--csv-time) or rate (--rate); "
+                f"its columns: {head.strip()[:200]}"
+            )
+        csv_columns = list(layout.columns)
+        if csv_time is None and rate_hz is None:
+            csv_time = layout.time_column
+        if channels:
+            if len(channels) != len(csv_columns):
+                raise ConfigError(
+                    f"--channels names {len(channels)} channels; {path} has {len(csv_columns)} "
+                    f"EEG columns ({', '.join(c.split('=')[-1] for c in csv_columns)})"
+                )
+            csv_columns = [
+                f"{n}={c.split('=')[-1]}" for n, c in zip(channels, csv_columns, strict=True)
+            ]
     return CsvEegSource(path, csv_columns, unit, csv_time, csv_time_unit, rate_hz, block_s)
 
 

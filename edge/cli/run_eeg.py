@@ -33,7 +33,9 @@ A flagged window is not scored (the event repeats the last estimate, updated: fa
 each electrode's level and spread; --save-baseline keeps them for the next session.
 
 Sources: a recording (OpenBCI GUI .txt, .csv, BrainFlow file, .edf/.bdf) or --board NAME
-(synthetic, cyton, ganglion, muse_2, ... as BrainFlow names them). The model needs its own
+(synthetic, cyton, ganglion, muse_2, ... as BrainFlow names them). EmotivPRO and Mind Monitor
+CSV exports, and CSVs whose columns are 10-20 electrode names (muse-lsl), are read as they are;
+other CSVs need --csv-columns and --csv-time or --rate. The model needs its own
 electrodes by name: --channels renames the source's channels, in order. The default model is
 trained on SYNTHETIC EEG: it demonstrates the runtime, it does not sense emotion."""
 
@@ -73,9 +75,15 @@ def add_parser(sub) -> None:
     )
     s.add_argument(
         "--csv-columns",
-        help="CSV: the EEG columns in order, NAME=COLUMN or COLUMN, comma-separated",
+        help="CSV: the EEG columns in order, NAME=COLUMN or COLUMN, comma-separated (default: "
+        "read from the header of EmotivPRO and Mind Monitor exports, or of columns named as "
+        "10-20 electrodes)",
     )
-    s.add_argument("--csv-time", help="CSV: the time column (seconds, ms or ISO date-times)")
+    s.add_argument(
+        "--csv-time",
+        help="CSV: the time column (seconds, ms or ISO date-times; default: the export's "
+        "Timestamp / timestamps / time column when its columns are recognised)",
+    )
     s.add_argument("--csv-time-unit", choices=["s", "ms"], default="s", help="CSV time unit")
     s.add_argument("--rate", type=positive_number("Hz"), help="CSV without a time column: its rate")
     s.add_argument(
