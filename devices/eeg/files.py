@@ -316,6 +316,8 @@ class CsvEegSource(_BlockFileSource):
         self._time_scale = 1e-3 if time_unit == "ms" else 1.0
         self._given_rate = rate_hz
         self._delimiter = delimiter
+        #: An EmotivPRO export's first-line key:value pairs (read on opening; empty otherwise).
+        self.metadata: dict[str, str] = {}
 
     def _open(self) -> None:
         self._file = open(self.path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115
