@@ -129,6 +129,7 @@ def test_run_eeg_on_an_emotivpro_export_without_naming_its_columns(tmp_path: Pat
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert {e["model"]["name"] for e in events} == {"eeg-valence"}
+    assert "read as EmotivPRO: EEG columns EEG.AF3, EEG.F7" in done.stderr
     assert 7 <= len(events) <= 9  # 12 s less 2 s of settling and 2 s of calibration, per 1 s
     blink = [e for e in events if e["start_s"] <= 6.3 <= e["start_s"] + 1.0]
     assert blink and all("blink" in str(e["quality"]) for e in blink)

@@ -249,11 +249,12 @@ def recognise_csv(header: list[str]) -> CsvLayout | None:
 
 def estimate_rate(times: np.ndarray) -> float | None:
     """Samples per second from a recording's first times, robust to what exports do to them:
-    rounding (to the millisecond), jitter, one time for a whole packet (an app that stamps a Muse's
-    Bluetooth packets on arrival gives 12 samples one time), and a gap. The first row of each distinct stamp, split where the
-    time steps back or over three times its median step per sample; time regressed on the row
-    number over the longest stretch. A rate within 1% of a whole number of Hz is that number
-    (headsets sample at whole rates). None if time stands still."""
+    rounding (to the millisecond), jitter, one time for a whole packet (an app that stamps a
+    Muse's Bluetooth packets on arrival gives 12 samples one time), and a gap. The first row of
+    each distinct stamp, split where the time steps back or over three times its median step per
+    sample; time regressed on the row number over the longest stretch. A rate within 1% of a
+    whole number of Hz is that number (headsets sample at whole rates). None if time stands
+    still."""
     t = np.asarray(times, dtype=np.float64)
     row = np.arange(len(t))
     first = np.r_[True, np.diff(t) != 0]
@@ -318,6 +319,8 @@ class CsvEegSource(_BlockFileSource):
         self._delimiter = delimiter
         #: An EmotivPRO export's first-line key:value pairs (read on opening; empty otherwise).
         self.metadata: dict[str, str] = {}
+        #: The export `recognise_csv` took the columns from (None: the caller named them).
+        self.layout: CsvLayout | None = None
 
     def _open(self) -> None:
         self._file = open(self.path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115
@@ -586,6 +589,9 @@ def open_eeg_file(
             csv_columns = [
                 f"{n}={c.split('=')[-1]}" for n, c in zip(channels, csv_columns, strict=True)
             ]
+        source = CsvEegSource(path, csv_columns, unit, csv_time, csv_time_unit, rate_hz, block_s)
+        source.layout = layout
+        return source
     return CsvEegSource(path, csv_columns, unit, csv_time, csv_time_unit, rate_hz, block_s)
 
 

@@ -151,19 +151,23 @@ def open_source(args, model_channels: tuple[str, ...]):
         return source, note
     if args.recording is None:
         raise ConfigError("give an EEG recording or --board NAME")
-    return (
-        open_eeg_file(
-            args.recording,
-            channels=channels,
-            csv_columns=list(_names(args.csv_columns) or ()) or None,
-            csv_time=args.csv_time,
-            csv_time_unit=args.csv_time_unit,
-            rate_hz=args.rate,
-            unit=args.unit,
-            board=args.master_board,
-        ),
-        None,
+    source = open_eeg_file(
+        args.recording,
+        channels=channels,
+        csv_columns=list(_names(args.csv_columns) or ()) or None,
+        csv_time=args.csv_time,
+        csv_time_unit=args.csv_time_unit,
+        rate_hz=args.rate,
+        unit=args.unit,
+        board=args.master_board,
     )
+    layout = getattr(source, "layout", None)
+    note = None
+    if layout is not None:
+        columns = ", ".join(c.split("=")[-1] for c in layout.columns)
+        timing = f"times from {layout.time_column}" if layout.time_column else "no time column"
+        note = f"read as {layout.app}: EEG columns {columns}; {timing}"
+    return source, note
 
 
 def eeg_events(args, sinks: tuple = ()) -> tuple[list, dict]:
