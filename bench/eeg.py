@@ -199,6 +199,7 @@ def kernel_lengths(x: np.ndarray, number: int, repeat: int) -> dict:
         torch.manual_seed(0)
         net = create("histn", kernel=k).eval()
         deployed = net.for_export(example)
+        cost = f"{count_macs(deployed, example) / 1e6:.2f} M MACs"
         for precision, data in (
             ("fp32", export_tflite(deployed, example)),
             ("int8", export_tflite_int8(deployed, example, calib)),
@@ -213,7 +214,7 @@ def kernel_lengths(x: np.ndarray, number: int, repeat: int) -> dict:
             interp.set_tensor(detail["index"], value)
             name = f"{k}-tap temporal kernel, {precision} TFLite (bare invoke)"
             calls[name] = interp.invoke
-            macs[name] = f"{count_macs(deployed, example) / 1e6:.2f} M MACs"
+            macs[name] = cost
     return {name: (r, macs[name]) for name, r in interleaved(calls, number, repeat).items()}
 
 

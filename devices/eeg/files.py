@@ -200,6 +200,19 @@ class CsvLayout:
     columns: tuple[str, ...]
     time_column: str | None
 
+    @property
+    def headers(self) -> tuple[str, ...]:
+        """The EEG columns as the file names them."""
+        return tuple(c.split("=", 1)[-1] for c in self.columns)
+
+
+def read_header(f) -> tuple[str, dict[str, str], str]:
+    """A CSV's first line, an EmotivPRO export's key:value pairs from it (empty otherwise), and
+    the column header: the second line after such pairs, else the first."""
+    first = f.readline()
+    meta = read_metadata(first) or {}
+    return first, meta, f.readline() if meta else first
+
 
 def read_metadata(line: str) -> dict[str, str] | None:
     """The ``key:value, key:value`` pairs of an EmotivPRO export's first line, or None when the
@@ -324,16 +337,12 @@ class CsvEegSource(_BlockFileSource):
 
     def _open(self) -> None:
         self._file = open(self.path, newline="", encoding="utf-8-sig", errors="replace")  # noqa: SIM115
-        head = self._file.readline()
-        if not head.strip():
+        first, self.metadata, head = read_header(self._file)
+        if not first.strip():
             raise SourceError(f"{self.path} is empty")
-        self._line = 1
-        self.metadata = read_metadata(head) or {}
-        if self.metadata:  # an EmotivPRO export: its column header is the second line
-            head = self._file.readline()
-            self._line = 2
-            if not head.strip():
-                raise SourceError(f"{self.path}: no column header after its first line")
+        self._line = 2 if self.metadata else 1
+        if not head.strip():
+            raise SourceError(f"{self.path}: no column header after its first line")
         delimiter = self._delimiter or sniff_delimiter(head)
         header = [h.strip() for h in next(csv.reader(io.StringIO(head), delimiter=delimiter))]
         missing = [w for w in self._wanted if w not in header]
@@ -556,9 +565,7 @@ def open_eeg_file(
     if suffix in (".edf", ".bdf"):
         return EdfSource(path, list(channels) if channels else None, block_s)
     with open(path, encoding="utf-8-sig", errors="replace") as f:
-        first = f.readline()
-        meta = read_metadata(first)
-        head = f.readline() if meta else first
+        first, _, head = read_header(f)
     if first.startswith("%OpenBCI") or first.startswith("%"):
         return OpenBCITextSource(path, channels, block_s)
     cells = first.replace("\t", ",").split(",")
@@ -584,11 +591,9 @@ def open_eeg_file(
             if len(channels) != len(csv_columns):
                 raise ConfigError(
                     f"--channels names {len(channels)} channels; {path} has {len(csv_columns)} "
-                    f"EEG columns ({', '.join(c.split('=')[-1] for c in csv_columns)})"
+                    f"EEG columns ({', '.join(layout.headers)})"
                 )
-            csv_columns = [
-                f"{n}={c.split('=')[-1]}" for n, c in zip(channels, csv_columns, strict=True)
-            ]
+            csv_columns = [f"{n}={c}" for n, c in zip(channels, layout.headers, strict=True)]
         source = CsvEegSource(path, csv_columns, unit, csv_time, csv_time_unit, rate_hz, block_s)
         source.layout = layout
         return source

@@ -164,9 +164,8 @@ def open_source(args, model_channels: tuple[str, ...]):
     layout = getattr(source, "layout", None)
     note = None
     if layout is not None:
-        columns = ", ".join(c.split("=")[-1] for c in layout.columns)
         timing = f"times from {layout.time_column}" if layout.time_column else "no time column"
-        note = f"read as {layout.app}: EEG columns {columns}; {timing}"
+        note = f"read as {layout.app}: EEG columns {', '.join(layout.headers)}; {timing}"
     return source, note
 
 
