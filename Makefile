@@ -12,11 +12,12 @@ SYSTEM_PACKAGES := libportaudio2 mosquitto clang libclang-rt-14-dev
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd firmware_bridge/*.pyx)
 
-.PHONY: help setup system demo test bench lint format clean
+.PHONY: help setup system demo test soak bench lint format clean
 
 help:
 	@echo "make demo   set up and run the main job on the bundled sample inputs"
 	@echo "make test   set up and run the test suite"
+	@echo "make soak   the long runs (the daemon soak) that make test leaves out"
 	@echo "make bench  benchmarks against their comparators -> bench/results/*.md"
 	@echo "make lint   ruff check and format check"
 
@@ -43,6 +44,9 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+soak: setup
+	$(PY) -m pytest -m slow
 
 bench: setup
 	$(PY) -m bench

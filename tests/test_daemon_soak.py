@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from devices.eeg import CsvEegSource
@@ -25,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "edge" / "data" / "samples" / "speech_en.wav"
 SECONDS = 600
 SPEED = 10.0
+
+pytestmark = pytest.mark.slow
 
 
 def test_ten_minutes_at_ten_times_real_time(tmp_path):
