@@ -49,7 +49,7 @@ def test_config_errors_name_the_file_and_the_key(tmp_path):
         "[speech]\nsource = 3\n": r"\[speech\].source: expected str",
         "[face]\nsource = 'mic'\n[[sinks]]\nkind='jsonl'\npath='-'\n": "is not a face source",
         "[eeg]\nsource = 'file:/nope.edf'\n[[sinks]]\nkind='jsonl'\npath='-'\n": "file not found",
-        "queue = 0\n": "queue must be at least 1",
+        "queue = 0\n": r"bad.toml.queue: must be in \[1, 10000000\]",
         "[speech]\nsource='mic'\n": r"at least one \[\[sinks\]\]",
         "[speech]\nsource='mic'\n[[sinks]]\nkind='kafka'\n": r"sinks\[0\]: 'kind' must be one of",
         "[speech]\nsource='mic'\n[[sinks]]\nkind='mqtt'\nqos=5\n": r"sinks\[0\].qos",

@@ -26,6 +26,7 @@ path = "/var/lib/affect-edge/events.jsonl"
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,7 @@ _MODALITY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
 }
 _SINK_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "jsonl": {"kind": str, "path": str, "max_bytes": int, "backups": int},
-    "unix": {"kind": str, "path": str, "max_backlog": int},
+    "unix": {"kind": str, "path": str, "max_backlog": int, "max_clients": int},
     "mqtt": {
         "kind": str,
         "host": str,
@@ -94,6 +95,7 @@ _SINK_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
         "ca_certs": str,
         "certfile": str,
         "keyfile": str,
+        "keepalive_s": int,
     },
 }
 
@@ -134,7 +136,157 @@ def _check(table: dict, known: dict, where: str) -> None:
             )
 
 
-def parse_config(data: dict[str, Any], where: str) -> DaemonConfig:
+def _num(lo: float, hi: float, lo_open: bool = False, what: str = ""):
+    """A finite number in [lo, hi] (or (lo, hi] with `lo_open`)."""
+
+    def check(value: Any) -> str | None:
+        if not math.isfinite(value):
+            return f"must be a finite number, got {value!r}"
+        if (value <= lo if lo_open else value < lo) or value > hi:
+            left = "(" if lo_open else "["
+            return f"must be in {left}{_fmt(lo)}, {_fmt(hi)}]{what}, got {value!r}"
+        return None
+
+    return check
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+
+
+def _one_of(*allowed: Any):
+    def check(value: Any) -> str | None:
+        if value not in allowed:
+            return f"must be one of {', '.join(str(a) for a in allowed)}, got {value!r}"
+        return None
+
+    return check
+
+
+def _text(value: Any) -> str | None:
+    if not value.strip():
+        return "must not be empty"
+    if "\x00" in value:
+        return "must not hold a NUL character"
+    return None
+
+
+def _names(value: Any) -> str | None:
+    if not value:
+        return "must name at least one channel"
+    for v in value:
+        if not isinstance(v, str) or not v.strip():
+            return f"must be a list of channel names (text), got {v!r}"
+        if v.strip().lstrip("+-").replace(".", "", 1).isdigit():
+            return f"channel names are text like 'AF3', not numbers: {v!r}"
+    if len(set(value)) != len(value):
+        return "names a channel twice"
+    return None
+
+
+def _unit(value: Any) -> str | None:
+    from devices.eeg.files import UNITS
+
+    key = value.strip().lower().replace("micro", "u").replace("volts", "v").replace("volt", "v")
+    return None if key in UNITS else f"must be one of uV, mV, V, nV, got {value!r}"
+
+
+def _topic_part(value: Any) -> str | None:
+    if any(c in value for c in "+#\x00"):
+        return f"MQTT topic parts may not hold '+', '#' or NUL: {value!r}"
+    return None
+
+
+#: Value checks beyond the type, per key: each returns what is wrong, or None.
+_RULES: dict[str, dict[str, Any]] = {
+    "top": {
+        "queue": _num(1, 10_000_000),
+        "report_s": lambda v: (
+            None if v == 0 else _num(0.1, 86_400, what=" seconds (0: no system events)")(v)
+        ),
+        "status_socket": _text,
+    },
+    "speech": {
+        "speed": _num(0.01, 1000),
+        "block_ms": _num(1, 1000, what=" ms"),
+        "bundle": _text,
+    },
+    "face": {
+        "speed": _num(0.01, 1000),
+        "detect_every": _num(1, 1000),
+        "smoothing": lambda v: _num(0, 1)(v) or (None if v < 1 else f"must be below 1, got {v!r}"),
+        "still_s": _num(0, 86_400, what=" seconds"),
+        "still_fps": _num(0.01, 1000, lo_open=False, what=" frames per second"),
+        "bundle": _text,
+        "detector": _text,
+    },
+    "eeg": {
+        "speed": _num(0.01, 1000),
+        "channels": _names,
+        "csv_columns": _names,
+        "csv_time": _text,
+        "mains": _one_of(50, 60),
+        "calibration_s": _num(0, 3600, what=" seconds"),
+        "baseline": _text,
+        "rate": _num(1, 100_000, what=" Hz"),
+        "unit": _unit,
+        "block_ms": _num(1, 1000, what=" ms"),
+        "bundle": _text,
+    },
+    "jsonl": {
+        "path": _text,
+        "max_bytes": _num(1024, 2**62, what=" bytes"),
+        "backups": _num(1, 1000),
+    },
+    "unix": {
+        "path": _text,
+        "max_backlog": _num(1024, 2**31, what=" bytes"),
+        "max_clients": _num(1, 10_000),
+    },
+    "mqtt": {
+        "host": _text,
+        "port": _num(1, 65535),
+        "qos": _one_of(0, 1, 2),
+        "buffer": _num(1, 10_000_000, what=" events"),
+        "prefix": lambda v: _text(v) or _topic_part(v),
+        "device": lambda v: _text(v) or _topic_part(v),
+        "keepalive_s": _num(5, 65535, what=" seconds"),
+        "ca_certs": _text,
+        "certfile": _text,
+        "keyfile": _text,
+    },
+}
+
+
+def _values(table: dict, rules: dict, where: str) -> None:
+    for key, value in table.items():
+        check = rules.get(key)
+        problem = check(value) if check is not None else None
+        if problem:
+            raise ConfigError(f"{where}.{key}: {problem}")
+
+
+def _resolve(value: str, base: Path) -> str:
+    """A path from the config, relative to the config file's folder."""
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else base / path)
+
+
+def _folder_exists(path: str, where: str) -> None:
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise ConfigError(f"{where}: folder {folder} does not exist; create it or fix the path")
+
+
+def _existing_file(path: str, where: str) -> None:
+    if not Path(path).is_file():
+        raise ConfigError(f"{where}: file not found: {path}")
+
+
+def parse_config(data: dict[str, Any], where: str, base: str | Path | None = None) -> DaemonConfig:
+    """A validated config from TOML `data`; relative paths are resolved against `base` (the
+    config file's folder; the working directory where None)."""
+    base = Path(base) if base is not None else Path.cwd()
     top = {
         "profile": str,
         "status_socket": str,
@@ -144,11 +296,12 @@ def parse_config(data: dict[str, Any], where: str) -> DaemonConfig:
         **{m: dict for m in MODALITIES},
     }
     _check(data, top, where)
+    _values(data, _RULES["top"], where)
     queue = data.get("queue", 1000)
-    if queue < 1:
-        raise ConfigError(f"{where}: queue must be at least 1, got {queue}")
-    if data.get("report_s", 10.0) < 0:
-        raise ConfigError(f"{where}: report_s must be >= 0 (0: no system events)")
+    status_socket = data.get("status_socket")
+    if status_socket is not None:
+        status_socket = _resolve(status_socket, base)
+        _folder_exists(status_socket, f"{where}.status_socket")
     if "profile" in data:
         from devices.profile import load_profile
 
@@ -160,24 +313,29 @@ def parse_config(data: dict[str, Any], where: str) -> DaemonConfig:
     for name in MODALITIES:
         if name not in data:
             continue
-        table = data[name]
-        _check(table, _MODALITY_KEYS[name], f"{where} [{name}]")
+        table = dict(data[name])
+        w = f"{where} [{name}]"
+        _check(table, _MODALITY_KEYS[name], w)
         if "source" not in table:
-            raise ConfigError(f"{where} [{name}]: 'source' is missing")
+            raise ConfigError(f"{w}: 'source' is missing")
+        _values(table, _RULES[name], w)
         source = table["source"]
         if not (
             source.startswith(("file:", "mic", "camera:", "/dev/video", "board:"))
             and _source_fits(name, source)
         ):
-            raise ConfigError(f"{where} [{name}].source: {source!r} is not a {name} source")
-        if source.startswith("file:") and not Path(source[5:]).is_file():
-            raise ConfigError(f"{where} [{name}].source: file not found: {source[5:]}")
-        if table.get("speed", 1.0) <= 0:
-            raise ConfigError(f"{where} [{name}].speed: must be > 0")
-        if name == "face" and table.get("detect_every", 1) < 1:
-            raise ConfigError(f"{where} [face].detect_every: must be at least 1")
-        if name == "eeg" and table.get("mains", 50) not in (50, 60):
-            raise ConfigError(f"{where} [eeg].mains: must be 50 or 60")
+            raise ConfigError(f"{w}.source: {source!r} is not a {name} source")
+        if source.startswith("file:"):
+            source = "file:" + _resolve(source[5:], base)
+            _existing_file(source[5:], f"{w}.source")
+        elif source.startswith("board:") and not source[6:].strip():
+            raise ConfigError(f"{w}.source: name the board, as in 'board:synthetic'")
+        for key in ("bundle", "detector"):
+            if key in table:
+                table[key] = _bundle(table[key], base, f"{w}.{key}")
+        if "baseline" in table:
+            table["baseline"] = _resolve(table["baseline"], base)
+            _existing_file(table["baseline"], f"{w}.baseline")
         options = {k: v for k, v in table.items() if k != "source"}
         modalities.append(ModalityConfig(name, source, options))
     if not modalities:
@@ -187,23 +345,53 @@ def parse_config(data: dict[str, Any], where: str) -> DaemonConfig:
         w = f"{where} sinks[{i}]"
         if not isinstance(sink, dict) or sink.get("kind") not in SINK_KINDS:
             raise ConfigError(f"{w}: 'kind' must be one of {', '.join(SINK_KINDS)}")
+        sink = dict(sink)
         _check(sink, _SINK_KEYS[sink["kind"]], w)
         if sink["kind"] in ("jsonl", "unix") and "path" not in sink:
             raise ConfigError(f"{w}: 'path' is missing")
-        if sink["kind"] == "mqtt" and sink.get("qos", 1) not in (0, 1, 2):
-            raise ConfigError(f"{w}.qos: must be 0, 1 or 2")
-        sinks.append(dict(sink))
+        _values(sink, _RULES[sink["kind"]], w)
+        if "path" in sink and sink["path"] != "-":
+            sink["path"] = _resolve(sink["path"], base)
+            _folder_exists(sink["path"], f"{w}.path")
+        if sink["kind"] == "mqtt":
+            for key in ("ca_certs", "certfile", "keyfile"):
+                if key in sink:
+                    sink[key] = _resolve(sink[key], base)
+                    _existing_file(sink[key], f"{w}.{key}")
+            if "keyfile" in sink and "certfile" not in sink:
+                raise ConfigError(f"{w}.keyfile: needs a certfile beside it")
+            if "password" in sink and "username" not in sink:
+                raise ConfigError(f"{w}.password: needs a username beside it")
+        sinks.append(sink)
     if not sinks:
         raise ConfigError(f"{where}: configure at least one [[sinks]] entry")
+    paths = [s["path"] for s in sinks if s.get("path", "-") != "-"]
+    paths += [status_socket] if status_socket else []
+    if len(set(paths)) != len(paths):
+        raise ConfigError(f"{where}: two outputs share one path; give each its own")
     return DaemonConfig(
         where,
         data.get("profile"),
-        data.get("status_socket"),
+        status_socket,
         queue,
         tuple(modalities),
         tuple(sinks),
         float(data.get("report_s", 10.0)),
     )
+
+
+def _bundle(value: str, base: Path, where: str) -> str:
+    """A bundle name, or a path (relative to the config file); it must be found."""
+    from edge.errors import AffectEdgeError
+    from edge.runtime.registry import find_bundle
+
+    if "/" in value or value.endswith(".zip"):
+        value = _resolve(value, base)
+    try:
+        find_bundle(value)
+    except AffectEdgeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    return value
 
 
 def _source_fits(modality: str, source: str) -> bool:
@@ -226,4 +414,4 @@ def load_config(path: str | Path) -> DaemonConfig:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: unreadable ({exc})") from None
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), path.resolve().parent)

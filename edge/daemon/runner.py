@@ -63,6 +63,28 @@ def open_sink(spec: dict[str, Any]):
     return MqttSink(**options)
 
 
+def _same_sink(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether a reload keeps the running sink for `new`: a file or socket at the same path
+    (its size limits are changed in place; opening it twice would clash), or an identical
+    MQTT connection."""
+    if old["kind"] != new["kind"]:
+        return False
+    if new["kind"] in ("jsonl", "unix"):
+        return old["path"] == new["path"]
+    return old == new
+
+
+def _retune_sink(sink, spec: dict[str, Any]) -> None:
+    """A kept sink takes the new config's limits."""
+    if spec["kind"] == "jsonl":
+        sink.max_bytes = spec.get("max_bytes")
+        sink.backups = spec.get("backups", 3)
+    elif spec["kind"] == "unix":
+        sink.max_backlog = int(spec.get("max_backlog", 1 << 20))
+        if hasattr(sink, "max_clients"):
+            sink.max_clients = int(spec.get("max_clients", sink.max_clients))
+
+
 class EventBus:
     """Pipelines -> sinks through one bounded queue (the oldest dropped when full)."""
 
@@ -73,6 +95,7 @@ class EventBus:
         self.per_modality: dict[str, int] = {}
         self._queue: deque[AffectEvent] = deque(maxlen=limit)
         self._cv = threading.Condition()
+        self._delivering = threading.Lock()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="event-bus", daemon=True)
         self._thread.start()
@@ -100,13 +123,24 @@ class EventBus:
                 if not self._queue and self._stopping:
                     return
                 event = self._queue.popleft()
-            for sink in list(self.sinks):
-                try:
-                    sink.write(event)
-                except Exception as exc:
-                    sink.dropped = getattr(sink, "dropped", 0) + 1
-                    log.warning("sink %s failed: %s", type(sink).__name__, exc)
-            self.delivered += 1
+            with self._delivering:
+                for sink in self.sinks:
+                    try:
+                        sink.write(event)
+                    except Exception as exc:
+                        sink.dropped = getattr(sink, "dropped", 0) + 1
+                        log.warning("sink %s failed: %s", type(sink).__name__, exc)
+                self.delivered += 1
+
+    def swap(self, sinks: list, limit: int) -> None:
+        """Deliver to `sinks` from the next event on (a reload); once this returns, no event is
+        being written to the sinks it replaced. The queue takes the new `limit`, keeping the
+        newest events (the others counted as dropped)."""
+        with self._delivering, self._cv:
+            self.sinks = list(sinks)
+            if limit != self._queue.maxlen:
+                self.dropped += max(0, len(self._queue) - limit)
+                self._queue = deque(self._queue, maxlen=limit)
 
     def stop(self, timeout_s: float = 1.5) -> None:
         """Deliver what waits (within `timeout_s`), then stop the thread."""
@@ -331,12 +365,25 @@ class Daemon:
         self.record = record
         self.started = time.monotonic()
         self.reloads = 0
+        # Bundles first (a bad one raises before anything is opened), then the outputs.
+        self.stop_event, workers = self._new_workers(config, record)
         # Sinks from the config, and any the caller adds (a benchmark's clock, say).
-        self.sinks = [open_sink(s) for s in config.sinks] + list(extra_sinks)
-        self._start_workers(config)
+        self._config_sinks: list = []
         self._status = None
-        if config.status_socket:
-            self._status = StatusServer(config.status_socket, self.snapshot)
+        try:
+            for spec in config.sinks:
+                self._config_sinks.append(open_sink(spec))
+            if config.status_socket:
+                self._status = StatusServer(config.status_socket, self.snapshot)
+        except BaseException as exc:
+            for sink in self._config_sinks:
+                with contextlib.suppress(Exception):
+                    sink.close()
+            if isinstance(exc, AffectEdgeError) or not isinstance(exc, Exception):
+                raise
+            raise ConfigError(f"{config.path}: an output did not open ({exc})") from exc
+        self.sinks = self._config_sinks + list(extra_sinks)
+        self._start_workers(config, workers)
         self._monitor_stop = threading.Event()
         self._monitor = threading.Thread(target=self._report, name="system-report", daemon=True)
         self._monitor.start()
@@ -425,19 +472,72 @@ class Daemon:
         self.bus.stop(max(0.1, deadline - time.monotonic()))
 
     def reload(self, config: DaemonConfig) -> None:
-        """Restart the modalities with a new configuration; sinks that did not change stay open.
-        A configuration whose bundles do not load raises before anything running is touched."""
+        """Swap to a new configuration as nginx does: everything new is built and opened first
+        (bundles loaded, new sinks and a moved status socket opened) while the running config
+        goes on; only when all of it opened are the workers restarted on it and the sinks that
+        left the config closed. If anything fails to open, what was opened is closed again, the
+        running config is untouched, and a `ConfigError` says why. Sinks whose settings did not
+        change stay open (a Unix socket keeps its clients); the bus and its counters live on."""
         stop, workers = self._new_workers(config, self.record)
-        self._stop_workers()
-        self.stop_event = stop
-        if list(config.sinks) != list(self.config.sinks):
-            for sink in self.sinks:
+        extra = self.sinks[len(self._config_sinks) :]
+        kept: dict[int, Any] = {}
+        opened: list = []
+        new_sinks: list = []
+        retune: list = []
+        status = None
+        try:
+            for spec in config.sinks:
+                old = next(
+                    (
+                        i
+                        for i, s in enumerate(self.config.sinks)
+                        if i not in kept and _same_sink(s, spec)
+                    ),
+                    None,
+                )
+                if old is not None:
+                    kept[old] = self._config_sinks[old]
+                    if spec != self.config.sinks[old]:
+                        retune.append((kept[old], spec))
+                    new_sinks.append(kept[old])
+                    continue
+                sink = open_sink(spec)
+                opened.append(sink)
+                new_sinks.append(sink)
+            if config.status_socket and config.status_socket != self.config.status_socket:
+                status = StatusServer(config.status_socket, self.snapshot)
+        except Exception as exc:
+            for sink in opened:
                 with contextlib.suppress(Exception):
                     sink.close()
-            self.sinks = [open_sink(s) for s in config.sinks]
+            why = exc if isinstance(exc, AffectEdgeError) else f"{type(exc).__name__}: {exc}"
+            raise ConfigError(f"the new config's outputs did not open ({why})") from None
+        # Everything new is open: swap.
+        self.stop_event.set()
+        deadline = time.monotonic() + 1.5
+        for w in self.workers:
+            w.join(max(0.05, deadline - time.monotonic()))
+        self.stop_event = stop
+        for sink, spec in retune:
+            _retune_sink(sink, spec)
+        self.bus.swap(new_sinks + extra, config.queue)
+        for i, sink in enumerate(self._config_sinks):
+            if i not in kept:
+                with contextlib.suppress(Exception):
+                    sink.flush()
+                    sink.close()
+        self.sinks = new_sinks + extra
+        self._config_sinks = new_sinks
+        if config.status_socket != self.config.status_socket:
+            if self._status is not None:
+                self._status.close()
+            self._status = status
         self.config = config
         self.reloads += 1
-        self._start_workers(config, workers)
+        self.workers = workers
+        for w in self.workers:
+            w.publish = self.bus.publish
+            w.start()
 
     def running(self) -> bool:
         return any(w.is_alive() for w in self.workers)

@@ -55,6 +55,8 @@ class MqttSink:
             ) from exc
         if qos not in (0, 1, 2):
             raise ConfigError(f"MQTT QoS must be 0, 1 or 2, got {qos}")
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+            raise ConfigError(f"MQTT port must be in [1, 65535], got {port!r}")
         if buffer < 1:
             raise ConfigError(f"the MQTT buffer must hold at least one event, got {buffer}")
         for part in (prefix, device or ""):
