@@ -4,6 +4,7 @@ in a subprocess, and the README's table of bad inputs kept in step with what it 
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -62,6 +63,59 @@ def test_a_command_piped_into_head_ends_quietly(tmp_path: Path) -> None:
     )
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert json.loads(done.stdout)["seq"] == 0
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "demo --speed 50",
+        "models inspect speech-adv",
+        "profiles show x86-host",
+        "models verify speech-adv",
+        "models list",
+        "bench speech-adv --runs 5",
+    ],
+)
+def test_every_command_piped_into_head_exits_0_quietly(command: str) -> None:
+    # `set -o pipefail` makes the shell's status the command's, not head's.
+    done = subprocess.run(
+        f"set -o pipefail; '{BIN}' {command} | head -n 1",
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0 and done.stderr == "", (done.returncode, done.stderr)
+    assert done.stdout.strip()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+@pytest.mark.parametrize(
+    "argv", [("run", "speech", str(CLIP)), ("bench", "speech-adv", "--runs", "5", "--json")]
+)
+def test_output_to_a_full_device_is_one_line_and_exit_2(argv: tuple) -> None:
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [str(BIN), *argv], stdout=full, stderr=subprocess.PIPE, text=True, timeout=300
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "affect-edge: error: cannot write the output (No space left on device); "
+        "write it to another place"
+    ]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_a_plot_into_a_folder_without_write_permission_fails_before_the_run(
+    tmp_path: Path,
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    done = cli("run", "speech", str(CLIP), "--plot", str(locked / "x.png"))
+    assert done.returncode == 2 and done.stdout == ""
+    assert "no permission to write in" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_results_come_before_the_plot_and_the_reported_path_is_the_written_one(

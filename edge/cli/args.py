@@ -60,13 +60,47 @@ def writable_file(
         if path.is_dir():
             raise argparse.ArgumentTypeError(f"{text!r} is a directory; name a file")
         parent = path.parent
+        if parent.exists() and not parent.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"cannot write {text!r}: {parent} is a file, not a folder"
+            )
         if not parent.is_dir():
             raise argparse.ArgumentTypeError(
                 f"cannot write {text!r}: folder {parent} does not exist"
             )
+        problem = write_problem(path)
+        if problem:
+            raise argparse.ArgumentTypeError(f"cannot write {text!r}: {problem}")
         return path
 
     return parse
+
+
+def write_problem(path: Path) -> str | None:
+    """Why `path` cannot be written (None when it can), found by trying, before any work.
+
+    An existing file is opened for appending (nothing changes); a new one is created and removed
+    again, so a folder without write permission, a read-only file system or a pseudo file system
+    (/proc) is named now rather than after the run.
+    """
+    try:
+        if path.exists():
+            if not path.is_file() and not path.is_char_device():
+                return f"{path} is not a regular file"
+            with open(path, "ab"):
+                pass
+            return None
+        with open(path, "xb"):
+            pass
+        path.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, PermissionError):
+            return f"{reason} (no permission to write in {path.parent}); choose another folder"
+        if isinstance(exc, FileNotFoundError):
+            return f"{path.parent} takes no new files ({reason}); choose another folder"
+        return f"{reason}; choose another path"
+    return None
 
 
 def plot_file(text: str) -> Path:

@@ -6,12 +6,14 @@ half never imports them: a command module there provides HELP, add_arguments(par
 run(args) -> exit status.
 
 Exit status: 0 done; 2 an error (one line on stderr naming it); 3 a device budget broken
-(`bench`); 130 interrupted. Output cut short by a closed pipe (`| head`) ends quietly with 0.
+(`bench`); 130 interrupted. Output cut short by a closed pipe (`| head`) ends quietly with 0;
+stdout that cannot be written (a full disk) is an error (2).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
@@ -83,15 +85,27 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def _quiet_broken_pipe() -> int:
-    # The reader went away: say nothing, and keep Python from complaining at exit when it
-    # flushes stdout into the closed pipe.
+def _quiet_stdout() -> None:
+    # Point stdout at /dev/null, so that Python's own flush at exit has nowhere to fail (the way
+    # Python's documentation of SIGPIPE recommends).
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def _quiet_broken_pipe() -> int:
+    # The reader went away (`| head`): it has what it wanted, so say nothing and exit 0.
+    _quiet_stdout()
     return 0
+
+
+def _is_stdout_failure(exc: OSError) -> bool:
+    """A write to stdout failed (a full disk, /dev/full, an I/O error), not a file of ours."""
+    if exc.filename is not None:
+        return False
+    return exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EPIPE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return args.handler(args)
+        code = args.handler(args)
+        # Flush here, inside the handlers: output still buffered for a closed pipe or a full
+        # disk would otherwise fail at interpreter exit, as a traceback and exit status 1.
+        sys.stdout.flush()
+        return code
     except BrokenPipeError:
         return _quiet_broken_pipe()
     except AffectEdgeError as exc:
@@ -113,6 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except OSError as exc:
+        if not _is_stdout_failure(exc):
+            raise
+        _quiet_stdout()
+        print(
+            f"affect-edge: error: cannot write the output ({exc.strerror or exc}); "
+            "write it to another place",
+            file=sys.stderr,
+        )
+        return 2
 
 
 if __name__ == "__main__":

@@ -11,6 +11,15 @@ from typing import Any
 try:  # rich is the optional `cli` extra; a bare device install prints plain text.
     from rich.console import Console
     from rich.table import Table
+
+    class _Console(Console):
+        """rich's Console, but a closed pipe (`| head`) is left to the entry point, which ends
+        quietly with status 0 (rich's own handling exits with 1)."""
+
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError
+
 except ImportError:  # pragma: no cover - exercised only without the extra
     Console = None  # type: ignore[assignment,misc]
 
@@ -26,7 +35,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         for row in cells:
             t.add_row(*row)
         # Piped output is read by scripts and logs: do not wrap it at 80 columns.
-        Console(width=None if sys.stdout.isatty() else 200).print(t)
+        _Console(width=None if sys.stdout.isatty() else 200).print(t)
         return
     widths = [max(len(str(col)), *(len(r[i]) for r in cells)) for i, col in enumerate(columns)]
     print(title)
