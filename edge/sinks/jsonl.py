@@ -5,6 +5,14 @@ A crash never leaves a half line behind for a reader to choke on: each line is w
 line is incomplete (a crash or power loss mid-write on an earlier run), it cuts that fragment off
 before appending. Nothing before the fragment is touched.
 
+It only ever appends to its own files: the path is opened without following a symbolic link
+(``O_NOFOLLOW``), must be a regular file, and a non-empty file whose last complete line is not
+one of our events (a text file, a JPEG, a config) is refused in one line, untouched.
+
+A full disk (or a file-size limit) never tears the middle of the file: a short or failed write
+is cut back to the last whole line, the event is counted in `dropped`, and the loss is logged at
+most once every `LOG_EVERY_S` seconds; when space returns, the next line follows whole lines.
+
 On stdout a closed pipe (the reader went away, as with `| head`) raises `BrokenPipeError`, so the
 command can stop; any other write failure is counted in `dropped` and logged, never raised.
 
@@ -16,9 +24,14 @@ Rotation only renames whole files: every file holds whole lines.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import logging
 import os
+import stat
 import sys
+import time
 from pathlib import Path
 from typing import IO
 
@@ -28,26 +41,71 @@ from edge.events import AffectEvent
 log = logging.getLogger(__name__)
 
 
-def _cut_partial_line(fd: int) -> int:
-    """Truncate a trailing incomplete line; return the bytes removed."""
+#: Every line the sink writes starts so (`AffectEvent.to_json`): how it knows its own files.
+_OURS = b'{"schema_version":'
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+#: At most one log line per this many seconds about lost events.
+LOG_EVERY_S = 10.0
+
+
+def _is_ours(line: bytes) -> bool:
+    """Whether a complete line is one of our events (compact or spaced JSON)."""
+    if not line.lstrip().startswith(b"{"):
+        return False
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(record, dict) and "schema_version" in record and "modality" in record
+
+
+def _last_lines(fd: int) -> tuple[bytes | None, int]:
+    """The file's last complete line (None if it has none) and the offset where its trailing
+    incomplete line starts (the size when it ends in a newline)."""
+    size = os.fstat(fd).st_size
+    pos, chunk, tail_start = size, 4096, None
+    data = b""
+    while pos > 0:
+        start = max(0, pos - chunk)
+        data = os.pread(fd, pos - start, start) + data
+        pos = start
+        if len(data) > 1 << 20:  # a 1 MiB "line" is nobody's event
+            return b"", size if tail_start is None else tail_start
+        if tail_start is None:
+            newline = data.rfind(b"\n")
+            if newline < 0:
+                continue
+            tail_start = pos + newline + 1
+        # The last complete line ends at tail_start - 1; look for the newline before it.
+        end = tail_start - 1 - pos
+        before = data.rfind(b"\n", 0, end)
+        if before >= 0 or pos == 0:
+            return data[before + 1 : end], tail_start
+    return None, 0
+
+
+def _check_and_repair(fd: int, path: Path) -> int:
+    """Refuse a file that is not an event file of ours; cut off a trailing fragment of an
+    interrupted write. Returns the bytes removed."""
     size = os.fstat(fd).st_size
     if size == 0:
         return 0
-    pos = size
-    chunk = 4096
-    while pos > 0:
-        start = max(0, pos - chunk)
-        data = os.pread(fd, pos - start, start)
-        if pos == size and data.endswith(b"\n"):
-            return 0
-        newline = data.rfind(b"\n")
-        if newline >= 0:
-            keep = start + newline + 1
-            os.ftruncate(fd, keep)
-            return size - keep
-        pos = start
-    os.ftruncate(fd, 0)
-    return size
+    last, tail_start = _last_lines(fd)
+    if last is None:
+        # No complete line: only an interrupted first event of ours may be cut.
+        if not os.pread(fd, len(_OURS), 0).startswith(_OURS[: min(size, len(_OURS))]):
+            raise ConfigError(
+                f"{path} is not an affect-edge event file (it has no JSON event lines); "
+                "not appending to it: name a new file"
+            )
+    elif not _is_ours(last):
+        raise ConfigError(
+            f"{path} is not an affect-edge event file (its last line is not an event); "
+            "not appending to it: name a new file"
+        )
+    if tail_start < size:
+        os.ftruncate(fd, tail_start)
+    return size - tail_start
 
 
 class JsonLinesSink:
@@ -71,6 +129,10 @@ class JsonLinesSink:
         self.backups = backups
         self.fsync = fsync
         self.repaired_bytes = 0
+        #: Bytes of torn lines cut back after short or failed writes (a full disk).
+        self.rolled_back_bytes = 0
+        self._unlogged = 0
+        self._last_log = -LOG_EVERY_S
         self._fd: int | None = None
         self._stream: IO[str] | None = None
         if target == "-":
@@ -89,12 +151,16 @@ class JsonLinesSink:
                     f"cannot write events to {path}: folder {path.parent} does not exist"
                 )
             self._path = path
+            self._fd = self._open(path)
             try:
-                self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
-                self.repaired_bytes = _cut_partial_line(self._fd)
+                self.repaired_bytes = _check_and_repair(self._fd, path)
                 self._size = os.fstat(self._fd).st_size
             except OSError as exc:
+                os.close(self._fd)
                 raise ConfigError(f"cannot write events to {path}: {exc.strerror}") from exc
+            except ConfigError:
+                os.close(self._fd)
+                raise
             if self.repaired_bytes:
                 log.warning(
                     "%s ended in an incomplete line (%d bytes, from an interrupted run): removed",
@@ -118,13 +184,38 @@ class JsonLinesSink:
             ):
                 self._rotate()
             done = os.write(self._fd, data)
-            while done < len(data):  # a regular file short-writes only when the disk is full
+            if done < len(data):
+                # A regular file short-writes only when the disk (or a size limit) is full:
+                # one retry, then the torn line is cut back off.
                 done += os.write(self._fd, data[done:])
+                if done < len(data):
+                    raise OSError(28, "No space left on device (short write)")
             self._size += len(data)
             self.written += 1
         except OSError as exc:
-            self.dropped += 1
-            log.error("event not written to %s: %s", self.name, exc.strerror)
+            self._lost(exc)
+
+    def _lost(self, exc: OSError) -> None:
+        """One event not written: the file goes back to its last whole line, the loss is
+        counted, and it is logged at most once per `LOG_EVERY_S`."""
+        self.dropped += 1
+        self._unlogged += 1
+        with contextlib.suppress(OSError):
+            size = os.fstat(self._fd).st_size
+            if size > self._size:
+                os.ftruncate(self._fd, self._size)
+                self.rolled_back_bytes += size - self._size
+        now = time.monotonic()
+        if now - self._last_log >= LOG_EVERY_S:
+            log.error(
+                "%d event(s) not written to %s: %s (%d lost so far; the file keeps whole lines)",
+                self._unlogged,
+                self.name,
+                exc.strerror or exc,
+                self.dropped,
+            )
+            self._unlogged = 0
+            self._last_log = now
 
     def _rotate(self) -> None:
         os.close(self._fd)
@@ -136,9 +227,28 @@ class JsonLinesSink:
             if older.exists():
                 older.replace(path.with_name(f"{path.name}.{k + 1}"))
         path.replace(path.with_name(f"{path.name}.1"))
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o640)
-        self._size = 0
+        self._fd = self._open(path)
+        self._size = os.fstat(self._fd).st_size
         self.rotations += 1
+
+    @staticmethod
+    def _open(path: Path) -> int:
+        """The event file, opened for appending: never through a symbolic link, and only a
+        regular file (not a FIFO, a device or a socket)."""
+        try:
+            fd = os.open(path, _OPEN_FLAGS | os.O_NONBLOCK, 0o640)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise ConfigError(
+                    f"cannot write events to {path}: it is a symbolic link; name the file itself"
+                ) from None
+            raise ConfigError(f"cannot write events to {path}: {exc.strerror}") from None
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            raise ConfigError(f"cannot write events to {path}: not a regular file")
+        os.set_blocking(fd, True)
+        return fd
 
     def flush(self) -> None:
         if self._stream is not None:

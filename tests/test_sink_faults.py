@@ -1,0 +1,143 @@
+"""The JSON-lines sink under faults, through real processes and the real kernel: it never appends
+to a file it did not write (symbolic links, FIFOs, text files, JPEGs), and a full disk (a
+file-size limit, RLIMIT_FSIZE) never tears the middle of the file: the lines that made it are
+whole, in order, the lost ones counted, and the loss logged a bounded number of times."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.errors import ConfigError
+from edge.sinks import JsonLinesSink
+from tests.test_events_and_sinks import event
+
+ROOT = Path(__file__).resolve().parents[1]
+FACE = ROOT / "edge" / "data" / "samples" / "face_astronaut.jpg"
+
+
+def test_a_symbolic_link_is_never_followed(tmp_path: Path) -> None:
+    target = tmp_path / "precious.txt"
+    target.write_text("do not touch")
+    link = tmp_path / "events.jsonl"
+    link.symlink_to(target)
+    with pytest.raises(ConfigError, match="symbolic link"):
+        JsonLinesSink(link)
+    assert target.read_text() == "do not touch"
+    # A link to a file of ours is refused as well: the sink names files, not links.
+    ours = tmp_path / "ours.jsonl"
+    with JsonLinesSink(ours) as sink:
+        sink.write(event(0))
+    (tmp_path / "link2.jsonl").symlink_to(ours)
+    with pytest.raises(ConfigError, match="symbolic link"):
+        JsonLinesSink(tmp_path / "link2.jsonl")
+
+
+def test_only_regular_files(tmp_path: Path) -> None:
+    fifo = tmp_path / "events.jsonl"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        JsonLinesSink(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        JsonLinesSink("/dev/null")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"a note\nwithout a final newline",
+        b"one line, no newline at all",
+        b"an old list\n\n",
+        b'{"a": 1}\n{"b": 2}\n',  # JSON lines, but not events
+        FACE.read_bytes(),
+        FACE.read_bytes()[:3000],
+    ],
+    ids=["text", "one-line", "blank-last", "json", "jpeg", "jpeg-head"],
+)
+def test_a_file_that_is_not_ours_is_refused_untouched(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "notes.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match="not an affect-edge event file") as info:
+        JsonLinesSink(path)
+    assert "\n" not in str(info.value)
+    assert path.read_bytes() == content
+
+
+def test_run_o_refuses_a_jpeg(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.jsonl"
+    photo.write_bytes(FACE.read_bytes())
+    out = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "affect-edge"),
+            "run",
+            "speech",
+            str(ROOT / "edge" / "data" / "samples" / "speech_en.wav"),
+            "-o",
+            str(photo),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "not an affect-edge event file" in out.stderr and "Traceback" not in out.stderr
+    assert photo.read_bytes() == FACE.read_bytes()
+
+
+def test_our_own_torn_first_line_is_still_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(event(0).to_json().encode()[:25])  # a crash mid-way through line one
+    with JsonLinesSink(path) as sink:
+        assert sink.repaired_bytes == 25
+        sink.write(event(1))
+    assert [json.loads(x)["seq"] for x in path.read_text().splitlines()] == [1]
+
+
+FULL_DISK = """
+import json, logging, resource, sys
+from tests.test_events_and_sinks import event
+from edge.sinks import JsonLinesSink
+logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+path, limit = sys.argv[1], int(sys.argv[2])
+sink = JsonLinesSink(path)
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+for i in range(4000):          # the disk fills up part-way
+    sink.write(event(i))
+full = (sink.written, sink.dropped)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+for i in range(4000, 4100):    # space returns
+    sink.write(event(i))
+sink.close()
+print(json.dumps({"full": full, "written": sink.written, "dropped": sink.dropped,
+                  "rolled_back": sink.rolled_back_bytes}))
+"""
+
+
+def test_a_full_disk_keeps_whole_lines_counts_and_logs_once(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    limit = 64 * 1024 + 77  # not on a line boundary: the last write is short
+    out = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(path), str(limit)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    counts = json.loads(out.stdout)
+    written_full, dropped_full = counts["full"]
+    assert written_full + dropped_full == 4000 and dropped_full > 3000
+    assert counts["rolled_back"] > 0  # the short write was cut back
+    assert counts["written"] == written_full + 100 and counts["dropped"] == dropped_full
+    data = path.read_bytes()
+    assert data.endswith(b"\n")
+    seqs = [json.loads(line)["seq"] for line in data.splitlines()]  # every line whole
+    assert seqs == list(range(written_full)) + list(range(4000, 4100))
+    errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")]
+    assert 1 <= len(errors) <= 2, out.stderr[-2000:]  # one per 10 s, not one per event
+    assert "not written" in errors[0] and "whole lines" in errors[0]
