@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # Extras for the development machine: tests, benchmarks, rich CLI, LiteRT, audio I/O, and the
 # offline half (torch pinned by constraints.txt to the local CPU build, litert-torch, onnxscript).
-EXTRAS ?= dev,bench,cli,plot,litert,audio,camera,eeg,mqtt,systemd,bridge,fuzz,export,train,face-train
+EXTRAS ?= dev,bench,cli,plot,litert,audio,camera,eeg,mqtt,systemd,bridge,fuzz,export,train,face-train,web
 # mosquitto: the real MQTT broker the sink's tests start on a loopback port; clang with its
-# libFuzzer runtime: the bounded fuzz run of the C protocol decoder.
-SYSTEM_PACKAGES := libportaudio2 mosquitto clang libclang-rt-14-dev
+# libFuzzer runtime: the bounded fuzz run of the C protocol decoder; chromium: the live page's
+# tests drive a real headless browser through its DevTools protocol.
+SYSTEM_PACKAGES := libportaudio2 mosquitto clang libclang-rt-14-dev chromium
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd firmware_bridge/*.pyx)
 

@@ -119,6 +119,8 @@ class DaemonConfig:
     modalities: tuple[ModalityConfig, ...]
     sinks: tuple[dict[str, Any], ...]
     report_s: float = 10.0
+    #: The live page (`edge.web.WebConfig`), from an optional [web] table; None: no page.
+    web: Any = None
 
 
 def _check(table: dict, known: dict, where: str) -> None:
@@ -294,6 +296,7 @@ def parse_config(data: dict[str, Any], where: str, base: str | Path | None = Non
         "report_s": (int, float),
         "sinks": list,
         **{m: dict for m in MODALITIES},
+        "web": dict,
     }
     _check(data, top, where)
     _values(data, _RULES["top"], where)
@@ -377,7 +380,17 @@ def parse_config(data: dict[str, Any], where: str, base: str | Path | None = Non
         tuple(modalities),
         tuple(sinks),
         float(data.get("report_s", 10.0)),
+        _web(data.get("web"), where, base),
     )
+
+
+def _web(table: dict | None, where: str, base: Path):
+    """The [web] table, validated by `edge.web.config` (the page is opt-in)."""
+    if table is None:
+        return None
+    from edge.web.config import parse_web
+
+    return parse_web(table, f"{where} [web]", base)
 
 
 def _bundle(value: str, base: Path, where: str) -> str:

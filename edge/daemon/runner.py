@@ -375,6 +375,12 @@ class Daemon:
                 self._config_sinks.append(open_sink(spec))
             if config.status_socket:
                 self._status = StatusServer(config.status_socket, self.snapshot)
+            if config.web is not None:
+                # The live page (edge.web) is a sink of the bus; as an extra sink it is kept, not
+                # reopened, across reloads.
+                from edge.web.server import WebServer
+
+                extra_sinks = (*extra_sinks, WebServer(config.web, self.snapshot, config.profile))
         except BaseException as exc:
             for sink in self._config_sinks:
                 with contextlib.suppress(Exception):
