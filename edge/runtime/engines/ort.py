@@ -7,12 +7,21 @@ converts nothing between numpy and ONNX Runtime; outputs are copied out for the 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from edge.errors import BundleError
 from edge.runtime.bundle import Bundle
 from edge.runtime.engines.base import Engine
 from edge.runtime.manifest import ModelFile
+
+# ONNX Runtime's own telemetry stays off: since 1.2x its Linux wheels create a device id and a
+# usage database under ~/.cache/Microsoft/DeveloperTools at import and upload to
+# mobile.events.data.microsoft.com about 10 s later. Only this variable, read when the module is
+# first imported, stops all of it (`disable_telemetry_events()` comes too late: measured on
+# onnxruntime 1.32.0, tests/test_telemetry.py). onnxruntime is imported below this line only.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 _ORT_TYPES = {
     "tensor(float)": "float32",
@@ -46,6 +55,7 @@ class OrtEngine(Engine):
         super().__init__(bundle, model, threads)
         import onnxruntime as ort
 
+        ort.disable_telemetry_events()
         self.runtime = f"onnxruntime {ort.__version__}"
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
