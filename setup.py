@@ -1,5 +1,8 @@
 """Cython extension list for affect-edge; all other metadata lives in pyproject.toml."""
 
+import platform
+import sys
+
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -13,16 +16,28 @@ _KERNELS = [
     "edge/dsp/_resample",
     "edge/dsp/_scan",
     "edge/dsp/_speech",
+    "edge/dsp/_histn",
     "edge/runtime/_quantize",
     "firmware_bridge/_codec",
 ]
 
+#: C99 sources compiled into an extension beside its .pyx (the same files export-c hands out).
+_C_SOURCES = {"edge/dsp/_histn": ["edge/dsp/c/ae_histn.c"]}
+#: On x86-64 with GCC the HiSTN kernel's hot loops are cloned per instruction set (AVX-512,
+#: AVX2, baseline) and picked at load time; elsewhere it is plain C99.
+_CLONES = (
+    [("AE_HISTN_CLONES", "1")]
+    if platform.machine() in ("x86_64", "AMD64") and sys.platform.startswith("linux")
+    else []
+)
+
 extensions = [
     Extension(
         name.replace("/", "."),
-        [f"{name}.pyx"],
+        [f"{name}.pyx", *_C_SOURCES.get(name, [])],
         include_dirs=[numpy.get_include()],
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
+        + (_CLONES if name in _C_SOURCES else []),
         extra_compile_args=["-O3"],
     )
     for name in _KERNELS

@@ -66,8 +66,17 @@ def add_parser(sub) -> None:
         help=f"EEG bundle: a name or a path (default: {DEFAULTS['eeg']}, or the shipped bundle "
         "whose electrodes the source has when it lacks some of that one's)",
     )
-    s.add_argument("--engine", choices=["onnx", "tflite"], help="runtime (default: onnx)")
-    s.add_argument("--precision", choices=["fp32", "int8"], help="model precision (default int8)")
+    s.add_argument(
+        "--engine",
+        choices=["native", "onnx", "tflite"],
+        help="runtime (default: the bundle's; native, affect-edge's C kernel, for the shipped "
+        "EEG bundles)",
+    )
+    s.add_argument(
+        "--precision",
+        choices=["fp32", "int8"],
+        help="model precision (default: fp32 on native, else int8)",
+    )
     s.add_argument(
         "--channels",
         help="names of the source's EEG channels in order, comma-separated (e.g. the OpenBCI "

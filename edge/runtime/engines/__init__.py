@@ -1,4 +1,5 @@
-"""Inference engines over bundles: `OrtEngine` (onnxruntime) and `LiteRtEngine` (LiteRT/TFLite)."""
+"""Inference engines over bundles: `OrtEngine` (onnxruntime), `LiteRtEngine` (LiteRT/TFLite) and
+`NativeEngine` (affect-edge's C kernel for HiSTN students, reading the fp32 ONNX's weights)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,37 @@ from edge.errors import BundleError
 from edge.runtime.bundle import Bundle
 from edge.runtime.engines.base import Engine
 from edge.runtime.engines.litert import LiteRtEngine
+from edge.runtime.engines.native import NativeEngine
 from edge.runtime.engines.ort import OrtEngine
 
+#: Engines by model file format.
 ENGINES: dict[str, type[Engine]] = {"onnx": OrtEngine, "tflite": LiteRtEngine}
+#: Engines that run a model file of another format: the native engine runs fp32 ONNX files.
+NATIVE = "native"
+ENGINE_NAMES = (*ENGINES, NATIVE)
+
+
+def native_default(bundle: Bundle) -> bool:
+    """True when the bundle's manifest names the native engine its default (a bundle whose
+    measurements showed it faster: `measured.default_engine`)."""
+    return bundle.manifest.measured.get("default_engine") == NATIVE
 
 
 def choose_format(bundle: Bundle, engine: str | None = None, preferred: str | None = None) -> str:
-    """Explicit choice, else the device profile's preference if the bundle has it, else ONNX, else TFLite."""
+    """Explicit choice, else the device profile's preference if the bundle has it, else the
+    bundle's own default (`native` where its manifest says so), else ONNX, else TFLite."""
     have = {m.format for m in bundle.manifest.models}
     if engine is not None:
+        if engine == NATIVE:
+            if not any(
+                m.format == "onnx" and m.precision == "fp32" for m in bundle.manifest.models
+            ):
+                raise BundleError(
+                    f"bundle {bundle.manifest.name!r} has no fp32 ONNX model for the native engine"
+                )
+            return NATIVE
         if engine not in ENGINES:
-            raise BundleError(f"unknown engine {engine!r}; choose one of {sorted(ENGINES)}")
+            raise BundleError(f"unknown engine {engine!r}; choose one of {sorted(ENGINE_NAMES)}")
         if engine not in have:
             raise BundleError(
                 f"bundle {bundle.manifest.name!r} has no {engine} model (it has {sorted(have)})"
@@ -24,6 +45,8 @@ def choose_format(bundle: Bundle, engine: str | None = None, preferred: str | No
         return engine
     if preferred in have:
         return preferred
+    if native_default(bundle):
+        return NATIVE
     return "onnx" if "onnx" in have else "tflite"
 
 
@@ -34,10 +57,28 @@ def open_engine(
     preferred: str | None = None,
     threads: int = 1,
 ) -> Engine:
-    """Open the bundle's model in an engine; int8 is taken before fp32 unless `precision` says."""
+    """Open the bundle's model in an engine; int8 is taken before fp32 unless `precision` says.
+    The native engine runs the fp32 ONNX model (asked for by name, or the bundle's default
+    when no precision other than fp32 is asked for)."""
     fmt = choose_format(bundle, engine, preferred)
+    if fmt == NATIVE and precision not in (None, "fp32"):
+        if engine == NATIVE:
+            raise BundleError(f"the native engine runs fp32 models, not {precision}")
+        fmt = "onnx" if any(m.format == "onnx" for m in bundle.manifest.models) else "tflite"
+    if fmt == NATIVE:
+        return NativeEngine(bundle, bundle.manifest.model("onnx", "fp32"), threads=threads)
     model = bundle.manifest.model(fmt, precision)
     return ENGINES[fmt](bundle, model, threads=threads)
 
 
-__all__ = ["ENGINES", "Engine", "LiteRtEngine", "OrtEngine", "choose_format", "open_engine"]
+__all__ = [
+    "ENGINES",
+    "ENGINE_NAMES",
+    "NATIVE",
+    "Engine",
+    "LiteRtEngine",
+    "NativeEngine",
+    "OrtEngine",
+    "choose_format",
+    "open_engine",
+]

@@ -99,11 +99,14 @@ class Engine(ABC):
     """Runs one model file of a bundle. Not re-entrant: one call at a time (see the module)."""
 
     kind: ClassVar[str]
+    #: The model file format the engine reads (its `kind` unless said otherwise).
+    reads: ClassVar[str | None] = None
 
     def __init__(self, bundle: Bundle, model: ModelFile, threads: int = 1) -> None:
-        if model.format != self.kind:
+        reads = self.reads or self.kind
+        if model.format != reads:
             raise BundleError(
-                f"{type(self).__name__} runs {self.kind} models, not {model.format} ({model.file})"
+                f"{type(self).__name__} runs {reads} models, not {model.format} ({model.file})"
             )
         if threads < 1:
             raise BundleError(f"threads must be >= 1, got {threads}")
