@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from devices.audio import read_audio
-from distill.circumplex import adv_of
+from distill.circumplex import ALIASES, adv_of
 from distill.features import SPEECH_SPEC
 from distill.metrics import ccc
 from edge.errors import ConfigError
@@ -50,9 +50,16 @@ HIGH_AROUSAL = frozenset({"anger", "happiness", "fear", "surprise"})
 LOW_AROUSAL = frozenset({"sadness", "neutral", "calm", "boredom"})
 POSITIVE = frozenset({"happiness"})
 NEGATIVE = frozenset({"anger", "sadness", "fear", "disgust"})
-CORPORA = {"emodb": ("emodb-train", "wav"), "ravdess": ("ravdess-train", "audio")}
-#: Speakers no choice is made on: scored apart, for the record.
-HELD_OUT = {"emodb": ("10",), "ravdess": ("11", "12")}
+CORPORA = {
+    "emodb": ("emodb-train", "wav"),
+    "ravdess": ("ravdess-train", "audio"),
+    "nemo": ("nemo-train", "audio"),
+}
+#: Speakers no choice is made on: scored apart, for the record (nEMO: the last female and the last
+#: male actor by id, fixed before any figure was seen).
+HELD_OUT = {"emodb": ("10",), "ravdess": ("11", "12"), "nemo": ("MK0", "WR0")}
+#: Rows of a corpus's labels.csv kept (every n-th) by `read_corpus`.
+STRIDE = {"nemo": 3}
 
 
 @dataclass(frozen=True)
@@ -82,29 +89,41 @@ def read_labelled(root: Path, audio: str, name: str) -> Corpus:
     if not table.is_file():
         raise ConfigError(f"{root} has no labels.csv (expected a labelled corpus folder)")
     with table.open() as f:
-        rows = list(csv.DictReader(f))
+        reader = csv.DictReader(f)
+        rows = list(reader)
+    missing = [c for c in ("file", "speaker", "emotion") if c not in (reader.fieldnames or ())]
+    if missing:
+        raise ConfigError(
+            f"{table} has no {', '.join(missing)} column(s) (its columns: "
+            f"{', '.join(reader.fieldnames or ()) or 'none'}); it needs file, speaker and emotion"
+        )
     return Corpus(
         name,
         tuple(Path(root) / audio / r["file"] for r in rows),
         tuple(r["speaker"] for r in rows),
-        tuple(r["emotion"] for r in rows),
+        tuple(ALIASES.get(r["emotion"], r["emotion"]) for r in rows),
     )
 
 
-def read_corpus(shared: Path, name: str) -> Corpus:
-    """A labelled corpus of ../shared/data by name."""
+def read_corpus(shared: Path, name: str, full: bool = False) -> Corpus:
+    """A labelled corpus of ../shared/data by name. nEMO is read as every `STRIDE[name]`-th row of
+    its labels.csv unless `full` (1,494 of 4,481 utterances, every actor and state: the Whisper
+    backbone costs about 7 s of CPU per 30 s of audio on this shared machine)."""
     if name not in CORPORA:
         raise ConfigError(f"unknown corpus {name!r}; known: {sorted(CORPORA)}")
     folder, audio = CORPORA[name]
-    return read_labelled(Path(shared) / "data" / folder, audio, name)
+    corpus = read_labelled(Path(shared) / "data" / folder, audio, name)
+    stride = 1 if full else STRIDE.get(name, 1)
+    return corpus.subset(np.arange(len(corpus.files)) % stride == 0) if stride > 1 else corpus
 
 
 def all_but(shared: Path, held_out: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
-    """Every speaker of each corpus except `held_out`'s: what a bundle trained on all but the
-    held-out speakers has heard."""
+    """Every speaker of each corpus `held_out` names except the held-out ones: what a bundle
+    trained on all but the held-out speakers of those corpora has heard."""
     return {
-        name: tuple(sorted(set(read_corpus(shared, name).speakers) - set(held_out.get(name, ()))))
+        name: tuple(sorted(set(read_corpus(shared, name).speakers) - set(held_out[name])))
         for name in CORPORA
+        if name in held_out
     }
 
 
@@ -152,7 +171,8 @@ def pooled(shared: Path) -> Pooled:
 
 
 def speaker_folds(corpus: Corpus) -> list[tuple[str, ...]]:
-    """Test-speaker groups: one speaker each for EmoDB; male-female actor pairs for RAVDESS."""
+    """Test-speaker groups: one speaker each for EmoDB and nEMO; male-female actor pairs for
+    RAVDESS."""
     speakers = sorted(set(corpus.speakers))
     if corpus.name == "ravdess":
         return [tuple(speakers[i : i + 2]) for i in range(0, len(speakers), 2)]
@@ -256,42 +276,69 @@ def _splits(corpus: Corpus) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield ~test, test
 
 
-def _fit_predict(x_train, y_train, x_test, kind: str) -> np.ndarray:
+def _fit_predict(x_train, y_train, x_test, kind: str, weight=None) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression, Ridge
-    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
+    fit = {} if weight is None else {"model__sample_weight": weight / weight.mean()}
     if kind == "logistic":
-        model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-        model.fit(x_train, y_train)
+        model = _pipeline([StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)])
+        model.fit(x_train, y_train, **fit)
         return model.predict_proba(x_test)[:, 1]
-    model = make_pipeline(StandardScaler(), Ridge(alpha=10.0))
-    model.fit(x_train, y_train)
+    model = _pipeline([StandardScaler(), Ridge(alpha=10.0)])
+    model.fit(x_train, y_train, **fit)
     return np.clip(model.predict(x_test), 0.0, 1.0)
 
 
+def _pipeline(steps):
+    """StandardScaler then the model, the last step named "model" (for sample weights)."""
+    from sklearn.pipeline import Pipeline
+
+    return Pipeline([("scale", steps[0]), ("model", steps[1])])
+
+
 def anchor_predictions(
-    train: Corpus, x_train: np.ndarray, test: Corpus, x_test: np.ndarray, kind: str
+    train: Corpus,
+    x_train: np.ndarray,
+    test: Corpus,
+    x_test: np.ndarray,
+    kind: str,
+    weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(A/D/V predictions, arousal score, valence score) on `test` from models fit on `train`.
 
     kind "loudness": x is the loudness (n,); linear fits for A/D/V, loudness itself as both scores.
     kind "logreg": x is the statistics vector; ridge for A/D/V, logistic regressions for the AUCs.
+    `weight`: per training utterance (leave-one-corpus-out rows weight each corpus equally).
     """
     y = train.targets
     if kind == "loudness":
+        w = None if weight is None else np.sqrt(weight)
         pred = np.stack(
-            [np.clip(np.polyval(np.polyfit(x_train, y[:, k], 1), x_test), 0, 1) for k in range(3)],
+            [
+                np.clip(np.polyval(np.polyfit(x_train, y[:, k], 1, w=w), x_test), 0, 1)
+                for k in range(3)
+            ],
             axis=1,
         )
         return pred, x_test, x_test
-    pred = np.stack([_fit_predict(x_train, y[:, k], x_test, "ridge") for k in range(3)], axis=1)
+    pred = np.stack(
+        [_fit_predict(x_train, y[:, k], x_test, "ridge", weight) for k in range(3)], axis=1
+    )
     m = masks(train.emotions)
     scores = []
     for dim in ("arousal", "valence"):
         pos, neg = m[dim]
         keep = pos | neg
-        scores.append(_fit_predict(x_train[keep], pos[keep].astype(int), x_test, "logistic"))
+        scores.append(
+            _fit_predict(
+                x_train[keep],
+                pos[keep].astype(int),
+                x_test,
+                "logistic",
+                None if weight is None else weight[keep],
+            )
+        )
     return pred, scores[0], scores[1]
 
 
@@ -352,53 +399,131 @@ def rows_for(name: str, corpus: Corpus, protocol: str, pred, a=None, v=None) -> 
     }
 
 
-def evaluate(shared: Path, bundles: dict[str, Any] | None = None, progress=None) -> dict:
-    """The whole table: anchors per corpus (speaker-disjoint folds and cross-corpus), bundles on
-    both corpora, and the held-out speakers apart."""
-    corpora = {name: read_corpus(shared, name) for name in CORPORA}
+def cached(kind: str, corpus: Corpus, compute: Callable[[], Any], cache: Path | None) -> Any:
+    """`compute()` of a corpus's files, kept in `cache` (build/cache/speech-eval) under a key of
+    what made it: the kind of feature and the files (corpus folder, name, size)."""
+    import hashlib
+    import json
+    import pickle
+
+    if cache is None:
+        return compute()
+    what = [kind, *((f.parent.parent.name, f.name, f.stat().st_size) for f in corpus.files)]
+    key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:16]
+    path = Path(cache) / f"{kind}-{corpus.name}-{key}.pkl"
+    if path.is_file():
+        return pickle.loads(path.read_bytes())
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.with_suffix(".tmp").write_bytes(pickle.dumps(value))
+    path.with_suffix(".tmp").replace(path)
+    return value
+
+
+#: The Whisper-base backbone probed as GE2E is (distill/teachers/whisper.py), per layer tried.
+WHISPER_PROBE = "probe: logistic regression, Whisper-base encoder layer {}"
+
+
+def corpus_weights(corpus_of: np.ndarray) -> np.ndarray:
+    """Per-utterance weights giving every corpus the same total (nEMO must not drown the others)."""
+    names, counts = np.unique(corpus_of, return_counts=True)
+    per = dict(zip(names, 1.0 / counts, strict=True))
+    return np.array([per[c] for c in corpus_of])
+
+
+def join(corpora: list[Corpus], name: str) -> Corpus:
+    return Corpus(
+        name,
+        tuple(f for c in corpora for f in c.files),
+        tuple(f"{c.name}/{s}" for c in corpora for s in c.speakers),
+        tuple(e for c in corpora for e in c.emotions),
+    )
+
+
+def probe_rows(
+    label: str, corpora: dict[str, Corpus], by_corpus: dict[str, np.ndarray]
+) -> list[dict]:
+    """One probe (or anchor) on every corpus: leave speakers out (held-out speakers apart, scored
+    by the model fit on every other speaker of their corpus) and leave one corpus out (fit on the
+    other corpora's speakers, corpora weighted equally, held-out speakers in neither side)."""
+    rows = []
+    kept = {}
+    for name, corpus in corpora.items():
+        x = by_corpus[name]
+        kind = "loudness" if x.ndim == 1 else "logreg"
+        held = np.isin(corpus.speakers, HELD_OUT[name])
+        kept[name] = (corpus.subset(~held), x[~held])
+        pred, a, v = cross_validated(corpus, x, kind)
+        for mask, protocol in ((~held, "leave speakers out"), (held, "held-out speakers")):
+            rows.append(
+                rows_for(label, corpus.subset(mask), protocol, pred[mask], a[mask], v[mask])
+            )
+    if len(corpora) > 2:
+        for name in corpora:
+            others = [n for n in corpora if n != name]
+            train = join([kept[n][0] for n in others], "+".join(others))
+            x_train = np.concatenate([kept[n][1] for n in others])
+            corpus_of = np.concatenate([[n] * len(kept[n][0].files) for n in others])
+            test, x_test = kept[name]
+            kind = "loudness" if x_train.ndim == 1 else "logreg"
+            p, a, v = anchor_predictions(
+                train, x_train, test, x_test, kind, corpus_weights(corpus_of)
+            )
+            protocol = f"leave corpus out: trained on {' + '.join(others)}"
+            rows.append(rows_for(label, test, protocol, p, a, v))
+    return rows
+
+
+def evaluate(
+    shared: Path,
+    bundles: dict[str, Any] | None = None,
+    progress=None,
+    cache: Path | None = None,
+    backbones: bool = True,
+) -> dict:
+    """The whole table: anchors and backbone probes per corpus (speaker-disjoint folds, the
+    held-out speakers, each corpus left out), and bundles on every corpus (the speakers they never
+    heard, the held-out ones apart). `cache`: where corpus features are kept between runs."""
+    corpora = {
+        name: read_corpus(shared, name)
+        for name, (folder, _) in CORPORA.items()
+        if (Path(shared) / "data" / folder / "labels.csv").is_file()
+    }
     rows = []
     feats = {}
     for name, corpus in corpora.items():
         tick = progress(f"anchor features ({name})", len(corpus.files)) if progress else None
-        feats[name] = corpus_features(corpus, tick)
+        feats[name] = cached(
+            "anchors", corpus, lambda c=corpus, t=tick: corpus_features(c, t), cache
+        )
     probes = {
         "anchor: loudness of voiced frames": {n: f[0] for n, f in feats.items()},
         "anchor: logistic regression, log-mel stats + pitch": {n: f[1] for n, f in feats.items()},
     }
-    if backbone_available():
+    if backbones and backbone_available():
         probes[GE2E_PROBE] = {
-            name: backbone_features(
+            name: cached(
+                "ge2e-top",
                 corpus,
-                progress(f"GE2E features ({name})", len(corpus.files)) if progress else None,
+                lambda c=corpus, n=name: backbone_features(
+                    c, progress(f"GE2E features ({n})", len(c.files)) if progress else None
+                ),
+                cache,
             )
             for name, corpus in corpora.items()
         }
-    for name, corpus in corpora.items():
-        held = np.isin(corpus.speakers, HELD_OUT[name])
-        for anchor, by_corpus in probes.items():
-            x = by_corpus[name]
-            kind = "loudness" if x.ndim == 1 else "logreg"
-            pred, a, v = cross_validated(corpus, x, kind)
-            rows.append(
-                rows_for(
-                    anchor,
-                    corpus.subset(~held),
-                    "leave speakers out",
-                    pred[~held],
-                    a[~held],
-                    v[~held],
-                )
-            )
-            rows.append(
-                rows_for(
-                    anchor, corpus.subset(held), "held-out speakers", pred[held], a[held], v[held]
-                )
-            )
-            other = "ravdess" if name == "emodb" else "emodb"
-            p2, a2, v2 = anchor_predictions(corpus, x, corpora[other], by_corpus[other], kind)
-            rows.append(
-                rows_for(anchor, corpora[other], f"cross-corpus: trained on {name}", p2, a2, v2)
-            )
+    from distill.teachers import whisper
+
+    if backbones and whisper.available():
+        layers = {}
+        for name, corpus in corpora.items():
+            tick = progress(f"Whisper features ({name})", len(corpus.files)) if progress else None
+            for layer, x in whisper.cached_features(corpus.files, progress=tick).items():
+                layers.setdefault(layer, {})[name] = x
+        for layer, by_corpus in sorted(layers.items(), key=lambda kv: -kv[0]):
+            probes[WHISPER_PROBE.format(layer)] = by_corpus
+    for label, by_corpus in probes.items():
+        rows += probe_rows(label, corpora, by_corpus)
     for label, (bundle, seen) in (bundles or {}).items():
         for name, corpus in corpora.items():
             tick = progress(f"{label} on {name}", len(corpus.files)) if progress else None
@@ -422,4 +547,4 @@ def evaluate(shared: Path, bundles: dict[str, Any] | None = None, progress=None)
                         pred[unseen & held],
                     )
                 )
-    return {"rows": rows, "held_out": HELD_OUT}
+    return {"rows": rows, "held_out": HELD_OUT, "stride": STRIDE}

