@@ -30,6 +30,7 @@ from devices.frame import Frame
 from edge.errors import InputError
 from edge.events import AffectEvent
 from edge.frontends.face import FaceFrontEnd, as_bgr
+from edge.frontends.face.detect import MIN_FACE_PX, SCORE_THRESHOLD
 from edge.pipelines.base import Pipeline, Window, class_probabilities, require_bundle
 from edge.runtime import Bundle
 from edge.runtime.specs import ImageSpec
@@ -50,8 +51,8 @@ class FacePipeline(Pipeline):
         threads: int = 1,
         detect_every: int = 1,
         max_faces: int = 10,
-        min_face_px: float = 12.0,
-        score_threshold: float = 0.5,
+        min_face_px: float = MIN_FACE_PX,
+        score_threshold: float = SCORE_THRESHOLD,
         smoothing: float = 1.0,
         mode: str = "sync",
         on_event: Callable[[AffectEvent], None] | None = None,

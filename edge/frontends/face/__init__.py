@@ -12,7 +12,7 @@ import numpy as np
 
 from edge.errors import ConfigError
 from edge.frontends.face.crop import crop_face, to_input
-from edge.frontends.face.detect import BlazeFace, Face, as_bgr
+from edge.frontends.face.detect import MIN_FACE_PX, SCORE_THRESHOLD, BlazeFace, Face, as_bgr
 from edge.frontends.face.track import Tracker
 from edge.runtime import Bundle
 from edge.runtime.engines import open_engine
@@ -27,9 +27,9 @@ class FaceFrontEnd:
         spec: ImageSpec,
         detector: Bundle | None = None,
         detect_every: int = 1,
-        score_threshold: float = 0.5,
+        score_threshold: float = SCORE_THRESHOLD,
         max_faces: int = 10,
-        min_face_px: float = 12.0,
+        min_face_px: float = MIN_FACE_PX,
         threads: int = 1,
     ) -> None:
         if detector is None:

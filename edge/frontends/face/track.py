@@ -5,6 +5,13 @@ On a frame with detections, tracks and detections are matched greedily by IoU (b
 above `min_iou`); a matched track takes the detection (velocity updated, smoothed), an unmatched
 detection starts a new track with the next id, and a track missing from `max_missed` detection
 rounds in a row is dropped. On a frame without detection each track moves on by its velocity.
+
+A track is confirmed once the detector has given it a score of at least `confirm_score`, or has
+matched it in two detection rounds. An unconfirmed track (one detection, low score) is reported on
+the frame that found it but is not carried onto the frames between detections: a box the detector
+gave once at a low score (a textured spacesuit, a pattern on a wall) does not live on for the
+`detect_every - 1` frames that follow. `confirm_score` is chosen with
+scripts/face_detector_thresholds.py (README, face detector).
 """
 
 from __future__ import annotations
@@ -15,6 +22,10 @@ import numpy as np
 
 from edge.frontends.face.detect import Face, iou
 
+#: A detection this sure starts a confirmed track (a lower one needs a second detection round to
+#: be carried between detections).
+CONFIRM_SCORE = 0.8
+
 
 @dataclass
 class Track:
@@ -24,11 +35,19 @@ class Track:
     age: int = 0  # frames since the last matching detection
     missed: int = 0  # detection rounds missed in a row
     hits: int = 1
+    confirmed: bool = False
 
 
 class Tracker:
-    def __init__(self, min_iou: float = 0.3, max_missed: int = 2, smoothing: float = 0.5) -> None:
+    def __init__(
+        self,
+        min_iou: float = 0.3,
+        max_missed: int = 2,
+        smoothing: float = 0.5,
+        confirm_score: float = CONFIRM_SCORE,
+    ) -> None:
         self.min_iou = min_iou
+        self.confirm_score = confirm_score
         self.max_missed = max_missed
         self.smoothing = smoothing
         self.tracks: list[Track] = []
@@ -59,6 +78,7 @@ class Tracker:
             det.id = track.id
             track.face, track.age, track.missed = det, 0, 0
             track.hits += 1
+            track.confirmed = True  # two detection rounds agree
         for ti, track in enumerate(self.tracks):
             if ti not in used_t:
                 track.missed += 1
@@ -67,11 +87,13 @@ class Tracker:
             if di not in used_d:
                 det.id = self._next_id
                 self._next_id += 1
-                self.tracks.append(Track(det.id, det, np.zeros(4, np.float32)))
+                confirmed = det.score >= self.confirm_score
+                self.tracks.append(Track(det.id, det, np.zeros(4, np.float32), confirmed=confirmed))
         return self.current()
 
     def predict(self) -> list[Face]:
-        """A frame without detection: each track moves on by its velocity."""
+        """A frame without detection: each track moves on by its velocity; unconfirmed ones (one
+        detection at a low score) are kept for the next detection round but not reported."""
         for track in self.tracks:
             f = track.face
             shift = track.velocity
@@ -83,5 +105,6 @@ class Tracker:
         return self.current()
 
     def current(self) -> list[Face]:
-        """Faces of the live tracks that were matched in the latest detection round."""
-        return [t.face for t in self.tracks if t.missed == 0]
+        """Faces of the live tracks that were matched in the latest detection round; an
+        unconfirmed track only on the frame of its detection."""
+        return [t.face for t in self.tracks if t.missed == 0 and (t.confirmed or t.age == 0)]
