@@ -49,6 +49,9 @@ HISTORY_S = 120.0
 #: At most this many past events per modality are kept for that.
 HISTORY_MAX = {"speech": 600, "face": 2000, "eeg": 600, "system": 120}
 COOKIE = "affect_edge_token"
+#: The kernel's send buffer per browser (Linux doubles it). Left to autotune, a browser that
+#: stopped reading would hold about 4 MB of kernel memory on loopback before its backlog grew.
+SEND_BUFFER = 64 * 1024
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -522,6 +525,10 @@ def _application(server: WebServer):
                 self._refuse(503, "refused: too many browsers are watching (web.max_clients)")
                 return
             self.client, first = opened
+            sock = getattr(self.request.connection.stream, "socket", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
             self.set_header("Content-Type", "text/event-stream; charset=utf-8")
             self.set_header("X-Accel-Buffering", "no")
             try:

@@ -2,7 +2,8 @@
 // No libraries, nothing from the internet: text is set with textContent, charts on <canvas>.
 "use strict";
 
-const WINDOW_S = 60;                 // seconds of history on each chart
+const WINDOW_S = 60;                 // seconds of history on each chart, at most
+const MIN_SPAN_S = 10;               // a chart spans at least this much, from its first point
 const ADV = ["arousal", "dominance", "valence"];
 const EXPRESSIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"];
 const COLORS = {
@@ -196,17 +197,35 @@ function prepare(canvas) {
   return { g, w, h };
 }
 
-// The right edge: now while the modality runs, else when its last event came.
-function rightEdge(modality, lastT) {
-  const s = state.status && state.status.modalities && state.status.modalities[modality];
+// One time axis for every chart: its right edge is now while a source runs, else the moment the
+// last event came (so a finished run stays in view); it spans the last minute, or from the first
+// event on.
+function viewport() {
+  let first, last;
+  const seen = (t) => {
+    if (first === undefined || t < first) first = t;
+    if (last === undefined || t > last) last = t;
+  };
+  if (state.speech.length) { seen(state.speech[0].t); seen(state.speech[state.speech.length - 1].t); }
+  for (const face of state.faces.values()) if (face.points.length) { seen(face.points[0].t); seen(face.last); }
+  if (state.eeg.length) { seen(state.eeg[0].t - state.eeg[0].span); seen(state.eeg[state.eeg.length - 1].t); }
+  const mods = (state.status && state.status.modalities) || {};
+  const live = !Object.keys(mods).length ||
+    Object.values(mods).some((m) => m.state === "running" || m.state === "starting" || (m.state || "").startsWith("failed"));
   const now = serverNow();
-  if (s && s.state !== "running" && s.state !== "starting" && lastT !== undefined) return Math.min(now, lastT + 1);
-  return now;
+  const right = live || last === undefined ? now : Math.min(now, last + 1);
+  return { right, span: spanOf(first, right), live: live || last === undefined };
 }
 
-function frame(g, w, h, right, lo, hi, ticks, label) {
+// Seconds shown: the last minute, or from the first point on (at least MIN_SPAN_S).
+function spanOf(firstT, right) {
+  if (firstT === undefined) return WINDOW_S;
+  return Math.min(WINDOW_S, Math.max(MIN_SPAN_S, Math.ceil(right - firstT + 0.5)));
+}
+
+function frame(g, w, h, { right, span, live }, lo, hi, ticks, label) {
   const L = 34, R = 8, T = 6, B = 18;
-  const x = (t) => L + ((t - (right - WINDOW_S)) / WINDOW_S) * (w - L - R);
+  const x = (t) => L + ((t - (right - span)) / span) * (w - L - R);
   const y = (v) => T + (1 - (v - lo) / (hi - lo)) * (h - T - B);
   g.font = "11px system-ui, sans-serif";
   g.fillStyle = "#868e96";
@@ -222,42 +241,43 @@ function frame(g, w, h, right, lo, hi, ticks, label) {
     g.fillText(label(v), L - 4, y(v));
   }
   g.textBaseline = "top";
-  for (let s = 0; s <= WINDOW_S; s += 15) {
+  const step = [2, 5, 10, 15, 30].find((d) => span / d <= 5) || 30;
+  for (let s = 0; s <= span; s += step) {
     g.textAlign = s === 0 ? "right" : "center";
-    g.fillText(s === 0 ? "now" : `-${s} s`, x(right - s), h - B + 4);
+    g.fillText(s === 0 ? (live ? "now" : "end of run") : `-${s} s`, x(right - s), h - B + 4);
   }
-  return { x, y, L, R, T, B };
+  return { x, y, L, R, T, B, span };
 }
 
-function line(g, points, x, y, key, color, right) {
+function line(g, points, x, y, key, color, right, span) {
   g.strokeStyle = color;
   g.lineWidth = 2;
   g.beginPath();
   let started = false;
   for (const p of points) {
-    if (p.t < right - WINDOW_S - 2 || p[key] === undefined || p[key] === null) continue;
+    if (p.t < right - span - 2 || p[key] === undefined || p[key] === null) continue;
     if (started) g.lineTo(x(p.t), y(p[key]));
     else { g.moveTo(x(p.t), y(p[key])); started = true; }
   }
   g.stroke();
 }
 
-function drawSpeech() {
+function drawSpeech(view) {
+  const { right, span } = view;
   const { g, w, h } = prepare($("chart-speech"));
-  const last = state.speech.length ? state.speech[state.speech.length - 1].t : undefined;
-  const right = rightEdge("speech", last);
-  const f = frame(g, w, h, right, 0, 1, [0, 0.5, 1], (v) => v.toFixed(1));
+  const f = frame(g, w, h, view, 0, 1, [0, 0.5, 1], (v) => v.toFixed(1));
   g.save();
   g.beginPath();
   g.rect(f.L, 0, w - f.L - f.R, h);
   g.clip();
-  line(g, state.speech, f.x, f.y, "a", COLORS.arousal, right);
-  line(g, state.speech, f.x, f.y, "d", COLORS.dominance, right);
-  line(g, state.speech, f.x, f.y, "v", COLORS.valence, right);
+  line(g, state.speech, f.x, f.y, "a", COLORS.arousal, right, span);
+  line(g, state.speech, f.x, f.y, "d", COLORS.dominance, right, span);
+  line(g, state.speech, f.x, f.y, "v", COLORS.valence, right, span);
   g.restore();
 }
 
-function drawFaces() {
+function drawFaces(view) {
+  const { right, span } = view;
   const ids = [...state.faces.entries()].sort((a, b) => b[1].last - a[1].last).map(([id]) => id);
   ids.forEach((id, i) => {
     const box = faceBox(id);
@@ -265,9 +285,8 @@ function drawFaces() {
     if (box.hidden) return;
     const face = state.faces.get(id);
     const { g, w, h } = prepare(box.querySelector("canvas"));
-    const right = rightEdge("face", face.last);
-    const f = frame(g, w, h, right, 0, 1, [0, 0.5, 1], (v) => `${Math.round(100 * v)}%`);
-    const pts = face.points.filter((p) => p.t >= right - WINDOW_S - 2);
+    const f = frame(g, w, h, view, 0, 1, [0, 0.5, 1], (v) => `${Math.round(100 * v)}%`);
+    const pts = face.points.filter((p) => p.t >= right - span - 2);
     if (!pts.length) return;
     g.save();
     g.beginPath();
@@ -289,11 +308,10 @@ function drawFaces() {
   });
 }
 
-function drawEeg() {
+function drawEeg(view) {
+  const { right, span } = view;
   const { g, w, h } = prepare($("chart-eeg"));
-  const last = state.eeg.length ? state.eeg[state.eeg.length - 1].t : undefined;
-  const right = rightEdge("eeg", last);
-  const f = frame(g, w, h, right, 1, 5, [1, 2, 3, 4, 5], (v) => String(v));
+  const f = frame(g, w, h, view, 1, 5, [1, 2, 3, 4, 5], (v) => String(v));
   g.save();
   g.beginPath();
   g.rect(f.L, 0, w - f.L - f.R, h);
@@ -334,9 +352,10 @@ function drawEeg() {
 }
 
 function draw() {
-  drawSpeech();
-  drawFaces();
-  drawEeg();
+  const view = viewport();
+  drawSpeech(view);
+  drawFaces(view);
+  drawEeg(view);
 }
 
 // --- the stream ----------------------------------------------------------------------------------
