@@ -236,3 +236,35 @@ def test_the_page_loads_nothing_from_elsewhere():
         assert "innerHTML" not in text and "eval(" not in text, name
     html = static.joinpath("index.html").read_text()
     assert " style=" not in html and "<script>" not in html  # the CSP allows neither inline
+
+
+def test_demo_web_serves_the_page_while_it_runs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "affect-edge"
+    proc = subprocess.Popen(
+        [str(exe), "demo", "--web", "127.0.0.1:0", "--json", "--speed", "10"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = ""
+        while "live page:" not in line:
+            line = proc.stderr.readline()
+            assert line, "the demo ended without naming its page"
+        port = int(re.search(r"http://127\.0\.0\.1:(\d+)/", line).group(1))
+        r, body, _ = get(port)
+        assert r.status == 200 and b"affect-edge live view" in body
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0
+    assert json.loads(out)["together"]["events"]["speech"] > 0
+    from edge.cli.demo import _web_config
+
+    with pytest.raises(ConfigError, match="--web: the demo serves loopback only"):
+        _web_config("0.0.0.0:8765")
+    assert _web_config("[::1]:9000").address == "::1"

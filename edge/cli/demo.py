@@ -7,12 +7,14 @@ recording made here (a blink and a muscle burst in it). A live view shows the la
 expression and EEG level; then a table of latencies against the x86 host profile's budgets.
 Then each modality's events in full, and the clip's log-mel through the bundle's front end.
 The EEG model is trained on synthetic EEG: it shows the runtime, not emotion. `--json` prints
-everything as one JSON document; `--plot out.png` draws the three timelines.
+everything as one JSON document; `--plot out.png` draws the three timelines. `--web` also serves
+the daemon's live page (`edge.web`) on loopback while the demo runs, and after it until Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import time
 from importlib import resources
@@ -102,9 +104,11 @@ class Collector:
         return [e for e in self.events if e.modality == modality]
 
 
-def live_demo(speed: float = 1.0, live: bool = True) -> tuple[Collector, dict]:
+def live_demo(
+    speed: float = 1.0, live: bool = True, web: str | None = None
+) -> tuple[Collector, dict]:
     """Speech, face and EEG at once through the daemon's workers; returns the events and each
-    worker's figures."""
+    worker's figures. `web` ("[ADDRESS:]PORT"): serve the live page there too."""
     from edge.daemon.config import DaemonConfig, ModalityConfig
     from edge.daemon.runner import Daemon
 
@@ -138,14 +142,53 @@ def live_demo(speed: float = 1.0, live: bool = True) -> tuple[Collector, dict]:
                     {"still_s": x.shape[1] / 128, "still_fps": 5.0, "speed": speed},
                 )
             )
-        config = DaemonConfig("demo", "x86-host", None, 100_000, tuple(modalities), (), 0.0)
+        web_config = _web_config(web) if web else None
+        config = DaemonConfig(
+            "demo",
+            "x86-host",
+            None,
+            100_000,
+            tuple(modalities),
+            (),
+            2.0 if web else 0.0,
+            web_config,
+        )
         daemon = Daemon(config, extra_sinks=(collector,))
         try:
+            if web:
+                url = daemon.sinks[-1].url
+                render.note(f"live page: {url} (open it in a browser)", not live)
             _watch(daemon, collector, live)
+            if web and __import__("sys").stdin.isatty():
+                render.note(f"the run has ended; {url} stays up until Ctrl-C", not live)
+                with contextlib.suppress(KeyboardInterrupt):
+                    while True:
+                        time.sleep(0.5)
             figures = {w.config.name: w.snapshot() for w in daemon.workers}
         finally:
             daemon.close()
     return collector, figures
+
+
+def _web_config(web: str):
+    """`--web [ADDRESS:]PORT` as the daemon's [web] table (loopback unless it names another)."""
+    from edge.web.config import parse_web
+
+    address, _, port = web.rpartition(":")
+    if not port.isdigit():
+        from edge.errors import ConfigError
+
+        raise ConfigError(f"--web: expected [ADDRESS:]PORT such as 127.0.0.1:8765, got {web!r}")
+    from edge.web.config import is_loopback
+
+    if address and not is_loopback(address.strip("[]")):
+        from edge.errors import ConfigError
+
+        raise ConfigError(
+            f"--web: the demo serves loopback only (127.0.0.1 or ::1), not {address}; for another "
+            "address use the daemon's [web] table with a token"
+        )
+    return parse_web({"address": address.strip("[]") or "127.0.0.1", "port": int(port)}, "--web")
 
 
 def face_available() -> bool:
@@ -244,11 +287,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--speed",
-        type=positive_number("times real time"),
+        type=positive_number(
+            "times real time", 0.1, 1000.0, "the inputs last 12 s: at 0.1 the demo takes 2 minutes"
+        ),
         default=1.0,
         help="pace the three inputs at this many times real time (default 1: live)",
     )
     p.add_argument("--plot", type=plot_file, help="draw the three modalities' timelines here")
+    p.add_argument(
+        "--web",
+        nargs="?",
+        const="127.0.0.1:8765",
+        metavar="ADDR:PORT",
+        help="also serve the live page (default 127.0.0.1:8765) while the demo runs and, at a "
+        "terminal, after it until Ctrl-C",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -260,7 +313,7 @@ def run(args: argparse.Namespace) -> int:
         render.line(
             "Speech, face and EEG at once, each source on its own thread as the daemon runs them:"
         )
-    collector, figures = live_demo(args.speed, live=not args.json)
+    collector, figures = live_demo(args.speed, live=not args.json, web=args.web)
     budgets = budget_rows(figures)
     events, info = run_command.speech_events(clip, bundle)
     summary = features.summarize(clip, m.front_end, 10.0)
