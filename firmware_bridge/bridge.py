@@ -8,10 +8,19 @@ values equal the pipeline's on the same samples) and sends one AFFECT frame per 
 faster than the host fills the queue: the oldest blocks are dropped and counted, and an ERROR
 frame (code 3, overloaded) says how many, at most once a second. An AUDIO or EEG frame with no
 samples ends that stream: the pipeline scores what it holds and starts afresh.
+
+Each sender is a session of its own: on UDP (a transport with `read_from`), every source address
+gets its own decoder (sequence numbers, losses), CAPS, pipelines and outgoing sequence, and the
+replies go back to that address; at most `MAX_SESSIONS` at once (the longest idle is let go).
+A sender whose sequence numbers go backwards restarted: that is counted as a restart, not as
+65,000 lost frames. The worker never dies of a frame: any failure while scoring becomes an
+ERROR frame (code 4) whose text is cut to the wire's 255 bytes on a UTF-8 boundary, and a failure
+to send even that is logged and counted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -38,11 +47,15 @@ from firmware_bridge.protocol import (
     Heartbeat,
     Hello,
     Type,
+    clip_text,
     decode_message,
     encode_message,
 )
 
 log = logging.getLogger(__name__)
+
+#: Senders served at once on a datagram transport.
+MAX_SESSIONS = 16
 
 
 def quality_bits(event) -> int:
@@ -59,6 +72,24 @@ def quality_bits(event) -> int:
     return bits
 
 
+class Session:
+    """One sender: its decoder, CAPS, pipelines and the sequence of the frames sent back."""
+
+    def __init__(self, address=None) -> None:
+        self.address = address
+        self.decoder = Decoder()
+        self.caps: Caps | None = None
+        self.peer: str | None = None
+        self.pipelines: dict[str, object] = {}
+        self.seq = 0
+        self.last_seen = time.monotonic()
+
+    def close(self) -> None:
+        for key in list(self.pipelines):
+            with contextlib.suppress(Exception):
+                self.pipelines.pop(key).close()
+
+
 class Bridge:
     def __init__(
         self,
@@ -72,75 +103,123 @@ class Bridge:
         self.speech_bundle = speech_bundle
         self.eeg_bundle = eeg_bundle
         self.device_id = device_id
-        self.decoder = Decoder()
-        self.caps: Caps | None = None
-        self.peer: str | None = None
+        self.sessions: dict[object, Session] = {}
+        self._default = self._session(None)
         self.dropped_blocks = 0
         self.bad_messages = 0
         self.affect_sent = 0
+        self.send_failures = 0
+        self.sessions_evicted = 0
         self._queue: deque = deque(maxlen=queue)
         self._cv = threading.Condition()
-        self._seq = 0
         self._write_lock = threading.Lock()
         self._stop = threading.Event()
-        self._pipelines: dict[str, object] = {}
         self._reported_drops = 0
         self._last_error_at = 0.0
         self._worker = threading.Thread(target=self._work, name="bridge-worker", daemon=True)
         self._worker.start()
 
+    # The first (on a serial or stdio link, the only) sender's state.
+    @property
+    def decoder(self) -> Decoder:
+        return self._default.decoder
+
+    @property
+    def caps(self) -> Caps | None:
+        return self._default.caps
+
+    @property
+    def peer(self) -> str | None:
+        return self._default.peer
+
+    def _session(self, address) -> Session:
+        session = self.sessions.get(address)
+        if session is None:
+            if len(self.sessions) >= MAX_SESSIONS:
+                idle = min(
+                    (s for s in self.sessions.values() if s.address is not None),
+                    key=lambda s: s.last_seen,
+                )
+                self.sessions.pop(idle.address)
+                idle.close()
+                self.sessions_evicted += 1
+            session = self.sessions[address] = Session(address)
+        session.last_seen = time.monotonic()
+        return session
+
     # --- sending ----------------------------------------------------------------------------------
-    def send(self, message, timestamp_us: int = 0) -> None:
+    def send(self, message, timestamp_us: int = 0, session: Session | None = None) -> None:
+        session = session or self._default
         with self._write_lock:
-            frame = encode_message(message, self._seq, timestamp_us)
-            self._seq = (self._seq + 1) & 0xFFFF
-            self.transport.write(frame)
+            frame = encode_message(message, session.seq, timestamp_us)
+            session.seq = (session.seq + 1) & 0xFFFF
+            if session.address is not None:
+                self.transport.write_to(frame, session.address)
+            else:
+                self.transport.write(frame)
+
+    def _send_error(self, code: int, text: str, session: Session | None = None) -> None:
+        """An ERROR frame that is always sendable (its text cut to 255 UTF-8 bytes); a failure
+        to send it is logged and counted, never raised."""
+        try:
+            self.send(Error(code, clip_text(text)), session=session)
+        except Exception as exc:
+            self.send_failures += 1
+            log.error("bridge: could not send an ERROR frame: %s", exc)
 
     # --- the reading loop -------------------------------------------------------------------------
     def serve(self, seconds: float | None = None) -> None:
         """Read and answer until `stop()` (or `seconds` pass, or stdin closes)."""
         deadline = None if seconds is None else time.monotonic() + seconds
+        per_sender = hasattr(self.transport, "read_from")
         while not self._stop.is_set():
             if deadline is not None and time.monotonic() >= deadline:
                 break
-            data = self.transport.read()
+            if per_sender:
+                data, address = self.transport.read_from()
+                session = self._session(address) if data else self._default
+            else:
+                data, session = self.transport.read(), self._default
             if getattr(self.transport, "closed", False):
                 break
-            for frame in self.decoder.feed(data):
-                self._handle(frame)
+            for frame in session.decoder.feed(data):
+                self._handle(frame, session)
             self._report_overload()
 
-    def _handle(self, frame) -> None:
+    def _handle(self, frame, session: Session | None = None) -> None:
+        session = session or self._default
         if frame.flags & FLAG_ACK:
-            self.send(Ack(frame.seq))
+            self.send(Ack(frame.seq), session=session)
         try:
             message = decode_message(frame)
         except ProtocolError as exc:
             self.bad_messages += 1
-            self.send(Error(1, str(exc)[:200]))
+            self._send_error(1, str(exc), session)
             return
         if isinstance(message, Hello):
-            self.peer = message.device_id
-            self.send(Hello(self.device_id))
+            session.peer = message.device_id
+            self.send(Hello(self.device_id), session=session)
         elif isinstance(message, Heartbeat):
-            self.send(Heartbeat())
+            self.send(Heartbeat(), session=session)
         elif isinstance(message, Caps):
-            self.caps = message
+            session.caps = message
         elif isinstance(message, (Audio, Eeg)):
             with self._cv:
                 if len(self._queue) == self._queue.maxlen:
                     self.dropped_blocks += 1
-                self._queue.append((frame, message))
+                self._queue.append((session, frame, message))
                 self._cv.notify()
         elif frame.type not in (Type.ACK, Type.ERROR, Type.AFFECT, Type.CONFIG):
-            self.send(Error(2, f"message type {frame.type} is not served here"))
+            self._send_error(2, f"message type {frame.type} is not served here", session)
 
     def _report_overload(self) -> None:
         new = self.dropped_blocks - self._reported_drops
         if new and time.monotonic() - self._last_error_at >= 1.0:
-            self.send(Error(3, f"overloaded: {new} sensor frames dropped"))
             self._reported_drops = self.dropped_blocks
             self._last_error_at = time.monotonic()
+            for session in list(self.sessions.values()):
+                if session.address is not None or not per_sender_transport(self.transport):
+                    self._send_error(3, f"overloaded: {new} sensor frames dropped", session)
 
     # --- the worker -------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -150,58 +229,60 @@ class Bridge:
                     self._cv.wait(0.2)
                 if not self._queue:
                     return
-                frame, message = self._queue.popleft()
+                session, frame, message = self._queue.popleft()
             try:
-                self._score(frame, message)
-            except Exception as exc:
+                self._score(session, frame, message)
+            except Exception as exc:  # one bad frame never stops the scoring
                 log.error("bridge: %s", exc)
-                self.send(Error(4, str(exc)[:200]))
+                self._send_error(4, str(exc), session)
 
-    def _score(self, frame, message) -> None:
+    def _score(self, session: Session, frame, message) -> None:
         t0 = frame.timestamp_us / 1e6
+        pipelines = session.pipelines
         if isinstance(message, Audio):
             key = "speech"
             x = message.samples
             if x.size == 0:
-                return self._end(key)
-            pipe = self._pipelines.get(key)
+                return self._end(session, key)
+            pipe = pipelines.get(key)
             if pipe is None:
                 from edge.pipelines.speech import SpeechPipeline
 
                 pipe = SpeechPipeline(self.speech_bundle, input_rate_hz=message.rate_hz)
-                self._pipelines[key] = pipe
+                pipelines[key] = pipe
             mono = x[:, 0] if x.shape[1] == 1 else x.mean(axis=1).astype(np.int16)
             f = Frame(mono[None, :], t0, float(message.rate_hz), ("mono",), "audio", "bridge")
         else:
             key = "eeg"
             if message.samples.size == 0:
-                return self._end(key)
-            pipe = self._pipelines.get(key)
-            names = self._eeg_names(message.samples.shape[1])
+                return self._end(session, key)
+            pipe = pipelines.get(key)
+            names = self._eeg_names(session, message.samples.shape[1])
             if pipe is None:
                 from edge.pipelines.eeg import EegPipeline
 
                 pipe = EegPipeline(self.eeg_bundle, message.rate_hz, names)
-                self._pipelines[key] = pipe
+                pipelines[key] = pipe
             f = Frame(message.microvolts().T, t0, float(message.rate_hz), names, "eeg", "bridge")
         for event in pipe.push(f):
-            self._send_event(event)
+            self._send_event(event, session)
 
-    def _eeg_names(self, n: int) -> tuple[str, ...]:
-        if self.caps is not None:
-            for s in self.caps.sensors:
+    @staticmethod
+    def _eeg_names(session: Session, n: int) -> tuple[str, ...]:
+        if session.caps is not None:
+            for s in session.caps.sensors:
                 if s.kind == "eeg" and len(s.channels) == n:
                     return s.channels
         raise ProtocolError(f"EEG frames with {n} channels before a CAPS naming them")
 
-    def _end(self, key: str) -> None:
-        pipe = self._pipelines.pop(key, None)
+    def _end(self, session: Session, key: str) -> None:
+        pipe = session.pipelines.pop(key, None)
         if pipe is not None:
             for event in pipe.flush():
-                self._send_event(event)
+                self._send_event(event, session)
             pipe.close()
 
-    def _send_event(self, event) -> None:
+    def _send_event(self, event, session: Session) -> None:
         values = tuple(v for k, v in event.values.items() if k != "level")
         self.send(
             Affect(
@@ -212,6 +293,7 @@ class Bridge:
                 round(event.end_s * 1e6),
             ),
             round(event.end_s * 1e6),
+            session=session,
         )
         self.affect_sent += 1
 
@@ -220,16 +302,24 @@ class Bridge:
         with self._cv:
             self._cv.notify()
         self._worker.join(5)
-        for key in list(self._pipelines):
-            self._pipelines.pop(key).close()
+        for session in self.sessions.values():
+            session.close()
 
     def stats(self) -> dict:
+        decoders = [s.decoder.stats() for s in self.sessions.values()]
+        totals = {k: sum(d[k] for d in decoders) for k in decoders[0]}
         return {
-            **self.decoder.stats(),
+            **totals,
+            "senders": sum(1 for s in self.sessions.values() if s.address is not None),
             "dropped_blocks": self.dropped_blocks,
             "bad_messages": self.bad_messages,
             "affect_sent": self.affect_sent,
+            "send_failures": self.send_failures,
             "link_lost": getattr(self.transport, "losses", 0),
             "reopens": getattr(self.transport, "reopens", 0),
             "write_drops": getattr(self.transport, "write_drops", 0),
         }
+
+
+def per_sender_transport(transport) -> bool:
+    return hasattr(transport, "read_from")

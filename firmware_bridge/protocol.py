@@ -100,6 +100,8 @@ class Decoder:
     short: int = 0
     gaps: int = 0
     lost: int = 0
+    #: The sender's sequence went backwards: it restarted (not counted as lost frames).
+    restarts: int = 0
     frames: int = 0
     _buf: bytearray = field(default_factory=bytearray)
     _skipping: bool = False
@@ -140,7 +142,11 @@ class Decoder:
             return
         if self._last_seq is not None:
             skipped = (got.seq - self._last_seq - 1) & 0xFFFF
-            if skipped:
+            if skipped >= 0x8000:
+                # Backwards (or a repeat): a sender that restarted its count, not 65,000 frames
+                # lost. A gap of half the sequence space or more cannot be told from this.
+                self.restarts += 1
+            elif skipped:
                 self.gaps += 1
                 self.lost += skipped
         self._last_seq = got.seq
@@ -159,6 +165,7 @@ class Decoder:
                 "short",
                 "gaps",
                 "lost",
+                "restarts",
             )
         }
 
@@ -169,6 +176,14 @@ def _string(text: str) -> bytes:
     if len(data) > 255:
         raise ProtocolError(f"string of {len(data)} bytes; at most 255")
     return bytes([len(data)]) + data
+
+
+def clip_text(text: str, limit: int = 255) -> str:
+    """`text` cut to at most `limit` bytes of UTF-8, on a character boundary (a wire string)."""
+    data = text.encode("utf-8", errors="replace")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", errors="ignore")
 
 
 class _Reader:
@@ -387,7 +402,8 @@ class Error:
     type = Type.ERROR
 
     def pack(self) -> bytes:
-        return struct.pack("<H", self.code) + _string(self.message)
+        # An error must always be sendable: its text is cut to the wire's limit, not refused.
+        return struct.pack("<H", self.code) + _string(clip_text(self.message))
 
     @classmethod
     def unpack(cls, payload: bytes) -> Error:

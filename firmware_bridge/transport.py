@@ -120,11 +120,27 @@ class UdpTransport:
             return b""
         return data
 
+    def read_from(self) -> tuple[bytes, tuple | None]:
+        """One datagram and who sent it (b"", None when nothing came): the bridge keeps one
+        session per sender."""
+        try:
+            data, peer = self._sock.recvfrom(65536)
+        except TimeoutError:
+            return b"", None
+        self._peer = peer
+        return data, peer
+
     def write(self, data: bytes) -> None:
         if self._peer is None:
             self.write_drops += 1
             return
-        self._sock.sendto(data, self._peer)  # whole frames: a frame never spans datagrams
+        self.write_to(data, self._peer)
+
+    def write_to(self, data: bytes, peer) -> None:
+        try:
+            self._sock.sendto(data, peer)  # whole frames: a frame never spans datagrams
+        except OSError:
+            self.write_drops += 1
 
     def close(self) -> None:
         self._sock.close()
