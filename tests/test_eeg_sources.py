@@ -80,7 +80,7 @@ def test_a_brainflow_file_reads_back_what_the_board_recorded(tmp_path):
     assert np.allclose(got, data[1:17], atol=1e-3)
     bad = tmp_path / "bad.csv"
     bad.write_text("1\t2\t3\n4\t5\t6\n")
-    with pytest.raises(SourceError, match="rows; the board's layout needs"), open_eeg_file(bad):
+    with pytest.raises(SourceError, match="columns; a BrainFlow file of board"), open_eeg_file(bad):
         pass
 
 

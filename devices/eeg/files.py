@@ -39,6 +39,22 @@ from devices.frame import Frame
 from devices.source import Source
 
 UNITS = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
+#: Rates an EEG recording can have (Hz): consumer headsets sample at 128-512, research
+#: amplifiers up to 16,384. Anything else is a mistyped --rate or a misread time column.
+RATE_RANGE = (32.0, 16384.0)
+#: How far a given --rate may be from the rate of the file's own time column.
+RATE_AGREEMENT = 0.05
+
+
+def check_rate(rate: float, where: str, said_by: str) -> float:
+    """`rate` if it is one an EEG recording can have, else a one-line `ConfigError`."""
+    lo, hi = RATE_RANGE
+    if not (math.isfinite(rate) and lo <= rate <= hi):
+        raise ConfigError(
+            f"{where}: {said_by} gives {rate:.6g} Hz, outside the {lo:g}-{hi:,.0f} Hz that EEG is "
+            "recorded at; give the recording's real rate (--rate)"
+        )
+    return float(rate)
 
 
 def unit_scale(unit: str, where: str) -> float:
@@ -85,6 +101,17 @@ class _BlockFileSource(Source):
     @property
     def block(self) -> int:
         return max(1, round(self.block_s * self._rate))
+
+    def open(self) -> None:
+        super().open()
+        try:
+            check_rate(self._rate, str(self.path), self._rate_said_by())
+        except ConfigError:
+            self.close()
+            raise
+
+    def _rate_said_by(self) -> str:
+        return "its header"
 
     def _frame(self, data: np.ndarray, times: np.ndarray | None) -> Frame:
         own = float(times[0]) if times is not None and len(times) else None
@@ -359,31 +386,56 @@ class CsvEegSource(_BlockFileSource):
                     f"{', '.join(header)}"
                 )
             self._tcol = header.index(self.time_column)
-        self._reader = csv.reader(self._file, delimiter=delimiter)
         header_line = self._line
-        self._pending: list[tuple[float | None, list[float]]] = []
         given = self._given_rate or metadata_rate(self.metadata)
         if given is not None:
-            self._rate = float(given)
+            # A rate given on the command line (or in the export's first line) is checked
+            # before anything is read at it: the block size follows from it.
+            check_rate(float(given), str(self.path), self._rate_said_by())
         elif self._tcol is None:
             raise ConfigError(
                 f"{self.path}: no rate: give the CSV's time column (--csv-time) or rate (--rate)"
             )
-        else:
-            # The rate from the first rows' times, then read from the start.
-            pos = self._file.tell()
-            rate = estimate_rate(np.array([t for t, _ in self._rows(2000)]))
-            if rate is None:
-                raise SourceError(f"{self.path}: the time column does not advance; give --rate")
-            if rate < 10.0:
+        # The first rows (at most 2,000, whatever the rate): there must be some, and their
+        # times give the rate or check the one given; then read from the start.
+        pos = self._file.tell()
+        self._reader = csv.reader(self._file, delimiter=delimiter)
+        first = self._rows(2000)
+        if not first:
+            raise SourceError(
+                f"{self.path} has a column header and no rows of data (an export that was "
+                "stopped before it recorded?)"
+            )
+        timed = None
+        if self._tcol is not None:
+            timed = estimate_rate(np.array([t for t, _ in first]))
+        if given is not None:
+            self._rate = float(given)
+            if timed is not None and abs(self._rate - timed) > RATE_AGREEMENT * timed:
                 raise SourceError(
-                    f"{self.path}: its time column gives {rate:.3g} samples per second; if its "
+                    f"{self.path}: {self._rate_said_by()} gives {self._rate:g} Hz but its time "
+                    f"column {self.time_column!r} gives {timed:.5g} Hz (over "
+                    f"{RATE_AGREEMENT:.0%} apart); give the right --rate, or none to use the times"
+                )
+        else:
+            if timed is None:
+                raise SourceError(f"{self.path}: the time column does not advance; give --rate")
+            if timed < 10.0:
+                raise SourceError(
+                    f"{self.path}: its time column gives {timed:.3g} samples per second; if its "
                     "times are milliseconds, say so (--csv-time-unit ms), or give --rate"
                 )
-            self._rate = rate
-            self._file.seek(pos)
-            self._reader = csv.reader(self._file, delimiter=delimiter)
+            self._rate = timed
+        self._file.seek(pos)
+        self._reader = csv.reader(self._file, delimiter=delimiter)
         self._line = header_line
+
+    def _rate_said_by(self) -> str:
+        if self._given_rate:
+            return "--rate"
+        if metadata_rate(self.metadata):
+            return "its first line"
+        return f"its time column {self.time_column!r}"
 
     def _rows(self, n: int) -> list[tuple[float | None, list[float]]]:
         out = []
@@ -439,6 +491,7 @@ class BrainFlowFileSource(_BlockFileSource):
         from devices.eeg.board import board_id, board_layout
 
         super().__init__(Path(path), block_s, source_id)
+        self._board = board
         self._rate, self._rows, names, self._ts_row = board_layout(board_id(board))
         if channels is not None and len(channels) != len(names):
             raise ConfigError(
@@ -457,8 +510,9 @@ class BrainFlowFileSource(_BlockFileSource):
         need = max(*self._rows, self._ts_row) + 1
         if data.shape[0] < need:
             raise SourceError(
-                f"{self.path} has {data.shape[0]} rows; the board's layout needs {need} "
-                "(another board's file? give --board)"
+                f"{self.path} has {data.shape[0]} columns; a BrainFlow file of board "
+                f"{self._board} has {need}: for another board's file give --master-board; a "
+                "CSV needs a header row naming its columns (AF3,F7,...,time)"
             )
         self._data = data
         self._pos = 0
@@ -474,6 +528,28 @@ class BrainFlowFileSource(_BlockFileSource):
         self._data = None
 
 
+#: What EDF/BDF labels put around an electrode's name: a signal-type prefix ("EEG Fp1") and a
+#: reference suffix ("Fp1-REF", "Fp1-LE" linked ears, "-A1"/"-M2" an ear or mastoid, "-AVG").
+_LABEL_PREFIX = re.compile(r"^\s*eeg[\s:_-]+", re.IGNORECASE)
+_LABEL_REFERENCE = re.compile(
+    r"[\s]*[-_/:]\s*(ref|le|re|lm|rm|a1|a2|m1|m2|a1a2|m1m2|avg|av|ar|car|ave|aref)\s*$",
+    re.IGNORECASE,
+)
+
+
+def electrode_label(label: str) -> str:
+    """An EDF/BDF signal label as the electrode it records: ``EEG Fp1-REF``, ``FP1-LE``,
+    ``EEG FP1`` and ``Fp1-A1`` are all ``Fp1`` (prefix and reference stripped, case folded to
+    the 10-20 spelling). A label that is not an electrode (``ECG``, ``Resp``) keeps its text."""
+    name = _LABEL_REFERENCE.sub("", _LABEL_PREFIX.sub("", label.strip())).strip()
+    if not ELECTRODE.match(name):
+        return label.strip()
+    letters = name.rstrip("0123456789zZ")
+    spelled = "Fp" if letters.lower() == "fp" else letters.upper()
+    rest = name[len(letters) :]
+    return spelled + ("z" if rest.lower() == "z" else rest)
+
+
 class EdfSource(_BlockFileSource):
     """EDF/EDF+/BDF through pyedflib: the signals named in `signals` (default: every signal at
     the most common rate), converted from each one's physical dimension to µV."""
@@ -487,6 +563,8 @@ class EdfSource(_BlockFileSource):
     ) -> None:
         super().__init__(Path(path), block_s, source_id)
         self._wanted = signals
+        #: The file's own label of each channel, by the name the channel is given.
+        self.metadata: dict[str, dict[str, str]] = {"labels": {}}
 
     def _open(self) -> None:
         try:
@@ -501,19 +579,35 @@ class EdfSource(_BlockFileSource):
             raise SourceError(f"{self.path} is not a readable EDF/BDF file ({exc})") from None
         labels = [s.strip() for s in self._edf.getSignalLabels()]
         rates = [float(self._edf.getSampleFrequency(i)) for i in range(len(labels))]
+        # Electrode names from the labels; two labels of one electrode (Fp1-A1, Fp1-A2) keep
+        # their own text.
+        names_all = [electrode_label(x) for x in labels]
+        counts = {n.lower(): names_all.count(n) for n in names_all}
+        names_all = [
+            n if counts[n.lower()] == 1 else x for n, x in zip(names_all, labels, strict=True)
+        ]
         if self._wanted:
+            # --channels: each entry a signal (its label or its electrode name), or NAME=SIGNAL.
             pairs = [w.split("=", 1) if "=" in w else [w, w] for w in self._wanted]
-            missing = [p[1] for p in pairs if p[1] not in labels]
+            lookup: dict[str, int] = {}
+            for i, (label, name) in enumerate(zip(labels, names_all, strict=True)):
+                for key in (label, name, electrode_label(label)):
+                    lookup.setdefault(key.strip().lower(), i)
+            missing = [p[1] for p in pairs if p[1].strip().lower() not in lookup]
             if missing:
                 raise SourceError(
                     f"{self.path} has no signal(s) {', '.join(missing)}; it has {', '.join(labels)}"
                 )
-            idx = [labels.index(p[1]) for p in pairs]
-            names = [p[0] for p in pairs]
+            idx = [lookup[p[1].strip().lower()] for p in pairs]
+            names = [
+                names_all[i] if "=" not in w else p[0].strip()
+                for i, w, p in zip(idx, self._wanted, pairs, strict=True)
+            ]
         else:
             common = max(set(rates), key=rates.count)
             idx = [i for i, r in enumerate(rates) if r == common]
-            names = [labels[i] for i in idx]
+            names = [names_all[i] for i in idx]
+        self.metadata = {"labels": {n: labels[i] for n, i in zip(names, idx, strict=True)}}
         chosen = {rates[i] for i in idx}
         if len(chosen) != 1:
             raise SourceError(
@@ -570,6 +664,14 @@ def open_eeg_file(
         return OpenBCITextSource(path, channels, block_s)
     cells = first.replace("\t", ",").split(",")
     numeric = bool(first.strip()) and all(_is_number(c) for c in cells if c.strip())
+    if numeric and "\t" not in first and csv_columns is None:
+        # BrainFlow writes tabs; a comma- or semicolon-separated table of numbers is a CSV
+        # that lost its header.
+        raise ConfigError(
+            f"{path} has no header row (its first line is {len(cells)} numbers): add a first "
+            "line naming the columns (electrodes such as AF3,F7,... and a time column), then "
+            "run it again"
+        )
     if numeric and csv_columns is None:
         return BrainFlowFileSource(
             path, board if board is not None else "synthetic", channels, block_s
@@ -585,7 +687,8 @@ def open_eeg_file(
                 f"its columns: {head.strip()[:200]}"
             )
         csv_columns = list(layout.columns)
-        if csv_time is None and rate_hz is None:
+        if csv_time is None:
+            # With --rate too: the times stamp the frames and check the rate given.
             csv_time = layout.time_column
         if channels:
             if len(channels) != len(csv_columns):

@@ -179,13 +179,30 @@ def open_source(args, model_channels: tuple[str, ...]):
 
 
 def eeg_events(args, sinks: tuple = ()) -> tuple[list, dict]:
-    from edge.pipelines.eeg import EegPipeline
-
     if not 0.0 < args.smoothing <= 1.0:
         raise ConfigError(f"--smoothing must be in (0, 1], got {args.smoothing}")
     bundle = load_bundle(find_bundle(args.bundle or DEFAULTS["eeg"]))
     spec = bundle.manifest.front_end
     source, note = open_source(args, tuple(spec.channels))
+    # Opened before the bundle is chosen: a file's channel names (and --channels' renames of
+    # them) are known once its header is read.
+    source.open()
+    try:
+        return _run_source(args, sinks, bundle, source, note)
+    finally:
+        source.close()
+
+
+def _run_source(args, sinks, bundle, source, note) -> tuple[list, dict]:
+    from edge.pipelines.eeg import EegPipeline
+
+    spec = bundle.manifest.front_end
+    renamed = {n: o for n, o in getattr(source, "metadata", {}).get("labels", {}).items() if n != o}
+    if renamed:
+        shown = ", ".join(f"{o} -> {n}" for n, o in list(renamed.items())[:6])
+        more = f" (+{len(renamed) - 6} more)" if len(renamed) > 6 else ""
+        note = f"{note}; " if note else ""
+        note += f"signal labels read as electrodes: {shown}{more}"
     if args.bundle is None and not covers(source.channels, spec.channels):
         # No bundle named and the default's electrodes are not all there (a Muse, a Cyton):
         # the shipped bundle whose electrodes the source has, if one does.
@@ -199,54 +216,54 @@ def eeg_events(args, sinks: tuple = ()) -> tuple[list, dict]:
             )
     baseline = Baseline.load(args.baseline, spec.channels) if args.baseline else None
     events: list = []
-    with source:
-        pipeline = EegPipeline(
-            bundle,
-            source.rate_hz,
-            source.channels,
-            engine=args.engine,
-            precision=args.precision,
-            hop_s=args.hop_s,
-            calibration_s=args.calibration_s,
-            baseline=baseline,
-            rail_uv=args.rail_uv,
-            mains_hz=args.mains,
-            score_flagged=args.score_flagged,
-            smoothing=args.smoothing,
-        )
-        with pipeline:
-            if note:
-                render.note(note, args.json)
-            t_end = time.monotonic() + args.seconds if args.board else None
+    source.start()
+    pipeline = EegPipeline(
+        bundle,
+        source.rate_hz,
+        source.channels,
+        engine=args.engine,
+        precision=args.precision,
+        hop_s=args.hop_s,
+        calibration_s=args.calibration_s,
+        baseline=baseline,
+        rail_uv=args.rail_uv,
+        mains_hz=args.mains,
+        score_flagged=args.score_flagged,
+        smoothing=args.smoothing,
+    )
+    with pipeline:
+        if note:
+            render.note(note, args.json)
+        t_end = time.monotonic() + args.seconds if args.board else None
 
-            def deliver(batch) -> None:
-                for e in batch:
-                    events.append(e)
-                    for sink in sinks:
-                        sink.write(e)
+        def deliver(batch) -> None:
+            for e in batch:
+                events.append(e)
+                for sink in sinks:
+                    sink.write(e)
 
-            while True:
-                frame = source.read(timeout_s=1.0) if args.board else source.read()
-                if frame is None:
-                    if not args.board:
-                        break
-                elif frame.n_samples:
-                    deliver(pipeline.push(frame))
-                if t_end is not None and time.monotonic() >= t_end:
+        while True:
+            frame = source.read(timeout_s=1.0) if args.board else source.read()
+            if frame is None:
+                if not args.board:
                     break
-            deliver(pipeline.flush())
-            if args.save_baseline and pipeline.baseline is not None:
-                pipeline.baseline.save(args.save_baseline)
-            info = {
-                "engine": pipeline.engine.name,
-                "model": f"{bundle.manifest.name} v{bundle.manifest.version}",
-                "rate_hz": source.rate_hz,
-                "seconds": source.samples_read / source.rate_hz if source.rate_hz else 0.0,
-                "calibrated": pipeline.baseline is not None,
-                "baseline": pipeline.baseline,
-                **pipeline.stats(),
-                **{f"source_{k}": v for k, v in source.stats().items()},
-            }
+            elif frame.n_samples:
+                deliver(pipeline.push(frame))
+            if t_end is not None and time.monotonic() >= t_end:
+                break
+        deliver(pipeline.flush())
+        if args.save_baseline and pipeline.baseline is not None:
+            pipeline.baseline.save(args.save_baseline)
+        info = {
+            "engine": pipeline.engine.name,
+            "model": f"{bundle.manifest.name} v{bundle.manifest.version}",
+            "rate_hz": source.rate_hz,
+            "seconds": source.samples_read / source.rate_hz if source.rate_hz else 0.0,
+            "calibrated": pipeline.baseline is not None,
+            "baseline": pipeline.baseline,
+            **pipeline.stats(),
+            **{f"source_{k}": v for k, v in source.stats().items()},
+        }
     return events, info
 
 
