@@ -50,15 +50,57 @@ def to_bgr8(image: np.ndarray) -> np.ndarray:
     return image
 
 
+def check_image_path(path: Path) -> None:
+    """A clear `SourceError` for a path that is not a readable file."""
+    if path.is_dir():
+        raise SourceError(f"{path} is a directory, not an image file")
+    if not path.exists():
+        raise SourceError(f"image not found: {path}")
+    if not path.is_file():
+        raise SourceError(f"{path} is not a regular file")
+
+
+def _read_bytes(path: Path) -> bytes:
+    check_image_path(path)
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise SourceError(
+            f"cannot read {path}: no permission (make it readable: chmod u+r)"
+        ) from None
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def truncation(data: bytes) -> str | None:
+    """Why an encoded JPEG or PNG is cut short, or None: a JPEG must end with its end-of-image
+    marker (trailing padding or an appended trailer after it is allowed), a PNG hold its IEND
+    chunk. libjpeg would otherwise print a warning on stderr and decode the missing part grey."""
+    if data[:2] == b"\xff\xd8":
+        tail = data[-4096:].rstrip(b"\x00\r\n ")
+        if tail.endswith(b"\xff\xd9"):
+            return None
+        # A trailer after the image (some cameras append one): the image's end marker stands
+        # before it, past the last start-of-scan.
+        last_scan = data.rfind(b"\xff\xda")
+        if last_scan >= 0 and data.find(b"\xff\xd9", last_scan) >= 0:
+            return None
+        return "a JPEG cut short (no end-of-image marker)"
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and b"IEND" not in data[-64:]:
+        return "a PNG cut short (no IEND chunk)"
+    return None
+
+
 def read_image(path: str | Path) -> np.ndarray:
-    """One image file -> BGR uint8; a clear `SourceError` when it is missing or not an image."""
+    """One image file -> BGR uint8; a clear `SourceError` when it is missing, unreadable, cut
+    short or not an image."""
     cv2 = _cv2()
     path = Path(path)
-    if not path.is_file():
-        raise SourceError(
-            f"image not found: {path}" if not path.exists() else f"{path} is not a file"
-        )
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    data = _read_bytes(path)
+    cut = truncation(data)
+    if cut:
+        raise SourceError(f"{path} is {cut}: copy or download it again")
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if image is None or image.size == 0:
         raise SourceError(f"{path} is not an image OpenCV can decode (corrupt or unknown format)")
     return to_bgr8(image)
@@ -84,8 +126,7 @@ class ImageSource(Source):
 
     def _open(self) -> None:
         for p in self.paths:
-            if not p.is_file():
-                raise SourceError(f"image not found: {p}")
+            check_image_path(p)
 
     def _read(self, timeout_s: float | None) -> Frame | None:
         if self._next >= len(self.paths):

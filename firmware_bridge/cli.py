@@ -9,6 +9,8 @@ import json
 import signal
 import sys
 
+from edge.cli.args import positive_number, whole_number
+
 HELP = "serve a wearable over the wire protocol: sensor frames in, AFFECT frames back"
 
 
@@ -19,12 +21,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--udp", metavar="HOST:PORT", help="listen for datagrams (e.g. 127.0.0.1:9750)"
     )
     link.add_argument("--stdio", action="store_true", help="frames on stdin, replies on stdout")
-    p.add_argument("--baud", type=int, default=921_600, help="serial speed (default 921600)")
+    p.add_argument(
+        "--baud",
+        type=whole_number(50, 20_000_000, "serial ports run at 50 to 20,000,000 baud"),
+        default=921_600,
+        help="serial speed (default 921600)",
+    )
     p.add_argument("--speech-bundle", help="speech bundle (default: the shipped one)")
     p.add_argument("--eeg-bundle", help="EEG bundle (default: the shipped one)")
-    p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
     p.add_argument(
-        "--queue", type=int, default=64, help="sensor frames waiting at most (default 64)"
+        "--seconds",
+        type=positive_number("seconds"),
+        help="stop after this long (default: until Ctrl-C)",
+    )
+    p.add_argument(
+        "--queue",
+        type=whole_number(1, 1_000_000),
+        default=64,
+        help="sensor frames waiting at most (default 64; at least 1)",
     )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.cli_cases import BIN, CASES, CLIP, ROOT, make_inputs, run_case
+from tests.cli_cases import BIN, CASES, CLIP, FACE, ROOT, make_inputs, run_case
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +116,73 @@ def test_a_plot_into_a_folder_without_write_permission_fails_before_the_run(
     done = cli("run", "speech", str(CLIP), "--plot", str(locked / "x.png"))
     assert done.returncode == 2 and done.stdout == ""
     assert "no permission to write in" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "name, flag", [("pink-bursts", "not_speech"), ("sine", "not_speech"), ("clipped", "clipped")]
+)
+def test_garbage_audio_is_held_and_says_why(inputs: Path, name: str, flag: str) -> None:
+    done = cli("run", "speech", str(inputs / f"{name}.wav"), "--json")
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    flagged = [e for e in events if e["quality"].get(flag)]
+    assert len(flagged) >= len(events) - 1 and not any(e["updated"] for e in flagged)
+    # The schema only grows: every event still has the v2 quality figures.
+    assert all({"speech_ratio", "snr_db"} <= set(e["quality"]) for e in events)
+    table = cli("run", "speech", str(inputs / f"{name}.wav")).stdout
+    assert " 0 dB" not in table
+
+
+def test_speech_at_1e6_full_scale_is_flagged_and_still_scored(inputs: Path) -> None:
+    done = cli("run", "speech", str(inputs / "1e6.wav"), "--json")
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert all(e["quality"].get("out_of_range") for e in events)
+    assert sum(e["updated"] for e in events) >= len(events) - 2
+    assert not any(e["quality"].get("clipped") for e in events)
+
+
+def test_real_speech_is_not_held_by_the_garbage_flags() -> None:
+    """30 recordings of each shared corpus through the real pipeline: the new flags hold none
+    of the windows the voice gate lets through (scripts/speech_quality.py does every file)."""
+    data = ROOT.parent / "shared" / "data"
+    if not (data / "emodb-train").is_dir():
+        pytest.skip("the shared corpora (../shared/data) are not here")
+    from edge.runtime import load_bundle
+    from edge.runtime.registry import find_bundle
+    from scripts.speech_quality import CORPORA, FLAGS, file_events, scored_before
+
+    bundle = load_bundle(find_bundle("speech-adv"))
+    windows, flagged = 0, []
+    for name, pattern in CORPORA.items():
+        for path in sorted((data / name).glob(pattern))[::40][:30]:
+            for e in file_events(bundle, path):
+                if scored_before(e):
+                    windows += 1
+                    if any(e.quality.get(f) for f in FLAGS):
+                        flagged.append((path.name, e.start_s, e.quality))
+    assert windows > 200
+    assert len(flagged) <= 0.01 * windows, flagged
+
+
+def test_a_cut_jpeg_prints_no_decoder_noise_and_no_score(inputs: Path) -> None:
+    for cut in (0.1, 0.5, 0.9):
+        jpeg = inputs / "cut.jpg"
+        jpeg.write_bytes(FACE.read_bytes()[: int(cut * FACE.stat().st_size)])
+        done = cli("run", "face", str(jpeg))
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.splitlines() == [
+            f"affect-edge: error: {jpeg} is a JPEG cut short (no end-of-image marker): copy or "
+            "download it again"
+        ]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_a_picture_without_read_permission_says_so(inputs: Path, tmp_path: Path) -> None:
+    locked = tmp_path / "locked.png"
+    locked.write_bytes((inputs / "grey.png").read_bytes())
+    locked.chmod(0)
+    done = cli("run", "face", str(locked))
+    assert done.returncode == 2 and "no permission" in done.stderr
 
 
 def test_results_come_before_the_plot_and_the_reported_path_is_the_written_one(

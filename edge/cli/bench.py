@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from devices.profile import load_profile
 from edge.cli import render
-from edge.cli.args import positive_int
+from edge.cli.args import positive_int, whole_number
 from edge.runtime import load_bundle
 from edge.runtime.budget import latency_scale, load_checks, runtime_checks
 from edge.runtime.engines import ENGINES, choose_format
@@ -41,7 +42,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--runs", type=positive_int, default=200, help="timed calls after warm-up (default 200)"
     )
-    p.add_argument("--threads", type=positive_int, default=1, help="intra-op threads (default 1)")
+    cores = os.cpu_count() or 1
+    p.add_argument(
+        "--threads",
+        type=whole_number(1, cores, f"this machine has {cores} cores"),
+        default=1,
+        help=f"intra-op threads, 1 to {cores} (default 1)",
+    )
     p.add_argument(
         "--allow-over-budget",
         action="store_true",

@@ -18,7 +18,7 @@ import numpy as np
 
 from devices.audio import AudioFileSource
 from edge.cli import render
-from edge.cli.args import positive_int, positive_number, writable_file
+from edge.cli.args import audio_block_ms, positive_int, writable_file
 from edge.errors import ConfigError, SourceError
 from edge.frontends.speech import ABSOLUTE_FLOOR, SpeechFrontEnd, n_frames_for
 from edge.runtime import load_bundle
@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-mels", type=positive_int, help="mel bands (default: the bundle's)")
     p.add_argument(
         "--block-ms",
-        type=positive_number("milliseconds"),
+        type=audio_block_ms,
         default=10.0,
         help="audio block fed per call (default 10)",
     )

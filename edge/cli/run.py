@@ -14,7 +14,7 @@ import numpy as np
 
 from devices.audio import AudioFileSource
 from edge.cli import render, run_eeg, run_face
-from edge.cli.args import add_event_outputs, event_sinks, plot_file, positive_number
+from edge.cli.args import add_event_outputs, audio_block_ms, event_sinks, plot_file, positive_number
 from edge.errors import SourceError
 from edge.pipelines.speech import MAX_INPUT_RATE_HZ, MIN_INPUT_RATE_HZ, SpeechPipeline
 from edge.runtime import load_bundle
@@ -51,7 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--precision", choices=["fp32", "int8"], help="model precision (default int8)")
     s.add_argument(
         "--block-ms",
-        type=positive_number("milliseconds"),
+        type=audio_block_ms,
         default=10.0,
         help="audio block fed per call, as a device would (default 10)",
     )
@@ -154,10 +154,16 @@ def show(events: list, title: str, replaced: int) -> None:
     for e in events:
         q = e.quality
         notes = []
-        if q.get("noisy"):
+        if q.get("clipped"):
+            notes.append("held: clipped")
+        elif q.get("not_speech"):
+            notes.append("held: not speech")
+        elif q.get("noisy"):
             notes.append("held: too noisy")
         elif not e.updated:
             notes.append("held: too little speech")
+        if q.get("out_of_range"):
+            notes.append("samples beyond full scale")
         if q.get("band_limited"):
             notes.append("band-limited input")
         if q.get("gap"):
@@ -170,7 +176,10 @@ def show(events: list, title: str, replaced: int) -> None:
                     for k in ("arousal", "dominance", "valence")
                 ),
                 f"{100 * q['speech_ratio']:.0f}%",
-                f"{q['snr_db']:.0f} dB" if "snr_db" in q else "-",
+                # No speech frames, or not speech: there is no speech level to state.
+                f"{q['snr_db']:.0f} dB"
+                if "snr_db" in q and q["speech_ratio"] > 0 and not q.get("not_speech")
+                else "-",
                 "; ".join(notes),
             ]
         )

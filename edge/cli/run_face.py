@@ -80,10 +80,20 @@ def add_parser(sub) -> None:
 def open_source(target: str):
     if target.startswith("camera:") or target.startswith("/dev/video"):
         index = target.split(":", 1)[1] if target.startswith("camera:") else target
-        try:
-            return VideoSource(int(index) if index.isdigit() else index), True
-        except ValueError as exc:
-            raise ConfigError(f"camera must be camera:N or /dev/videoN, got {target!r}") from exc
+        if target.startswith("camera:"):
+            try:
+                number = int(index)
+            except ValueError:
+                raise ConfigError(
+                    f"camera must be camera:N (N = 0, 1, ...) or /dev/videoN, got {target!r}"
+                ) from None
+            if number < 0:
+                raise ConfigError(
+                    f"camera numbers start at 0, got {target!r}: try camera:0 (ls /dev/video* "
+                    "lists the cameras here)"
+                )
+            return VideoSource(number), True
+        return VideoSource(index), True
     path = Path(target)
     if path.suffix.lower() in IMAGE_SUFFIXES:
         return ImageSource(path), False

@@ -16,7 +16,11 @@ the floor, in dB), `band_limited` when the input rate cannot fill the model's hi
 and `nonfinite` when NaN/Inf samples were replaced by 0 since the previous event. A window whose
 background stands above the silence floor and whose estimated SNR is under `min_snr_db` (10 dB)
 is held and flagged `noisy`: in that much noise the model's values say more about the noise than
-about the speaker.
+about the speaker. Garbage is held too: `not_speech` when the frames the gate took for speech do
+not change their spectrum as speech does (noise or tone bursts; `spectral_change`), or nothing
+but a steady tone sounds; `clipped` when over 1% of the window's samples sit at full scale. A
+float input far beyond full scale is flagged `out_of_range` and still scored (the window
+normalisation removes the level). Flags are only added to an event's quality when true.
 
 At the bundle's own sample rate and with ``mode="async"`` and ``on_event``, the caller's path
 (front end, voice gate, ring, hand-off) allocates nothing, and the model runs on a worker thread:
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -35,7 +40,16 @@ import numpy as np
 from devices.frame import Frame
 from edge.errors import ConfigError, InputError
 from edge.events import AffectEvent
-from edge.frontends.speech import ABSOLUTE_FLOOR, MIN_FRAMES, VAD_MARGIN, VAD_RISE, SpeechFrontEnd
+from edge.frontends.speech import (
+    ABSOLUTE_FLOOR,
+    MIN_FRAMES,
+    NOT_SPEECH_CHANGE,
+    STEADY_CHANGE,
+    VAD_MARGIN,
+    VAD_RISE,
+    SpeechFrontEnd,
+    spectral_change,
+)
 from edge.pipelines.base import Pipeline, Window, require_bundle
 from edge.runtime import Bundle
 from edge.runtime.specs import LogMelSpec
@@ -49,6 +63,18 @@ MAX_INPUT_RATE_HZ = 192_000
 #: A speech window whose estimated SNR is below this is held and flagged `noisy` rather than
 #: scored: at a true 0 dB the estimate averages 6.8 dB, at 5 dB 13.2 dB (bench/results/noise.md).
 MIN_SNR_DB = 10.0
+#: A sample at or beyond this share of full scale is clipped. Real speech in the shared corpora
+#: reaches it in at most 0.045% of the samples of any 0.5 s (EmoDB's shouts; RAVDESS 0.038%, nEMO
+#: never): scripts/speech_quality.py.
+CLIP_LEVEL = 0.99
+#: Windows where more than this share of their samples is clipped are held and flagged `clipped`
+#: (20 times the most any real-speech stretch shows). Counted per stretch between events, over
+#: the stretches the window spans.
+MAX_CLIPPED_SHARE = 0.01
+#: Float samples beyond this many times full scale are not audio on the [-1, 1] scale (the
+#: corpora never pass 1.0): such windows are flagged `out_of_range`, and still scored, since the
+#: model's window normalisation removes the level.
+OUT_OF_RANGE = 2.0
 
 
 class SpeechPipeline(Pipeline):
@@ -113,7 +139,15 @@ class SpeechPipeline(Pipeline):
 
     def _new_window(self) -> Window:
         window = Window(np.zeros((1, 1, self.window_frames, self.spec.n_mels), dtype=np.float32))
-        window.quality = {"speech_ratio": 0.0, "snr_db": 0.0, "noisy": False, "nonfinite": 0}
+        window.quality = {
+            "speech_ratio": 0.0,
+            "snr_db": 0.0,
+            "noisy": False,
+            "nonfinite": 0,
+            "not_speech": False,
+            "clipped": False,
+            "out_of_range": False,
+        }
         return window
 
     def _check_frame(self, frame: Frame) -> None:
@@ -136,10 +170,36 @@ class SpeechPipeline(Pipeline):
         self._full = False
         self._handed_at = 0.0  # frame count when the last window was handed over
         self._replaced_at = 0
+        self._samples = 0  # samples since the last event, and how many of them were clipped
+        self._clipped = 0
+        self._peak = 0.0  # largest |sample| since the last event
+        self._levels: deque = deque(maxlen=-(-self.window_frames // self.update_frames))
 
     def _front(self, frame: Frame) -> None:
+        self._level(frame.data)
         self.front.feed(frame.data)
         self._pull_frames()
+
+    def _level(self, x: np.ndarray) -> None:
+        """Count clipped samples and keep the peak: two reductions per block, and a count only
+        for a block that reaches full scale."""
+        if x.size == 0:
+            return
+        top, bottom = x.max(), x.min()
+        if x.dtype == np.int16:
+            peak = max(float(top), -float(bottom)) / 32768.0
+            if peak >= CLIP_LEVEL:
+                level = int(CLIP_LEVEL * 32768)
+                self._clipped += int(np.count_nonzero(x >= level) + np.count_nonzero(x <= -level))
+        else:
+            peak = max(float(top), -float(bottom))  # NaN compares false: counted as nonfinite
+            if peak >= CLIP_LEVEL:
+                self._clipped += int(
+                    np.count_nonzero(x >= CLIP_LEVEL) + np.count_nonzero(x <= -CLIP_LEVEL)
+                )
+        if peak > self._peak:
+            self._peak = peak
+        self._samples += x.size
 
     def _pull_frames(self) -> None:
         # Stop at the frame where the next window is due (so the window ends exactly there), and
@@ -177,12 +237,37 @@ class SpeechPipeline(Pipeline):
         q["snr_db"] = snr = front.snr_db(self.window_frames)
         # Noisy: a background above the silence floor, and speech (if any) not 10 dB over it.
         q["noisy"] = noisy = front.noise_floor > ABSOLUTE_FLOOR and snr < self.min_snr_db
-        window.update = ratio >= self.min_speech_ratio and not noisy
+        q["not_speech"] = not_speech = self._not_speech(window, int(held), ratio, noisy)
+        if not_speech:
+            q["noisy"] = noisy = False
+        # The sample counts of the stretches between events that the window spans.
+        self._levels.append((self._samples, self._clipped, self._peak))
+        samples = sum(n for n, _, _ in self._levels)
+        peak = max(p for _, _, p in self._levels)
+        share = sum(c for _, c, _ in self._levels) / samples if samples else 0.0
+        # Beyond full scale, full scale means nothing: such a window is out of range, not clipped.
+        q["out_of_range"] = out_of_range = peak > OUT_OF_RANGE
+        q["clipped"] = clipped = share > MAX_CLIPPED_SHARE and not out_of_range
+        self._samples = self._clipped = 0
+        self._peak = 0.0
+        window.update = (
+            ratio >= self.min_speech_ratio and not noisy and not not_speech and not clipped
+        )
         replaced = front.nonfinite_replaced
         q["nonfinite"] = replaced - self._replaced_at
         self._replaced_at = replaced
         self._handed_at = total
         self._submit(window)
+
+    def _not_speech(self, window: Window, held: int, ratio: float, noisy: bool) -> bool:
+        """Speech frames whose spectrum does not move as speech does (noise or tone bursts), or
+        no speech frames over a loud, steady background (a tone)."""
+        if ratio < self.min_speech_ratio and not noisy:
+            return False  # held as too little speech anyway
+        frames = window.inputs.reshape(self.window_frames, self.spec.n_mels)[:held]
+        if ratio >= self.min_speech_ratio:
+            return spectral_change(frames, self.front.voiced_flags(held)) < NOT_SPEECH_CHANGE
+        return self.front.voiced_count == 0 and spectral_change(frames) < STEADY_CHANGE
 
     def _event_quality(self, window: Window) -> dict[str, float | bool]:
         q = window.quality
@@ -192,6 +277,9 @@ class SpeechPipeline(Pipeline):
         }
         if q["noisy"]:
             out["noisy"] = True
+        for flag in ("not_speech", "clipped", "out_of_range"):
+            if q[flag]:
+                out[flag] = True
         if self.band_limited:
             out["band_limited"] = True
         if q["nonfinite"]:
