@@ -47,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
         names = ", ".join(m.name for m in config.modalities)
         render.line(f"{args.config}: valid ({names}; {len(config.sinks)} sink(s))")
         return 0
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    # A service logs what it does at INFO by default (the CLI's root logger says WARNING
+    # unless -v): journald keeps it.
+    root = logging.getLogger()
+    if root.getEffectiveLevel() > logging.INFO:
+        root.setLevel(logging.INFO)
     stop, reload = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -56,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--record: folder {args.record} does not exist")
     daemon = Daemon(config, record=args.record)
     running = ", ".join(f"{m.name} from {m.source}" for m in config.modalities)
+    # READY only once every source has opened (or failed and is being retried).
+    if not daemon.wait_started(30.0):
+        log.warning("a source is still opening after 30 s; reporting ready")
     log.info("running %s", running)
     systemd.ready()
     systemd.status(f"running {running}")

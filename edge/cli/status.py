@@ -75,9 +75,21 @@ def run(args: argparse.Namespace) -> int:
     bus = snap["bus"]
     render.line(
         f"bus: {bus['delivered']} delivered, {bus['dropped']} dropped, {bus['waiting']} waiting; "
-        + "; ".join(
-            f"{s['kind']}: {s['written']} written, {s['dropped']} dropped" for s in snap["sinks"]
-        )
+        + "; ".join(_sink_line(s) for s in snap["sinks"])
     )
     render.line(f"RSS {snap['rss_bytes'] / 2**20:.1f} MiB, CPU {snap['cpu_s']:.1f} s")
     return 0
+
+
+def _sink_line(s: dict) -> str:
+    text = f"{s['kind']}: {s['written']} written, {s['dropped']} dropped"
+    if "clients" in s:
+        text += (
+            f", {s['clients']} clients ({s.get('clients_dropped', 0)} dropped, "
+            f"{s.get('clients_refused', 0)} refused)"
+        )
+    if "connected" in s:
+        text += f", {'connected' if s['connected'] else 'NOT connected'}"
+        if s.get("buffered"):
+            text += f", {s['buffered']} waiting"
+    return text

@@ -56,7 +56,11 @@ def open_sink(spec: dict[str, Any]):
     if kind == "unix":
         from edge.sinks.unix import UnixSocketSink
 
-        return UnixSocketSink(spec["path"], max_backlog=spec.get("max_backlog", 1 << 20))
+        return UnixSocketSink(
+            spec["path"],
+            max_backlog=spec.get("max_backlog", 1 << 20),
+            max_clients=spec.get("max_clients", 64),
+        )
     from edge.sinks.mqtt import MqttSink
 
     options = {k: v for k, v in spec.items() if k != "kind"}
@@ -545,6 +549,15 @@ class Daemon:
             w.publish = self.bus.publish
             w.start()
 
+    def wait_started(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every worker has opened its source (or failed to, and is retrying)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if all(w.state != "starting" or not w.is_alive() for w in self.workers):
+                return True
+            time.sleep(0.02)
+        return False
+
     def running(self) -> bool:
         return any(w.is_alive() for w in self.workers)
 
@@ -580,17 +593,38 @@ class Daemon:
                 "waiting": self.bus.waiting,
                 "events": dict(self.bus.per_modality),
             },
-            "sinks": [
-                {
-                    "kind": type(s).__name__,
-                    "written": getattr(s, "written", 0),
-                    "dropped": getattr(s, "dropped", 0),
-                }
-                for s in self.sinks
-            ],
+            "sinks": [_sink_snapshot(s) for s in self.sinks],
             "rss_bytes": rss_bytes(),
             "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         }
+
+
+#: Per-sink figures `status` shows where a sink has them.
+_SINK_FIGURES = (
+    "clients",
+    "clients_dropped",
+    "clients_refused",
+    "accept_failures",
+    "buffered",
+    "connected",
+    "reconnects",
+    "connect_failures",
+    "rotations",
+    "rolled_back_bytes",
+)
+
+
+def _sink_snapshot(sink) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "kind": type(sink).__name__,
+        "written": getattr(sink, "written", 0),
+        "dropped": getattr(sink, "dropped", 0),
+    }
+    for key in _SINK_FIGURES:
+        with contextlib.suppress(Exception):
+            if hasattr(sink, key):
+                out[key] = getattr(sink, key)
+    return out
 
 
 class StatusServer:
@@ -638,8 +672,22 @@ def read_status(path: str | Path, timeout_s: float = 2.0) -> dict[str, Any]:
             data += chunk
     except FileNotFoundError:
         raise ConfigError(f"no daemon status socket at {path}") from None
+    except TimeoutError:
+        raise ConfigError(
+            f"{path} sent no status within {timeout_s:g} s: is it the daemon's status_socket "
+            "(not its events socket)?"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the daemon's status at {path} ({exc})") from None
     finally:
         s.close()
-    return json.loads(data)
+    try:
+        snap = json.loads(data.split(b"\n", 1)[0])
+    except ValueError:
+        snap = None
+    if not isinstance(snap, dict) or not {"pid", "modalities", "bus", "sinks"} <= snap.keys():
+        raise ConfigError(
+            f"{path} is not a daemon status socket (it sent something else: an events socket?); "
+            "give the status_socket from the daemon's config"
+        )
+    return snap

@@ -7,6 +7,11 @@ client that stops reading is disconnected alone when its backlog is full, counte
 `clients_dropped`, and everyone else goes on. One I/O thread serves every client with
 non-blocking sends; `write` only formats the line once and appends it to each backlog.
 
+At most `max_clients` clients at once (each may hold up to `max_backlog` bytes): one more is
+accepted and closed at once, counted in `clients_refused`. When accepting fails (out of file
+descriptors, say), the listening socket is left alone for a back-off (0.05 s doubling to 2 s)
+instead of spinning a core on it, and the failure is logged once per back-off run.
+
 A stale socket file left by a crashed run is replaced; a socket that another live process is
 listening on is an error rather than stolen.
 """
@@ -20,12 +25,15 @@ import selectors
 import socket
 import stat
 import threading
+import time
 from pathlib import Path
 
 from edge.errors import ConfigError
 from edge.events import AffectEvent
 
 log = logging.getLogger(__name__)
+
+MAX_ACCEPT_BACKOFF_S = 2.0
 
 
 class _Client:
@@ -65,11 +73,26 @@ def listen_unix(path: Path, mode: int = 0o660, backlog: int = 16) -> socket.sock
 
 
 class UnixSocketSink:
-    def __init__(self, path: str | Path, mode: int = 0o660, max_backlog: int = 1 << 20) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        mode: int = 0o660,
+        max_backlog: int = 1 << 20,
+        max_clients: int = 64,
+    ) -> None:
+        if max_clients < 1:
+            raise ConfigError(f"max_clients must be at least 1, got {max_clients}")
         self.path = Path(path)
         self.written = 0
         self.dropped = 0
         self.clients_dropped = 0
+        #: Connections closed at once because `max_clients` were connected.
+        self.clients_refused = 0
+        #: Times accepting a connection failed (out of file descriptors, say).
+        self.accept_failures = 0
+        self.max_clients = int(max_clients)
+        self._accept_backoff = 0.0
+        self._accept_paused_until: float | None = None
         #: Connections accepted so far (clients that hung up included).
         self.connections = 0
         self.max_backlog = int(max_backlog)
@@ -117,6 +140,12 @@ class UnixSocketSink:
 
     def _serve(self) -> None:
         while not self._closing:
+            if (
+                self._accept_paused_until is not None
+                and time.monotonic() >= self._accept_paused_until
+            ):
+                self._accept_paused_until = None
+                self._selector.register(self._server, selectors.EVENT_READ)
             with self._lock:
                 for client in self._clients.values():
                     events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.backlog else 0)
@@ -133,7 +162,30 @@ class UnixSocketSink:
     def _accept(self) -> None:
         try:
             sock, _ = self._server.accept()
-        except OSError:
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            # The connection waits in the listen queue and the socket stays readable: stop
+            # watching it for a while rather than spin.
+            self.accept_failures += 1
+            first = self._accept_backoff == 0.0
+            self._accept_backoff = min(max(0.05, self._accept_backoff * 2), MAX_ACCEPT_BACKOFF_S)
+            self._accept_paused_until = time.monotonic() + self._accept_backoff
+            self._selector.unregister(self._server)
+            if first:
+                log.error("unix sink %s: cannot accept a client (%s); backing off", self.path, exc)
+            return
+        self._accept_backoff = 0.0
+        if len(self._clients) >= self.max_clients:
+            sock.close()
+            self.clients_refused += 1
+            if self.clients_refused == 1 or self.clients_refused % 100 == 0:
+                log.warning(
+                    "unix sink %s: %d clients connected (max_clients); refused %d so far",
+                    self.path,
+                    len(self._clients),
+                    self.clients_refused,
+                )
             return
         sock.setblocking(False)
         client = _Client(sock)
