@@ -9,7 +9,7 @@ the other sinks and the other browsers go on. Once a second, while a browser is 
 `status` message carries the daemon's figures (`Daemon.snapshot`, trimmed to what the page
 shows: no paths, no configuration).
 
-Why Tornado: one pure-Python package with no dependencies (about 1.6 MB installed; the C speedup
+Why Tornado: one package with no dependencies (1.1 MB installed without its tests; the C speedup
 is optional), maintained since 2009 and used by Jupyter; its HTTP server streams responses with
 flow control (`flush()` resolves when the kernel took the bytes, which is what a per-browser
 backlog needs), listens on TCP and Unix sockets alike, and runs on an asyncio loop in one thread,
@@ -156,6 +156,9 @@ class WebServer:
         self._thread = threading.Thread(target=self._serve, name="web", daemon=True)
         self._thread.start()
         self._ready.wait(5)
+        where = [self.url.split("?")[0]] if self.url else []
+        where += [f"unix:{config.socket}"] if config.socket else []
+        log.info("web: the live page is at %s", " and ".join(where))
 
     # --- what the page is told once ---------------------------------------------------------------
     @property
