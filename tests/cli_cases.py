@@ -224,7 +224,7 @@ CASES: tuple[Case, ...] = (
         "run eeg on BrainFlow's synthetic board for 4 s",
         ("run", "eeg", "--board", "synthetic", "--seconds", "4", "--calibration-s", "0.5"),
         0,
-        "synthetic board: its first 14 channels",
+        "synthetic board: its first 4 channels",
     ),
     Case(
         "a plot into a folder that does not exist",

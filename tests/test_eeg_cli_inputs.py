@@ -151,3 +151,14 @@ def test_the_helps_openbci_example_chooses_the_bundle_after_the_renames(tmp_path
     done = cli("run", "eeg", str(path), "--channels", channels, "--calibration-s", "2")
     assert done.returncode == 0, done.stderr
     assert "using eeg-valence-cyton8" in done.stdout + done.stderr
+
+
+def test_the_synthetic_board_gives_scored_windows_by_default():
+    pytest.importorskip("brainflow")
+    done = cli("run", "eeg", "--board", "synthetic", "--seconds", "6", "--calibration-s", "1")
+    assert done.returncode == 0, done.stderr
+    out = done.stdout + done.stderr
+    assert "synthetic board: its first 4 channels" in out and "eeg-valence-muse4" in out
+    summary = next(ln for ln in out.splitlines() if " windows, " in ln)
+    windows, scored = (int(w) for w in summary.replace(",", "").split()[0:3:2])
+    assert windows >= 2 and scored == windows, summary

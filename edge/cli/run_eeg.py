@@ -27,10 +27,11 @@ from edge.runtime.registry import DEFAULTS, covers, eeg_bundle_for, find_bundle
 DESCRIPTION = """valence or arousal levels (1-5) per EEG window, from a recording or a board
 
 Each window (1 s, every --hop-s) gives the probability of each of five levels and the expected
-level, with quality flags per electrode: disconnected, flat, railed, line_noise, blink, muscle.
+level, with quality flags per electrode: disconnected, flat, railed, line_noise, blink
+(frontal electrodes), muscle, movement (a large slow deflection elsewhere).
 A flagged window is not scored (the event repeats the last estimate, updated: false) unless
 --score-flagged. The first --calibration-s seconds (after 2 s of filter settling) calibrate
-each electrode's level and spread; --save-baseline keeps them for the next session.
+each electrode's level, spread and artefact limits; --save-baseline keeps them for the next session.
 
 Sources: a recording (OpenBCI GUI .txt, .csv, BrainFlow file, .edf/.bdf) or --board NAME
 (synthetic, cyton, ganglion, muse_2, ... as BrainFlow names them). EmotivPRO and Mind Monitor
@@ -129,6 +130,16 @@ def add_parser(sub) -> None:
     add_event_outputs(s)
 
 
+#: The bundle `--board synthetic` feeds unless told otherwise.
+SYNTHETIC_BUNDLE = "eeg-valence-muse4"
+
+
+def is_synthetic(board: str) -> bool:
+    from devices.eeg import board_id
+
+    return board_id(board) == -1  # BrainFlow's SYNTHETIC_BOARD
+
+
 def _names(text: str | None) -> tuple[str, ...] | None:
     if not text:
         return None
@@ -145,9 +156,17 @@ def open_source(args, model_channels: tuple[str, ...]):
             raise ConfigError("give a recording or --board, not both")
         note = None
         if channels is None and (channels := stand_in_channels(args.board, model_channels)):
+            k = len(model_channels)
             note = (
-                f"synthetic board: its first {len(model_channels)} channels are named "
-                f"{', '.join(model_channels)} for the model (a test signal, not a brain)"
+                f"synthetic board: its first {k} channels are named {', '.join(model_channels)} "
+                f"for the model (a test signal, not a brain: one sine per channel at 5, 10, "
+                f"15 ... Hz, so these carry 5-{5 * k} Hz"
+                + (
+                    "; its 25-45 Hz channels would be held as muscle)"
+                    if k <= 4
+                    else "; those at 25-45 Hz are held as muscle: --bundle eeg-valence-muse4 "
+                    "takes only the first 4)"
+                )
             )
         source = BoardSource(
             args.board,
@@ -181,7 +200,13 @@ def open_source(args, model_channels: tuple[str, ...]):
 def eeg_events(args, sinks: tuple = ()) -> tuple[list, dict]:
     if not 0.0 < args.smoothing <= 1.0:
         raise ConfigError(f"--smoothing must be in (0, 1], got {args.smoothing}")
-    bundle = load_bundle(find_bundle(args.bundle or DEFAULTS["eeg"]))
+    name = args.bundle or DEFAULTS["eeg"]
+    if args.board and args.bundle is None and not args.channels and is_synthetic(args.board):
+        # BrainFlow's synthetic board carries one sine per channel, 5 Hz apart: only its first
+        # four are in the EEG band (the rest are muscle-band or filtered out), so by default it
+        # feeds the 4-electrode bundle, whose windows are scored.
+        name = SYNTHETIC_BUNDLE
+    bundle = load_bundle(find_bundle(name))
     spec = bundle.manifest.front_end
     source, note = open_source(args, tuple(spec.channels))
     # Opened before the bundle is chosen: a file's channel names (and --channels' renames of

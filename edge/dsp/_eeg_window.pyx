@@ -30,7 +30,15 @@ cdef enum:
     MAX_SLOW = 32
 
 #: Bit of each flag in the kernel's output, in `edge.frontends.eeg.FLAGS` order.
-FLAG_BITS = {"disconnected": 1, "flat": 2, "railed": 4, "line_noise": 8, "blink": 16, "muscle": 32}
+FLAG_BITS = {
+    "disconnected": 1,
+    "flat": 2,
+    "railed": 4,
+    "line_noise": 8,
+    "blink": 16,
+    "muscle": 32,
+    "movement": 64,
+}
 
 
 cdef class EegWindowKernel:
@@ -84,6 +92,9 @@ cdef class EegWindowKernel:
         const double[::1] pedestal,
         const double[::1] reference,
         double rail_uv,
+        const double[::1] slow_limit,
+        const double[::1] fast_limit,
+        const unsigned char[::1] frontal,
         float[:, ::1] model_out,
         unsigned char[::1] flags_out,
     ):
@@ -91,6 +102,9 @@ cdef class EegWindowKernel:
 
         ring: (3n, window), rows filtered µV, unfiltered µV minus `pedestal`, gap indicators.
         reference: each electrode's calibrated level (µV), for the stuck-level test.
+        slow_limit, fast_limit: each electrode's limits (µV) on the 0.5-4 Hz peak-to-peak and
+        the RMS above 20 Hz; frontal: 1 where a slow deflection is a blink, 0 where it is
+        movement (`EegFrontEnd.limits` makes all three).
         """
         cdef Py_ssize_t n = self.n, w = self.window, bins = self.window // 2 + 1
         cdef Py_ssize_t c, t, k, n_slow = self.slow_cos.shape[0]
@@ -108,8 +122,12 @@ cdef class EegWindowKernel:
         if ring.shape[0] != 3 * n or ring.shape[1] != w:
             raise ValueError(f"ring must be ({3 * n}, {w}), got ({ring.shape[0]}, {ring.shape[1]})")
         if (inv_std.shape[0] != n or pedestal.shape[0] != n or reference.shape[0] != n
+                or slow_limit.shape[0] != n or fast_limit.shape[0] != n or frontal.shape[0] != n
                 or model_out.shape[0] != w or model_out.shape[1] != n or flags_out.shape[0] != n):
-            raise ValueError("inv_std, pedestal, reference, model_out or flags_out has the wrong shape")
+            raise ValueError(
+                "inv_std, pedestal, reference, a limit, frontal, model_out or flags_out has the "
+                "wrong shape"
+            )
         with nogil:
             for c in range(n):
                 # Filtered: mean, largest deflection from it, power by band, the slow wave.
@@ -170,9 +188,9 @@ cdef class EegWindowKernel:
                     bits |= 4
                 if live and line_p / (ac_p + 1e-12) > 1.0 / 3.0:
                     bits |= 8
-                if live and hi - lo > 100.0:
-                    bits |= 16
-                if live and sqrt(2.0 * fast_p) / w > 15.0:
+                if live and hi - lo > slow_limit[c]:
+                    bits |= 16 if frontal[c] else 64
+                if live and sqrt(2.0 * fast_p) / w > fast_limit[c]:
                     bits |= 32
                 flags_out[c] = bits
             # The model input: z-scored, centred per electrode, scaled by the window's peak.

@@ -18,15 +18,26 @@ rather than silently scored:
   from the channel's baseline;
 - ``line_noise``: over a third of the filtered window's power within 2 Hz of 50 or 60 Hz
   (mains the notch did not take out: none asked for, or the other country's);
-- ``blink``: a slow (0.5-4 Hz) deflection of more than 100 µV peak to peak (eye blinks and
-  movements, electrode pops);
-- ``muscle``: more than 15 µV RMS above 20 Hz outside the mains bands (jaw clenches, frowns).
+- ``blink``: on a frontal electrode (Fp, AF, F), a slow (0.5-4 Hz) deflection larger than
+  its limit peak to peak (eye blinks and eye movements);
+- ``movement``: the same on any other electrode (head or cable movement, electrode pops: an eye
+  blink hardly reaches the back of the head);
+- ``muscle``: more RMS above 20 Hz (outside the mains bands) than its limit (jaw clenches,
+  frowns).
+
+Limits per electrode, from the calibration as well as absolute: the slow deflection's limit is
+2.5 times the electrode's median over the calibration's 1 s windows, at least 100 µV and at
+most 250 µV; the muscle limit 2.5 times its calibration median, at least 15 µV and at most
+60 µV. So an electrode with steady muscle tone at rest (a Muse's AF8 under a headband) is held
+to its own level, a clench still stands out, and a calibration full of artefacts cannot lift a
+limit past the ceiling. Without calibration windows (a stored baseline from an older version,
+a calibration under one window) the floors apply.
 
 Figures: ``max_uv``, the largest filtered deflection, and ``mains_uv``, the worst electrode's
 50/60 Hz RMS before any filter (high-impedance contacts pick mains up; the notch removes it
 from what the model sees, so it is reported, not flagged).
 
-Thresholds are the conventional ones for scalp EEG in microvolts; each is an argument.
+The floors are the conventional thresholds for scalp EEG in microvolts.
 
 `EegFrontEnd.quality` computes the flags with NumPy and is their specification; where the
 window is a power of two long (128 samples at 128 Hz), a compiled kernel
@@ -51,7 +62,22 @@ from edge.errors import ConfigError, InputError
 from edge.runtime.specs import EegSpec, electrode_key
 
 UNITS = {"uV": 1.0, "mV": 1e3, "V": 1e6}
-FLAGS = ("disconnected", "flat", "railed", "line_noise", "blink", "muscle")
+FLAGS = ("disconnected", "flat", "railed", "line_noise", "blink", "muscle", "movement")
+#: Slow (0.5-4 Hz) peak-to-peak limits (µV): floor, ceiling; muscle (RMS above 20 Hz) likewise.
+SLOW_UV = (100.0, 250.0)
+MUSCLE_UV = (15.0, 60.0)
+#: Limits are this many times the electrode's calibration median (between floor and ceiling).
+RELATIVE = 2.5
+#: Electrodes where a slow deflection is an eye blink: prefrontal, anterior-frontal, frontal.
+FRONTAL = ("FP", "AF", "F")
+
+
+def is_frontal(name: str) -> bool:
+    """Whether a 10-20 electrode sits over the forehead (Fp1, AF7, F3, Fz...; not FC5 or FT7)."""
+    letters = name.strip().rstrip("0123456789zZ").upper()
+    return letters in FRONTAL
+
+
 #: The rail of an OpenBCI Cyton at gain 24 (4.5 V / 24), in microvolts.
 CYTON_RAIL_UV = 187_500.0
 #: Seconds of filter output dropped at the start of a stream (the band-pass's settling).
@@ -120,17 +146,31 @@ class Baseline:
     and the standard deviation of the filtered signal (µV), which the z-score divides by."""
 
     def __init__(
-        self, channels: Sequence[str], level: np.ndarray, std: np.ndarray, seconds: float
+        self,
+        channels: Sequence[str],
+        level: np.ndarray,
+        std: np.ndarray,
+        seconds: float,
+        slow_uv: np.ndarray | None = None,
+        fast_uv: np.ndarray | None = None,
     ) -> None:
+        """`slow_uv`, `fast_uv`: each electrode's median 0.5-4 Hz peak-to-peak and RMS above
+        20 Hz over the calibration's 1 s windows (zeros when unknown: the flags' floors apply)."""
         self.channels = tuple(channels)
         self.level = np.asarray(level, dtype=np.float64)
         self.std = np.asarray(std, dtype=np.float64)
         self.seconds = float(seconds)
-        if self.level.shape != (len(self.channels),) or self.std.shape != self.level.shape:
+        zeros = np.zeros(len(self.channels))
+        self.slow_uv = zeros if slow_uv is None else np.asarray(slow_uv, dtype=np.float64)
+        self.fast_uv = zeros if fast_uv is None else np.asarray(fast_uv, dtype=np.float64)
+        shape = (len(self.channels),)
+        if any(a.shape != shape for a in (self.level, self.std, self.slow_uv, self.fast_uv)):
             raise ConfigError(
                 f"a baseline needs one level and one std per electrode ({len(self.channels)})"
             )
-        if not (np.all(np.isfinite(self.level)) and np.all(np.isfinite(self.std))):
+        if not all(
+            np.all(np.isfinite(a)) for a in (self.level, self.std, self.slow_uv, self.fast_uv)
+        ):
             raise ConfigError("a baseline's levels and standard deviations must be finite")
 
     def to_dict(self) -> dict:
@@ -140,6 +180,8 @@ class Baseline:
             "unit": "uV",
             "level": [round(float(v), 4) for v in self.level],
             "std": [round(float(v), 4) for v in self.std],
+            "slow_uv": [round(float(v), 4) for v in self.slow_uv],
+            "fast_uv": [round(float(v), 4) for v in self.fast_uv],
             "seconds": self.seconds,
             "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
@@ -166,7 +208,13 @@ class Baseline:
             raise ConfigError(
                 f"{path} was calibrated for electrodes {stored}; this model takes {list(channels)}"
             )
-        return cls(channels, np.asarray(level), np.asarray(std), data.get("seconds", 0.0))
+        extra = {k: np.asarray(data[k]) for k in ("slow_uv", "fast_uv") if k in data}
+        try:
+            return cls(
+                channels, np.asarray(level), np.asarray(std), data.get("seconds", 0.0), **extra
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{path} is not an EEG baseline file ({exc})") from None
 
 
 class EegFrontEnd:
@@ -232,6 +280,7 @@ class EegFrontEnd:
         t = np.arange(self.window)[:, None]
         arg = 2 * np.pi * k[None, :] * t / self.window
         self._mains_basis = np.concatenate([np.cos(arg), np.sin(arg)], axis=1)
+        self._frontal = np.array([is_frontal(c) for c in self.channels], dtype=np.uint8)
         self._kernel: EegWindowKernel | None = None
         if compiled and self.window >= 4 and self.window & (self.window - 1) == 0:
             self._kernel = EegWindowKernel(n, self.window, spec.rate_hz)
@@ -254,10 +303,23 @@ class EegFrontEnd:
         self.nonfinite = 0
         self._pedestal: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
+        self.slow_limit, self.fast_limit = self.limits(None)
         if self._stored is not None:
             # A stored baseline's level is taken off from the first sample on.
             self._pedestal = self._stored.level.copy()
             self._inv_std = self._inverse(self._stored.std)
+            self.slow_limit, self.fast_limit = self.limits(self._stored)
+
+    def limits(self, baseline: Baseline | None) -> tuple[np.ndarray, np.ndarray]:
+        """Each electrode's limits (µV) on the slow peak-to-peak and the RMS above 20 Hz:
+        `RELATIVE` times its calibration figure, between the floor and the ceiling (the floors
+        without a baseline)."""
+        if baseline is None:
+            n = len(self.channels)
+            return np.full(n, SLOW_UV[0]), np.full(n, MUSCLE_UV[0])
+        slow = np.clip(RELATIVE * baseline.slow_uv, *SLOW_UV)
+        fast = np.clip(RELATIVE * baseline.fast_uv, *MUSCLE_UV)
+        return slow, fast
 
     @property
     def calibrating(self) -> bool:
@@ -354,8 +416,18 @@ class EegFrontEnd:
         self._calib = []
         level = x[n : 2 * n].mean(axis=1) + self._pedestal
         std = x[:n].std(axis=1)
-        self.baseline = Baseline(self.channels, level, std, x.shape[1] / self.spec.rate_hz)
+        # The flags' figures over the calibration's whole windows, median per electrode.
+        k = x.shape[1] // self.window
+        slow = fast = None
+        if k:
+            chunks = x[:n, : k * self.window].reshape(n, k, self.window)
+            _, fast_k, slow_k, _ = self._figures(chunks)
+            slow, fast = np.median(slow_k, axis=1), np.median(fast_k, axis=1)
+        self.baseline = Baseline(
+            self.channels, level, std, x.shape[1] / self.spec.rate_hz, slow, fast
+        )
         self._inv_std = self._inverse(std)
+        self.slow_limit, self.fast_limit = self.limits(self.baseline)
 
     def _window(self) -> tuple[np.ndarray, dict]:
         n = len(self.channels)
@@ -372,6 +444,9 @@ class EegFrontEnd:
             self._pedestal,
             self.baseline.level if self.baseline is not None else np.full(n, np.nan),
             self.rail_uv,
+            self.slow_limit,
+            self.fast_limit,
+            self._frontal,
             model,
             flags,
         )
@@ -388,20 +463,28 @@ class EegFrontEnd:
         q["mains_uv"] = round(mains_uv, 1)
         return model[None, None], q
 
+    def _figures(self, filtered: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Per window of (..., window) filtered µV: the share of power at the mains, the RMS
+        above 20 Hz, the 0.5-4 Hz wave's peak-to-peak, and the spectrum."""
+        # One spectrum of the filtered window serves every band figure (none uses the DC bin).
+        spec = np.fft.rfft(filtered, axis=-1)
+        power = spec.real**2 + spec.imag**2
+        bands = power @ self._band_masks
+        line_p, ac_p, fast_p = bands[..., 0], bands[..., 1], bands[..., 2]
+        # Mains left in what the model sees (none was notched, or the wrong one).
+        line = line_p / (ac_p + 1e-12)
+        slow = np.fft.irfft(spec * self._slow, self.window, axis=-1)
+        # Parseval: the power of a band of the one-sided spectrum as an RMS in microvolts.
+        fast_rms = np.sqrt(2.0 * fast_p) / self.window
+        return line, fast_rms, slow.max(axis=-1) - slow.min(axis=-1), spec
+
     def quality(self, filtered: np.ndarray, raw: np.ndarray, gaps: np.ndarray) -> dict:
         """Per-flag lists of the electrodes that show it, and `ok` when none does."""
         level = raw.mean(axis=1) + self._pedestal  # absolute µV
         peak = np.abs(raw + self._pedestal[:, None]).max(axis=1)
         raw_std = raw.std(axis=1)
-        # One spectrum of the filtered window serves every band figure (none uses the DC bin).
-        spec = np.fft.rfft(filtered, axis=1)
-        power = spec.real**2 + spec.imag**2
-        line_p, ac_p, fast_p = (power @ self._band_masks).T
-        # Mains left in what the model sees (none was notched, or the wrong one).
-        line = line_p / (ac_p + 1e-12)
-        slow = np.fft.irfft(spec * self._slow, self.window, axis=1)
-        # Parseval: the power of a band of the one-sided spectrum as an RMS in microvolts.
-        fast_rms = np.sqrt(2.0 * fast_p) / self.window
+        line, fast_rms, slow_p2p, _ = self._figures(filtered)
+        frontal = self._frontal.astype(bool)
         reference = self.baseline.level if self.baseline is not None else level
         disconnected = gaps.max(axis=1) > 0.01
         railed = (peak >= 0.95 * self.rail_uv) | (
@@ -409,13 +492,15 @@ class EegFrontEnd:
         )
         flat = (raw_std < 0.5) & ~railed & ~disconnected
         live = ~(flat | railed | disconnected)
+        slow = live & (slow_p2p > self.slow_limit)
         flags = (
             disconnected,
             flat,
             railed,
             live & (line > 1 / 3),
-            live & (slow.max(axis=1) - slow.min(axis=1) > 100.0),
-            live & (fast_rms > 15.0),
+            slow & frontal,
+            live & (fast_rms > self.fast_limit),
+            slow & ~frontal,
         )
         names = self.channels
         q: dict = {

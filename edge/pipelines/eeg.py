@@ -7,8 +7,8 @@ electrode's resting statistics, z-scores and cuts `window_s` windows every `hop_
 gives one event: the probability of each level (``level_1`` ... ``level_5``) and ``level``, the
 expected rating (1-5), smoothed over windows with weight `smoothing` on the newest.
 
-Quality per event: for each flag (disconnected, flat, railed, line_noise, blink, muscle) the
-electrodes that show it, and ``ok``. A flagged window is not scored unless ``score_flagged``:
+Quality per event: for each flag (disconnected, flat, railed, line_noise, blink, muscle,
+movement) the electrodes that show it, and ``ok``. A flagged window is not scored unless ``score_flagged``:
 its event says ``updated: false`` and repeats the last estimate, so a blink never becomes an
 emotion. During calibration no events are made; `calibrating` says so.
 
