@@ -94,5 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 last_ping = now
     finally:
         systemd.stopping()
+        t0 = time.monotonic()
         daemon.close()
+        log.info("stopped (sinks closed in %.3f s)", time.monotonic() - t0)
     return 0

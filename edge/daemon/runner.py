@@ -401,13 +401,10 @@ class Daemon:
     def _report(self) -> None:
         import resource
 
+        from devices.profile import load_profile
         from edge import __version__
 
-        profile = None
-        if self.config.profile:
-            from devices.profile import load_profile
-
-            profile = load_profile(self.config.profile)
+        profile, profile_name = None, None
         seq = 0
         last_t = time.monotonic()
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -415,6 +412,9 @@ class Daemon:
         while not self._monitor_stop.wait(self.config.report_s or 3600):
             if not self.config.report_s:
                 continue
+            if self.config.profile != profile_name:  # the profile a reload brought
+                profile_name = self.config.profile
+                profile = load_profile(profile_name) if profile_name else None
             now = time.monotonic()
             usage = resource.getrusage(resource.RUSAGE_SELF)
             cpu = usage.ru_utime + usage.ru_stime
@@ -647,11 +647,18 @@ class StatusServer:
                 conn, _ = self._sock.accept()
             except (TimeoutError, OSError):
                 continue
+            if self._closing:
+                conn.close()
+                break
             with conn, contextlib.suppress(OSError):
                 conn.sendall((json.dumps(self._snapshot(), default=str) + "\n").encode())
 
     def close(self) -> None:
         self._closing = True
+        # Wake the accept at once (it waits up to 0.5 s otherwise: half of a SIGTERM's stop).
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as poke:
+            poke.settimeout(0.2)
+            poke.connect(str(self.path))
         self._thread.join(2)
         self._sock.close()
         with contextlib.suppress(FileNotFoundError):
