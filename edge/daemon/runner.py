@@ -389,6 +389,8 @@ class Daemon:
             for sink in self._config_sinks:
                 with contextlib.suppress(Exception):
                     sink.close()
+            if self._status is not None:
+                self._status.close()
             if isinstance(exc, AffectEdgeError) or not isinstance(exc, Exception):
                 raise
             raise ConfigError(f"{config.path}: an output did not open ({exc})") from exc
