@@ -92,10 +92,10 @@ AE_HOT static void temporal4(const float *xp, const float *w, const float *bias,
             }
         }
         for (j = 0; j < LANES; ++j) {
-            y[b + j] = a0[j];
-            y[stride + b + j] = a1[j];
-            y[2 * stride + b + j] = a2[j];
-            y[3 * stride + b + j] = a3[j];
+            y[b + j] = elu(a0[j]);
+            y[stride + b + j] = elu(a1[j]);
+            y[2 * stride + b + j] = elu(a2[j]);
+            y[3 * stride + b + j] = elu(a3[j]);
         }
     }
 }
@@ -112,27 +112,28 @@ AE_HOT static void temporal1(const float *xp, const float *w, float bias, int ta
             const float wk = w[k];
             for (j = 0; j < LANES; ++j) a[j] += wk * s[j];
         }
-        for (j = 0; j < LANES; ++j) y[b + j] = a[j];
+        for (j = 0; j < LANES; ++j) y[b + j] = elu(a[j]);
     }
 }
 
-AE_HOT static void elu_row(float *y, int n) {
-    int t;
-    for (t = 0; t < n; ++t) y[t] = elu(y[t]);
-}
-
-/* The depthwise conv of one map row (zeros around it), ELU, and pooling by 2 into `out`. */
+/* The depthwise conv of one map row (zeros around it), ELU, and pooling by 2 into `out`,
+ * LANES samples at a time in registers. */
 AE_HOT static void depth_pool(const float *e, const float *w, float bias, int taps, int half,
-                              float *tmp, float *out) {
-    int t, j;
-    for (t = 0; t < 2 * half; ++t) tmp[t] = bias;
-    for (j = 0; j < taps; ++j) {
-        const float wj = w[j];
-        const float *ej = e + j;
-        for (t = 0; t < 2 * half; ++t) tmp[t] += wj * ej[t];
+                              float *out) {
+    int b, t, j;
+    for (b = 0; b < 2 * half; b += LANES) {
+        float a[LANES], p[LANES / 2];
+        const int n = half - b / 2 < LANES / 2 ? half - b / 2 : LANES / 2;
+        for (t = 0; t < LANES; ++t) a[t] = bias;
+        for (j = 0; j < taps; ++j) {
+            const float wj = w[j];
+            const float *ej = e + b + j;
+            for (t = 0; t < LANES; ++t) a[t] += wj * ej[t];
+        }
+        for (t = 0; t < LANES; ++t) a[t] = elu(a[t]);
+        for (t = 0; t < LANES / 2; ++t) p[t] = 0.5f * (a[2 * t] + a[2 * t + 1]);
+        memcpy(out + b / 2, p, sizeof(float) * (size_t)n);
     }
-    for (t = 0; t < 2 * half; ++t) tmp[t] = elu(tmp[t]);
-    for (t = 0; t < half; ++t) out[t] = 0.5f * (tmp[2 * t] + tmp[2 * t + 1]);
 }
 
 /* A dot product in LANES partial sums (they vectorise), added pairwise at the end. */
@@ -157,8 +158,6 @@ void ae_histn_run(const ae_histn *net, const float *x, float *scratch, float *ou
     float *xp = scratch;
     float *maps = xp + rl;
     float *feat = maps + (size_t)M * ml;
-    /* The depthwise conv's output before pooling reuses the padded input row. */
-    float *tmp = xp;
     int c, m, t, l;
     for (c = 0; c < C; ++c) {
         memset(xp, 0, sizeof(float) * (size_t)rl);
@@ -173,10 +172,9 @@ void ae_histn_run(const ae_histn *net, const float *x, float *scratch, float *ou
                       maps + (size_t)m * ml + dpad);
         for (m = 0; m < M; ++m) {
             float *row = maps + (size_t)m * ml;
-            elu_row(row + dpad, T);
             for (t = 0; t < dpad; ++t) row[t] = 0.0f;
             for (t = dpad + T; t < ml; ++t) row[t] = 0.0f;
-            depth_pool(row, net->depth + (size_t)m * D, net->depth_bias[m], D, half, tmp,
+            depth_pool(row, net->depth + (size_t)m * D, net->depth_bias[m], D, half,
                        feat + ((size_t)m * C + c) * half);
         }
     }

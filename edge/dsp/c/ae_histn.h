@@ -19,7 +19,7 @@
 #include <stddef.h>
 
 /* Lanes of time the temporal conv computes at once; rows are padded to a multiple of it. */
-#define AE_HISTN_LANES 32
+#define AE_HISTN_LANES 64
 /* The largest temporal kernel and the most maps the kernel takes. */
 #define AE_HISTN_MAX_TAPS 256
 #define AE_HISTN_MAX_MAPS 64
