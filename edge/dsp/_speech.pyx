@@ -12,7 +12,9 @@ Each frame is also gated for voice activity (when `set_vad` configured it): it i
 its energy stands `margin` above an adaptive noise floor and above an absolute floor. The floor
 follows quieter frames at once and rises by at most `rise` per frame. Flags are kept for the
 last `vad_frames` frames with their running count, and `snr_db` gives the mean energy of the
-speech frames among the last n over the floor, in dB.
+speech frames among the last n over the floor, in dB. The samples are also measured on the way
+(largest magnitude, how many reach the clip level) for the pipeline's `clipped` and
+`out_of_range` flags.
 
 The input block is taken as an ndarray and read through its data pointer, and the ring is bound
 once: a call creates no Python objects beyond its return value. The wrapper in
@@ -20,7 +22,7 @@ once: a call creates no Python objects beyond its return value. The wrapper in
 """
 
 cimport numpy as cnp
-from libc.math cimport NAN, exp, isfinite, isnan, log
+from libc.math cimport NAN, exp, fabs, isfinite, isnan, log
 
 from edge.dsp._logmel cimport LogMelKernel
 
@@ -39,6 +41,10 @@ cdef class SpeechFrontKernel:
     cdef unsigned char[::1] voiced
     cdef double margin, rise, absolute_floor
     cdef readonly double noise_floor, total_frames
+    # Level figures since `reset_levels` (doubles: reading one allocates nothing): the largest
+    # |sample| and the samples at or beyond `clip_level`, before the DC blocker.
+    cdef readonly double peak, clipped, seen
+    cdef double clip_level
     cdef readonly Py_ssize_t n_mels, capacity, total, replaced, consumed, vad_frames, voiced_count
 
     def __cinit__(self, LogMelKernel logmel, double pole, bint dc_block):
@@ -58,6 +64,20 @@ cdef class SpeechFrontKernel:
         self.voiced_count = 0
         self.noise_floor = NAN
         self.total_frames = 0.0
+        self.clip_level = 0.99
+        self.peak = 0.0
+        self.clipped = 0.0
+        self.seen = 0.0
+
+    def set_clip_level(self, double level):
+        """Count samples whose magnitude reaches `level` (full scale is 1) as clipped."""
+        self.clip_level = level
+
+    def reset_levels(self):
+        """Start the level figures (peak, clipped, seen) over."""
+        self.peak = 0.0
+        self.clipped = 0.0
+        self.seen = 0.0
 
     def set_vad(self, Py_ssize_t frames, double margin, double rise, double absolute_floor):
         """Gate every frame: speech if energy > floor + margin and > absolute_floor (ln units);
@@ -96,6 +116,20 @@ cdef class SpeechFrontKernel:
             dst[t] = self.voiced[(self.total - have + t) % self.vad_frames]
         return out
 
+    def voiced_into(self, cnp.ndarray out, Py_ssize_t n):
+        """`voiced_flags(n)` written into `out` (C-contiguous uint8, >= n): no allocation.
+        Returns how many flags were written (fewer than n early in a stream)."""
+        cdef Py_ssize_t t, have = self.total if self.total < n else n
+        cdef unsigned char* dst
+        if cnp.PyArray_TYPE(out) != cnp.NPY_UINT8 or not cnp.PyArray_IS_C_CONTIGUOUS(out):
+            raise ValueError("out must be C-contiguous uint8")
+        if cnp.PyArray_SIZE(out) < have or self.vad_frames == 0:
+            raise ValueError("out is too small, or no voice gate is set")
+        dst = <unsigned char*> cnp.PyArray_DATA(out)
+        for t in range(have):
+            dst[t] = self.voiced[(self.total - have + t) % self.vad_frames]
+        return have
+
     def snr_db(self, Py_ssize_t n):
         """Mean energy of the speech frames among the last n (n <= ring rows and vad_frames)
         over the noise floor, in dB; 0 when none of them is speech."""
@@ -122,10 +156,15 @@ cdef class SpeechFrontKernel:
 
     cdef inline float _condition(self, double x, Py_ssize_t* bad) noexcept nogil:
         """One sample: NaN/Inf -> 0 (counted), then the DC blocker, rounded to float32."""
-        cdef double y
+        cdef double y, a
         if not isfinite(x):
             x = 0.0
             bad[0] += 1
+        a = fabs(x)
+        if a >= self.clip_level:
+            self.clipped += 1.0
+        if a > self.peak:
+            self.peak = a
         if not self.dc_block:
             return <float>x
         if not self.primed:  # steady state at the first level: no step transient
@@ -142,6 +181,7 @@ cdef class SpeechFrontKernel:
         self.replaced = 0
         self.primed = False
         self.z = 0.0
+        self.reset_levels()
 
     def frames_for(self, Py_ssize_t n_samples):
         return self.logmel.frames_for(n_samples)
@@ -206,6 +246,7 @@ cdef class SpeechFrontKernel:
                     self.total += 1
                     made += 1
                 i += k
+            self.seen += <double>(i - start)
             self.replaced += bad
         self.consumed = i - start
         self.total_frames = <double>self.total

@@ -152,6 +152,38 @@ class SpeechFrontEnd:
         """The voice gate's flags for the last n frames (n <= the frames given to `set_vad`)."""
         return self._kernel.voiced_flags(n).astype(bool)
 
+    def voiced_into(self, out: np.ndarray, n: int) -> int:
+        """`voiced_flags(n)` written into `out` (C-contiguous uint8) with no allocation; returns
+        how many were written."""
+        return self._kernel.voiced_into(out, n)
+
+    @property
+    def measures_input(self) -> bool:
+        """The level figures below are of the input samples (at the spec's rate); at other rates
+        they are of the resampled signal, so the caller measures the input itself."""
+        return self._resampler is None
+
+    @property
+    def peak(self) -> float:
+        """Largest |sample| fed since `reset_levels` (NaN/Inf excluded)."""
+        return self._kernel.peak
+
+    @property
+    def clipped(self) -> float:
+        """Samples at or beyond the clip level (`set_clip_level`) since `reset_levels`."""
+        return self._kernel.clipped
+
+    @property
+    def seen(self) -> float:
+        """Samples fed to the kernel since `reset_levels`."""
+        return self._kernel.seen
+
+    def set_clip_level(self, level: float) -> None:
+        self._kernel.set_clip_level(level)
+
+    def reset_levels(self) -> None:
+        self._kernel.reset_levels()
+
     def snr_db(self, n: int) -> float:
         """Mean energy of the speech frames among the last n over the noise floor, in dB."""
         return self._kernel.snr_db(n)

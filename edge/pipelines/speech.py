@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -147,6 +146,9 @@ class SpeechPipeline(Pipeline):
             "not_speech": False,
             "clipped": False,
             "out_of_range": False,
+            "frames": 0.0,  # frames in the window (fewer than window_frames in a short stream)
+            # The voice gate's flags for the window, for `not_speech` (judged on the worker).
+            "voiced": np.zeros(self.window_frames, dtype=np.uint8),
         }
         return window
 
@@ -170,19 +172,29 @@ class SpeechPipeline(Pipeline):
         self._full = False
         self._handed_at = 0.0  # frame count when the last window was handed over
         self._replaced_at = 0
-        self._samples = 0  # samples since the last event, and how many of them were clipped
-        self._clipped = 0
-        self._peak = 0.0  # largest |sample| since the last event
-        self._levels: deque = deque(maxlen=-(-self.window_frames // self.update_frames))
+        self.front.reset_levels()
+        self.front.set_clip_level(CLIP_LEVEL)
+        # At a resampled rate the input's levels are measured here, per block.
+        self._samples = 0.0
+        self._clipped = 0.0
+        self._peak = 0.0
+        # Per stretch between events, for as many stretches as a window spans (lists of floats,
+        # updated in place: the hand-off allocates nothing).
+        spans = -(-self.window_frames // self.update_frames)
+        self._span_samples = [0.0] * spans
+        self._span_clipped = [0.0] * spans
+        self._span_peak = [0.0] * spans
+        self._span = 0
 
     def _front(self, frame: Frame) -> None:
-        self._level(frame.data)
+        if not self.front.measures_input:
+            self._level(frame.data)
         self.front.feed(frame.data)
         self._pull_frames()
 
     def _level(self, x: np.ndarray) -> None:
-        """Count clipped samples and keep the peak: two reductions per block, and a count only
-        for a block that reaches full scale."""
+        """Count clipped samples and keep the peak of one input block (at a resampled rate,
+        where the front end allocates per block anyway)."""
         if x.size == 0:
             return
         top, bottom = x.max(), x.min()
@@ -200,6 +212,34 @@ class SpeechPipeline(Pipeline):
         if peak > self._peak:
             self._peak = peak
         self._samples += x.size
+
+    def _take_levels(self) -> None:
+        """Close the stretch since the last event: the share of clipped samples and the peak
+        over the stretches the window spans, into `_share` and `_top`. No allocation at the
+        model's rate (no tuple either)."""
+        front = self.front
+        if front.measures_input:
+            samples, clipped, peak = front.seen, front.clipped, front.peak
+            front.reset_levels()
+        else:
+            samples, clipped, peak = self._samples, self._clipped, self._peak
+            self._samples = self._clipped = self._peak = 0.0
+        i = self._span
+        if samples > 0.0:  # else no new samples (a last window at the flush): keep the last
+            self._span = i = (i + 1) % len(self._span_samples)
+            self._span_samples[i] = samples
+            self._span_clipped[i] = clipped
+            self._span_peak[i] = peak
+        total = clipped_total = top = 0.0
+        k = len(self._span_samples)
+        while k:  # indices, not `for`: a list iterator is an allocation
+            k -= 1
+            total += self._span_samples[k]
+            clipped_total += self._span_clipped[k]
+            if self._span_peak[k] > top:
+                top = self._span_peak[k]
+        self._share = clipped_total / total if total > 0.0 else 0.0
+        self._top = top
 
     def _pull_frames(self) -> None:
         # Stop at the frame where the next window is due (so the window ends exactly there), and
@@ -237,37 +277,41 @@ class SpeechPipeline(Pipeline):
         q["snr_db"] = snr = front.snr_db(self.window_frames)
         # Noisy: a background above the silence floor, and speech (if any) not 10 dB over it.
         q["noisy"] = noisy = front.noise_floor > ABSOLUTE_FLOOR and snr < self.min_snr_db
-        q["not_speech"] = not_speech = self._not_speech(window, int(held), ratio, noisy)
-        if not_speech:
-            q["noisy"] = noisy = False
-        # The sample counts of the stretches between events that the window spans.
-        self._levels.append((self._samples, self._clipped, self._peak))
-        samples = sum(n for n, _, _ in self._levels)
-        peak = max(p for _, _, p in self._levels)
-        share = sum(c for _, c, _ in self._levels) / samples if samples else 0.0
+        self._take_levels()
         # Beyond full scale, full scale means nothing: such a window is out of range, not clipped.
-        q["out_of_range"] = out_of_range = peak > OUT_OF_RANGE
-        q["clipped"] = clipped = share > MAX_CLIPPED_SHARE and not out_of_range
-        self._samples = self._clipped = 0
-        self._peak = 0.0
-        window.update = (
-            ratio >= self.min_speech_ratio and not noisy and not not_speech and not clipped
-        )
+        q["out_of_range"] = out_of_range = self._top > OUT_OF_RANGE
+        q["clipped"] = clipped = self._share > MAX_CLIPPED_SHARE and not out_of_range
+        q["not_speech"] = False  # judged on the worker (`_score`), from these flags and frames
+        q["frames"] = held
+        front.voiced_into(q["voiced"], self.window_frames)
+        window.update = ratio >= self.min_speech_ratio and not noisy and not clipped
         replaced = front.nonfinite_replaced
         q["nonfinite"] = replaced - self._replaced_at
         self._replaced_at = replaced
         self._handed_at = total
         self._submit(window)
 
-    def _not_speech(self, window: Window, held: int, ratio: float, noisy: bool) -> bool:
+    def _score(self, window: Window) -> AffectEvent:
+        # On the inference thread (async) or inline (sync): the caller's path stays as lean as
+        # before; a window judged not speech is held before the model runs.
+        q = window.quality
+        if q["speech_ratio"] >= self.min_speech_ratio or q["noisy"]:
+            q["not_speech"] = self._not_speech(window)
+            if q["not_speech"]:
+                q["noisy"] = False
+                window.update = False
+        return super()._score(window)
+
+    def _not_speech(self, window: Window) -> bool:
         """Speech frames whose spectrum does not move as speech does (noise or tone bursts), or
         no speech frames over a loud, steady background (a tone)."""
-        if ratio < self.min_speech_ratio and not noisy:
-            return False  # held as too little speech anyway
+        q = window.quality
+        held = int(q["frames"])
         frames = window.inputs.reshape(self.window_frames, self.spec.n_mels)[:held]
-        if ratio >= self.min_speech_ratio:
-            return spectral_change(frames, self.front.voiced_flags(held)) < NOT_SPEECH_CHANGE
-        return self.front.voiced_count == 0 and spectral_change(frames) < STEADY_CHANGE
+        voiced = q["voiced"][:held]
+        if q["speech_ratio"] >= self.min_speech_ratio:
+            return spectral_change(frames, voiced.astype(bool)) < NOT_SPEECH_CHANGE
+        return not voiced.any() and spectral_change(frames) < STEADY_CHANGE
 
     def _event_quality(self, window: Window) -> dict[str, float | bool]:
         q = window.quality
