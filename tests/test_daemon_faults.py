@@ -291,3 +291,10 @@ def test_check_through_the_cli_says_one_line_and_exits_2(tmp_path):
         )
         assert out.returncode == 2, (key, value, out.stdout, out.stderr)
         assert key in one_line_error(out.stderr), (key, out.stderr)
+
+
+@pytest.mark.parametrize("name", ["affect-x86-host.toml", "affect-openbci-cyton.toml"])
+def test_the_shipped_example_configs_pass_check(name):
+    # /run/affect-edge is made by systemd (RuntimeDirectory=) when the service starts.
+    config = load_config(ROOT / "contrib" / name)
+    assert config.modalities and config.sinks

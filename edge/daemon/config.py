@@ -274,9 +274,14 @@ def _resolve(value: str, base: Path) -> str:
     return str(path if path.is_absolute() else base / path)
 
 
+#: Where systemd makes a service's own folder before starting it (RuntimeDirectory=,
+#: StateDirectory=, LogsDirectory=, CacheDirectory=): /run/NAME and the like may not exist yet.
+_SYSTEMD_MADE = (Path("/run"), Path("/var/lib"), Path("/var/log"), Path("/var/cache"))
+
+
 def _folder_exists(path: str, where: str) -> None:
     folder = Path(path).parent
-    if not folder.is_dir():
+    if not folder.is_dir() and folder.parent not in _SYSTEMD_MADE:
         raise ConfigError(f"{where}: folder {folder} does not exist; create it or fix the path")
 
 
