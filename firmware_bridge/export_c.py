@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+import edge.dsp
 from devices.profile import Profile, load_profile
 from edge.dsp.mel import sparse_filterbank
 from edge.errors import ConfigError
@@ -46,9 +47,11 @@ from edge.runtime.manifest import ModelFile
 from edge.runtime.specs import EegSpec, LogMelSpec
 
 C_DIR = Path(__file__).parent / "c"
+#: The HiSTN student's C99 kernel: the very files the host's native engine is compiled from.
+STUDENT_DIR = Path(edge.dsp.__file__).parent / "c"
 SOURCES = {
     "logmel": ("ae_dsp.h", "ae_dsp.c", "ae_logmel.h", "ae_logmel.c"),
-    "eeg": ("ae_dsp.h", "ae_dsp.c", "ae_eeg.h", "ae_eeg.c"),
+    "eeg": ("ae_dsp.h", "ae_dsp.c", "ae_eeg.h", "ae_eeg.c", "ae_histn.h", "ae_histn.c"),
 }
 #: TFLite Micro wants the flatbuffer and every arena tensor on 16-byte boundaries.
 ALIGN = 16
@@ -239,8 +242,64 @@ const ae_rfft ae_lm_fft = {{AE_LM_N_FFT, tw_re, tw_im, sp_re, sp_im, bitrev}};
     return header, source
 
 
+def _floats(values: np.ndarray, per_line: int = 6) -> str:
+    """float32 values as C float literals that read back exactly (9 significant digits)."""
+    items = [f"{float(v):.9g}" for v in np.asarray(values, dtype=np.float32).ravel()]
+    items = [(s if any(ch in s for ch in ".en") else s + ".0") + "f" for s in items]
+    return _lines(items, per_line)
+
+
+def student_sources(bundle: Bundle) -> tuple[str, str]:
+    """The HiSTN student's weights for the C kernel (ae_histn.c), from the bundle's fp32 ONNX
+    (the weights the native engine reads): header declarations and const arrays."""
+    from edge.dsp._histn import HistnKernel
+
+    from edge.runtime.engines.native import histn_weights
+
+    model = bundle.manifest.model("onnx", "fp32")
+    spec = bundle.manifest.front_end
+    try:
+        w = histn_weights(bundle.model_bytes(model), spec.window_samples, len(spec.channels))
+    except (ValueError, KeyError, IndexError) as exc:
+        raise ConfigError(
+            f"export-c: {bundle.manifest.name}'s fp32 ONNX is not HiSTN's export form ({exc})"
+        ) from None
+    kernel = HistnKernel(**w)
+    temporal, depth, head = (np.asarray(w[k]) for k in ("temporal", "depth", "head"))
+    header = f"""
+/* The HiSTN student (the bundle's model_fp32.onnx) for ae_histn_run; scores: AE_MODEL_OUTPUTS
+ * logits, one per level. ae_histn_run needs AE_STUDENT_SCRATCH floats of scratch. */
+#include "ae_histn.h"
+#define AE_STUDENT_SCRATCH {kernel.scratch_floats}u
+extern const ae_histn ae_student;
+"""
+    arrays = {
+        "temporal": temporal,
+        "temporal_bias": w["temporal_bias"],
+        "depth": depth,
+        "depth_bias": w["depth_bias"],
+        "head": head,
+        "head_bias": w["head_bias"],
+    }
+    body = "\n".join(
+        f"static const float ae_student_{k}[{np.asarray(v).size}] = {{\n{_floats(v)}\n}};"
+        for k, v in arrays.items()
+    )
+    source = f"""
+{body}
+
+const ae_histn ae_student = {{
+    {w["samples"]}, {w["electrodes"]}, {temporal.shape[0]}, {temporal.shape[1]}, {w["pad"]}, {depth.shape[1]}, {head.shape[0]},
+    ae_student_temporal, ae_student_temporal_bias, ae_student_depth, ae_student_depth_bias,
+    ae_student_head, ae_student_head_bias
+}};
+"""
+    return header, source
+
+
 def eeg_config(bundle: Bundle, model: ModelFile, mains_hz: int | None) -> tuple[str, str]:
     spec = bundle.manifest.front_end
+    student_h, student_c = student_sources(bundle)
     assert isinstance(spec, EegSpec)
     sos = chain_sos(spec.filters, spec.rate_hz, mains_hz)
     if sos is None:
@@ -278,7 +337,7 @@ def eeg_config(bundle: Bundle, model: ModelFile, mains_hz: int | None) -> tuple[
 {ch_decl}
 
 extern const ae_real ae_eeg_sos[AE_EEG_SECTIONS][6];
-
+{student_h}
 #endif
 """
     sections = ",\n".join("    {" + _reals(row, per_line=6).strip() + "}" for row in sos)
@@ -291,7 +350,7 @@ extern const ae_real ae_eeg_sos[AE_EEG_SECTIONS][6];
 const ae_real ae_eeg_sos[AE_EEG_SECTIONS][6] = {{
 {sections}
 }};
-"""
+{student_c}"""
     return header, source
 
 
@@ -324,6 +383,10 @@ ae_eeg_init(&front);                                  /* or ae_eeg_set_baseline(
 /* On each sample of all electrodes (µV, in the order of ae_eeg_channel_names): */
 if (ae_eeg_push(&front, sample_uv)) {
     ae_eeg_window(&front, window);
+    /* The student in C (ae_histn.c, no interpreter): AE_MODEL_OUTPUTS logits, one per level;
+     * static float scratch[AE_STUDENT_SCRATCH], scores[AE_MODEL_OUTPUTS]. */
+    ae_histn_run(&ae_student, window, scratch, scores);
+    /* Or the int8 model under TFLite Micro: */
     ae_quantize_i8(window, AE_MODEL_INPUT_SIZE, AE_MODEL_INPUT_SCALE,
                    AE_MODEL_INPUT_ZERO_POINT, interpreter->input(0)->data.int8);
     interpreter->Invoke();                            /* AE_MODEL_OUTPUTS levels */
@@ -428,6 +491,7 @@ def code_size(out_dir: Path, modality: str, kind: str) -> dict[str, Any] | None:
             ("dsp", out_dir / "ae_dsp.c"),
             ("tables", out_dir / "ae_config.c"),
             ("state", probe),
+            *((("student", out_dir / "ae_histn.c"),) if modality == "eeg" else ()),
         ):
             obj = Path(tmp) / f"{label}.o"
             run = subprocess.run(
@@ -441,6 +505,8 @@ def code_size(out_dir: Path, modality: str, kind: str) -> dict[str, Any] | None:
             text, data, bss = (int(v) for v in out.stdout.splitlines()[1].split()[:3])
             figures[label] = {"text": text, "data": data, "bss": bss}
     figures["code_bytes"] = figures["front_end"]["text"] + figures["dsp"]["text"]
+    if "student" in figures:  # the EEG student's kernel (its weights are among the tables)
+        figures["code_bytes"] += figures["student"]["text"]
     figures["tables_bytes"] = figures["tables"]["text"] + figures["tables"]["data"]
     figures["state_bytes"] = figures["state"]["bss"] + figures["state"]["data"]
     return figures
@@ -485,7 +551,9 @@ def export_c(
     for name, text in files.items():
         (out / name).write_text(text)
     for name in SOURCES[modality]:
-        shutil.copyfile(C_DIR / name, out / name)
+        shutil.copyfile(
+            C_DIR / name if (C_DIR / name).is_file() else STUDENT_DIR / name, out / name
+        )
 
     arena = arena_estimate(data)
     window = int(np.prod(fe.input_shape())) * 4  # the float window the caller passes

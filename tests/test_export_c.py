@@ -212,6 +212,77 @@ def test_the_c_eeg_front_end_matches_the_python_one(eeg, tmp_path, precision, to
         assert steps.max() <= 1 and (steps > 0).mean() <= 0.01
 
 
+STUDENT_HARNESS = ROOT / "tests" / "c" / "eeg_student_harness.c"
+
+
+def c_student_levels(out: Path, x: np.ndarray, tmp: Path) -> np.ndarray:
+    """The exported tree (front end + HiSTN student in C) built strict with ASan/UBSan, run on
+    `x` (samples, electrodes) µV at the model's rate: each window's scores."""
+    sources = [out / n for n in ("ae_dsp.c", "ae_eeg.c", "ae_histn.c", "ae_config.c")]
+    exe = build_c(tmp / "student", [*sources, STUDENT_HARNESS], out, *SANITIZE)
+    x.astype(np.float32).tofile(tmp / "in.f32")
+    run = subprocess.run(
+        [str(exe), str(tmp / "in.f32"), str(tmp / "out.f32")], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    return np.fromfile(tmp / "out.f32", dtype=np.float32)
+
+
+def python_scores(bundle, x: np.ndarray) -> np.ndarray:
+    """Python on the same samples: the EEG front end, then the student on the native engine."""
+    from edge.runtime.engines import open_engine
+
+    spec = bundle.manifest.front_end
+    front = EegFrontEnd(spec, spec.rate_hz, spec.channels, mains_hz=50)
+    engine = open_engine(bundle, engine="native")
+    windows = [w for _, w, _ in front.feed(x.T.astype(np.float64))]
+    return np.stack([engine.run(w)["scores"][0] for w in windows])
+
+
+def expected_level(scores: np.ndarray) -> np.ndarray:
+    p = np.exp(scores - scores.max(axis=-1, keepdims=True))
+    p /= p.sum(axis=-1, keepdims=True)
+    return p @ np.arange(1, scores.shape[-1] + 1)
+
+
+@needs_gcc
+def test_the_exported_eeg_student_scores_every_window_as_python_does(eeg, tmp_path) -> None:
+    bundle, out, done = eeg
+    assert {"ae_histn.c", "ae_histn.h"} <= set(done.files)
+    assert (out / "ae_histn.c").read_bytes() == (ROOT / "edge/dsp/c/ae_histn.c").read_bytes()
+    spec = bundle.manifest.front_end
+    x = eeg_signal(len(spec.channels), spec.rate_hz, 40)
+    want = python_scores(bundle, x)
+    got = c_student_levels(out, x, tmp_path).reshape(-1, want.shape[1])
+    assert len(got) == len(want) == 28
+    assert np.abs(got - want).max() <= 1e-3
+    assert np.abs(expected_level(got) - expected_level(want)).max() <= 1e-3
+
+
+@needs_gcc
+def test_the_exported_cyton_tree_on_the_openbci_recording(shared_dir, tmp_path) -> None:
+    """The real OpenBCI recording (250 Hz, resampled to the model's 128 Hz once, in Python):
+    the exported C tree and Python give the same level on every window."""
+    from devices.eeg import open_eeg_file
+
+    path = shared_dir / "data" / "eeg-openbci" / "OpenBCI_GUI-v6-blinks-jawClench-alpha.txt"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    bundle = load_bundle(find_bundle("eeg-valence-cyton8"))
+    spec = bundle.manifest.front_end
+    with open_eeg_file(path, channels=tuple(spec.channels)) as src:
+        raw = np.concatenate([f.data for f in src], axis=1)
+        rate = src.rate_hz
+    resampler = Resampler(int(rate), spec.rate_hz, len(spec.channels))
+    x = np.concatenate([resampler.process(raw), resampler.flush()], axis=1).T
+    out = tmp_path / "export"
+    export_c(find_bundle("eeg-valence-cyton8"), out)
+    want = python_scores(bundle, x)
+    got = c_student_levels(out, x, tmp_path).reshape(-1, want.shape[1])
+    assert len(got) == len(want) >= 70
+    assert np.abs(expected_level(got) - expected_level(want)).max() <= 1e-3
+
+
 def test_the_arena_estimate_lies_between_the_busiest_operator_and_all_activations(speech) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
@@ -257,7 +328,7 @@ def test_the_checks_and_sizes_stand_against_the_hearing_aid_profile(speech, eeg)
 def test_export_c_on_the_command_line(tmp_path, capsys) -> None:
     assert main(["export-c", "eeg-valence", "-o", str(tmp_path / "out"), "--mains", "60"]) == 0
     text = capsys.readouterr().out
-    assert "wrote 10 files for eeg-valence" in text and "against profile hearing-aid" in text
+    assert "wrote 12 files for eeg-valence" in text and "against profile hearing-aid" in text
     header = (tmp_path / "out" / "ae_config.h").read_text()
     assert "60 Hz notch" in header and "#define AE_EEG_CHANNELS 14" in header
     assert main(["export-c", "face-expr", "-o", str(tmp_path / "face")]) == 2

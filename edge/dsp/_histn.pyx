@@ -79,6 +79,11 @@ cdef class HistnKernel:
         self.scratch = np.zeros(ae_histn_scratch(&self.net), dtype=np.float32)
         self.samples, self.electrodes, self.levels = samples, electrodes, levels
 
+    @property
+    def scratch_floats(self):
+        """Floats of scratch the kernel uses (what firmware must give ae_histn_run)."""
+        return self.scratch.shape[0]
+
     def run(self, const float[:, ::1] x, float[::1] out):
         """x (samples, electrodes) -> out (levels,)."""
         if x.shape[0] != self.samples or x.shape[1] != self.electrodes or out.shape[0] != self.levels:

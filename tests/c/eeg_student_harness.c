@@ -1,0 +1,34 @@
+/* Test harness for an exported EEG tree: the C front end (ae_eeg.c) and the HiSTN student
+ * (ae_histn.c with the weights in ae_config.c) on a recording, as firmware would run them.
+ *
+ *   eeg_student_harness IN.f32 OUT  -- IN: float32 µV at AE_EEG_RATE, interleaved in the model's
+ *   electrode order; OUT gets, per window, the AE_MODEL_OUTPUTS scores (float32). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ae_config.h"
+#include "ae_eeg.h"
+
+static ae_eeg state;
+static float window[AE_EEG_WINDOW * AE_EEG_CHANNELS];
+static float scratch[AE_STUDENT_SCRATCH];
+static float scores[AE_MODEL_OUTPUTS];
+
+int main(int argc, char **argv) {
+    FILE *in, *out;
+    float sample[AE_EEG_CHANNELS];
+    if (argc != 3 || ae_histn_check(&ae_student) != 0) return 2;
+    in = fopen(argv[1], "rb");
+    out = fopen(argv[2], "wb");
+    if (!in || !out) return 3;
+    ae_eeg_init(&state);
+    while (fread(sample, sizeof sample, 1, in) == 1) {
+        if (ae_eeg_push(&state, sample)) {
+            ae_eeg_window(&state, window);
+            ae_histn_run(&ae_student, window, scratch, scores);
+            if (fwrite(scores, sizeof scores, 1, out) != 1) return 4;
+        }
+    }
+    fclose(in);
+    return fclose(out) ? 5 : 0;
+}
