@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,38 @@ def test_a_picture_without_read_permission_says_so(inputs: Path, tmp_path: Path)
     locked.chmod(0)
     done = cli("run", "face", str(locked))
     assert done.returncode == 2 and "no permission" in done.stderr
+
+
+def without(modules: str, *argv: str) -> subprocess.CompletedProcess:
+    """The real entry point with `modules` unimportable, as a wheel without their extra."""
+    return subprocess.run(
+        [sys.executable, "-m", "tests.without_extras", modules, *argv],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (("distill", "face", "--faces", "x.npz", "-o", "y.pt"), "distill needs torch"),
+        (("distill", "eeg", "--dreamer", "x.mat", "--target", "valence", "-o", "y.pt"), "torch"),
+        (("eval", "eeg", "--dreamer", "x.mat"), "needs torch"),
+    ],
+)
+def test_a_command_without_its_extra_names_the_pip_install(argv: tuple, says: str) -> None:
+    done = without("torch", *argv)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert says in done.stderr and "pip install 'affect-edge[train]'" in done.stderr
+    assert len(done.stderr.splitlines()) == 1
+
+
+def test_a_24_bit_extensible_wav_reads_without_soundfile(inputs: Path) -> None:
+    done = without("soundfile", "features", str(inputs / "extensible.wav"))
+    assert done.returncode == 0, done.stderr
+    assert "(WAV/PCM_24)" in done.stdout
 
 
 def test_results_come_before_the_plot_and_the_reported_path_is_the_written_one(

@@ -15,6 +15,7 @@ is as fast as the reader asks.
 from __future__ import annotations
 
 import logging
+import struct
 import time
 import wave
 from pathlib import Path
@@ -83,13 +84,49 @@ class _SoundfileReader:
         self._file.close()
 
 
+WAVE_FORMAT_PCM = 0x0001
+WAVE_FORMAT_EXTENSIBLE = 0xFFFE
+
+
+class _PcmWave(wave.Wave_read):
+    """The standard library's WAV reader, also taking WAVE_FORMAT_EXTENSIBLE files whose
+    sub-format is integer PCM (how 24-bit and multichannel WAVs are written; Python 3.11's
+    reader refuses them as 'unknown format: 65534')."""
+
+    def _read_fmt_chunk(self, chunk) -> None:
+        try:
+            tag, self._nchannels, self._framerate, _, _ = struct.unpack_from(
+                "<HHLLH", chunk.read(14)
+            )
+            bits = struct.unpack_from("<H", chunk.read(2))[0]
+            if tag == WAVE_FORMAT_EXTENSIBLE:
+                # cbSize, valid bits, channel mask, then the sub-format GUID (its first 2 bytes
+                # are the format code).
+                tag = struct.unpack_from("<H", chunk.read(10), 8)[0]
+                if tag != WAVE_FORMAT_PCM:
+                    raise wave.Error(
+                        f"WAVE_FORMAT_EXTENSIBLE with sub-format {tag}, not integer PCM"
+                    )
+        except struct.error:
+            raise EOFError from None
+        if tag != WAVE_FORMAT_PCM:
+            raise wave.Error(f"unknown format: {tag}")
+        self._sampwidth = (bits + 7) // 8
+        if not self._sampwidth or not self._nchannels:
+            raise wave.Error("bad sample width or channel count")
+        self._framesize = self._nchannels * self._sampwidth
+        self._comptype = "NONE"
+        self._compname = "not compressed"
+
+
 class _WaveReader:
-    """Integer PCM WAV through the standard library, for installs without soundfile."""
+    """Integer PCM WAV (plain or WAVE_FORMAT_EXTENSIBLE) through the standard library, for
+    installs without soundfile."""
 
     def __init__(self, path: Path) -> None:
         try:
-            self._file = wave.open(str(path), "rb")  # noqa: SIM115 - open for the stream's life
-        except (wave.Error, EOFError) as exc:
+            self._file = _PcmWave(str(path))
+        except (wave.Error, EOFError, struct.error) as exc:
             raise SourceError(
                 f"{path} is not an integer PCM WAV file ({exc or 'no data'}); this install reads "
                 "other formats once soundfile is installed: pip install 'affect-edge[audio]'"

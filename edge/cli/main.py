@@ -22,9 +22,50 @@ from types import ModuleType
 
 from edge import __version__
 from edge.cli import bench, daemon, demo, features, models, profiles, run, status
-from edge.errors import AffectEdgeError
+from edge.errors import AffectEdgeError, ConfigError
 
 ENTRY_POINT_GROUP = "affect_edge.commands"
+#: The extra that installs each optional module (its top-level import name).
+EXTRAS = {
+    "torch": "train",
+    "transformers": "train",
+    "librosa": "train",
+    "sklearn": "train",
+    "scipy": "train",
+    "h5py": "train",
+    "ctranslate2": "train",
+    "onnx": "export",
+    "onnxscript": "export",
+    "litert_torch": "export",
+    "ai_edge_litert": "litert",
+    "tflite_runtime": "litert",
+    "cv2": "camera",
+    "skimage": "face-train",
+    "brainflow": "eeg",
+    "pyedflib": "eeg",
+    "paho": "mqtt",
+    "tornado": "web",
+    "serial": "bridge",
+    "matplotlib": "plot",
+    "sounddevice": "audio",
+    "soundfile": "audio",
+    "rich": "cli",
+    "cysystemd": "systemd",
+}
+#: Our own packages: a missing module among them is a broken install, not a missing extra.
+OWN = ("edge", "devices", "distill", "quant", "firmware_bridge")
+
+
+def missing_extra(exc: ModuleNotFoundError, command: str) -> str | None:
+    """The one-line message for a module an extra installs, or None when it is not one."""
+    top = (exc.name or "").split(".")[0]
+    if not top or top in OWN:
+        return None
+    extra = EXTRAS.get(top)
+    fix = f"pip install 'affect-edge[{extra}]'" if extra else f"pip install {top}"
+    return f"{command} needs {top}, which is not installed: {fix}"
+
+
 BUILTIN: dict[str, ModuleType] = {
     "demo": demo,
     "run": run,
@@ -43,18 +84,28 @@ def plugin_entry_points() -> dict:
     return {name: found[name] for name in sorted(found) if name not in BUILTIN}
 
 
-def commands(load_plugins: bool = True) -> dict[str, ModuleType | None]:
-    """The device commands, then the contributed ones: loaded, or None when not needed now."""
-    out: dict[str, ModuleType | None] = dict(BUILTIN)
+def commands(load_plugins: bool = True) -> dict[str, ModuleType | str | None]:
+    """The device commands, then the contributed ones: loaded, None when not needed now, or the
+    message saying what to install where the command's own dependencies are missing."""
+    out: dict[str, ModuleType | str | None] = dict(BUILTIN)
     for name, ep in plugin_entry_points().items():
         if not load_plugins:
             out[name] = None
             continue
         try:
             out[name] = ep.load()
-        except ImportError as exc:  # an offline package installed without its own dependencies
-            logging.getLogger(__name__).debug("command %s unavailable: %s", name, exc)
+        except ModuleNotFoundError as exc:  # installed without the extra it needs
+            out[name] = missing_extra(exc, name) or f"{name} is unavailable: {exc}"
+        except ImportError as exc:
+            out[name] = f"{name} is unavailable: {exc}"
     return out
+
+
+def _unavailable(message: str):
+    def handler(args: argparse.Namespace) -> int:
+        raise ConfigError(message)
+
+    return handler
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
@@ -73,6 +124,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for name, module in commands(load_plugins=not device_command).items():
         if module is None:
             sub.add_parser(name, help="(contributed command)")
+            continue
+        if not isinstance(module, str) and name not in BUILTIN:
+            # A contributed command may import its dependencies while adding its options.
+            try:
+                module.add_arguments(argparse.ArgumentParser(add_help=False))
+            except ModuleNotFoundError as exc:
+                module = missing_extra(exc, name) or f"{name} is unavailable: {exc}"
+        if isinstance(module, str):  # its dependencies are missing: say what to install
+            p = sub.add_parser(name, help=f"(unavailable: {module})", add_help=False)
+            p.add_argument("rest", nargs=argparse.REMAINDER)
+            p.set_defaults(handler=_unavailable(module))
             continue
         p = sub.add_parser(
             name,
@@ -99,6 +161,17 @@ def _quiet_broken_pipe() -> int:
     # The reader went away (`| head`): it has what it wanted, so say nothing and exit 0.
     _quiet_stdout()
     return 0
+
+
+def _command_words(args: argparse.Namespace) -> list[str]:
+    """`distill face`, `run speech`, `models verify`: the command and its subcommand."""
+    words = [args.command]
+    for attr in ("modality", "models_command", "kind", "target_command", "what", "subcommand"):
+        value = getattr(args, attr, None)
+        if isinstance(value, str) and value.isidentifier():
+            words.append(value)
+            break
+    return words
 
 
 def _is_stdout_failure(exc: OSError) -> bool:
@@ -131,6 +204,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except ModuleNotFoundError as exc:
+        message = missing_extra(exc, " ".join(_command_words(args)))
+        if message is None:
+            raise
+        print(f"affect-edge: error: {message}", file=sys.stderr)
+        return 2
     except OSError as exc:
         if not _is_stdout_failure(exc):
             raise

@@ -11,6 +11,7 @@ manifest's tolerance of each other.
 
 from __future__ import annotations
 
+import importlib.util
 from itertools import combinations
 from typing import Any
 
@@ -20,6 +21,27 @@ from edge.errors import AffectEdgeError
 from edge.runtime.bundle import Bundle
 from edge.runtime.engines import ENGINES
 from edge.runtime.manifest import ModelFile
+
+#: The modules each format's engine runs on, and what to install for them.
+RUNTIMES = {
+    "onnx": (("onnxruntime",), "ONNX Runtime", "onnxruntime"),
+    "tflite": (("ai_edge_litert", "tflite_runtime"), "LiteRT", "'affect-edge[litert]'"),
+}
+
+
+def missing_runtime(fmt: str) -> str | None:
+    """Why models of this format cannot run here ("LiteRT not installed: pip install ..."), or
+    None when its runtime is installed (or the format has no optional runtime)."""
+    if fmt not in RUNTIMES:
+        return None
+    modules, name, package = RUNTIMES[fmt]
+    for module in modules:
+        try:
+            if importlib.util.find_spec(module) is not None:
+                return None
+        except (ImportError, ValueError):  # a module blocked in sys.modules has no spec
+            continue
+    return f"{name} not installed (pip install {package})"
 
 
 def run_each(bundle: Bundle, model: ModelFile, inputs: np.ndarray) -> np.ndarray:
@@ -54,6 +76,11 @@ def verify_bundle(bundle: Bundle) -> dict[str, Any]:
             "precision": model.precision,
             "bytes": model.size_bytes,
         }
+        missing = missing_runtime(model.format)
+        if missing:
+            entry.update(status="skipped", error=missing)
+            results.append(entry)
+            continue
         try:
             engine = ENGINES[model.format](bundle, model)
             entry["runtime"] = engine.runtime
@@ -95,7 +122,10 @@ def verify_bundle(bundle: Bundle) -> dict[str, Any]:
         comparisons.append(
             {"a": a.file, "b": b.file, "max_abs_diff": diff, "tolerance": tol, "ok": diff <= tol}
         )
-    ok = all(r["status"] == "ok" for r in results) and all(c["ok"] for c in comparisons)
+    # Models whose runtime is not installed are skipped, not failed; the others are judged, and
+    # at least one must have run.
+    ran = [r for r in results if r["status"] != "skipped"]
+    ok = bool(ran) and all(r["status"] == "ok" for r in ran) and all(c["ok"] for c in comparisons)
     return {
         "bundle": str(bundle.path),
         "ok": ok,
@@ -104,5 +134,6 @@ def verify_bundle(bundle: Bundle) -> dict[str, Any]:
         else "one random input, engine against engine",
         "examples": 0 if ref is None else len(ref[0]),
         "models": results,
+        "skipped": [f"{r['file']}: {r['error']}" for r in results if r["status"] == "skipped"],
         "comparisons": comparisons,
     }
