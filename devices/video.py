@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -25,6 +26,8 @@ BGR = ("b", "g", "r")
 
 
 def _cv2():
+    # OpenCV's own WARN lines (a camera it cannot open) would come before our one-line error.
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     try:
         import cv2
     except ImportError as exc:

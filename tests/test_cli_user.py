@@ -218,6 +218,25 @@ def test_a_24_bit_extensible_wav_reads_without_soundfile(inputs: Path) -> None:
     assert "(WAV/PCM_24)" in done.stdout
 
 
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_a_recording_without_read_permission_says_so(tmp_path: Path) -> None:
+    locked = tmp_path / "locked.wav"
+    locked.write_bytes(CLIP.read_bytes())
+    locked.chmod(0)
+    done = cli("run", "speech", str(locked))
+    assert done.returncode == 2 and "no permission (make it readable" in done.stderr
+
+
+def test_library_noise_stays_off_stderr() -> None:
+    # OpenCV's WARN lines for a camera it cannot open; our one line names the problem.
+    camera = cli("run", "face", "camera:7")
+    assert camera.returncode == 2 and len(camera.stderr.splitlines()) == 1, camera.stderr
+    assert "WARN" not in camera.stderr
+    # BrainFlow's pkg_resources deprecation warning on every board run.
+    board = cli("run", "eeg", "--board", "synthetic", "--seconds", "2", "--calibration-s", "0.5")
+    assert board.returncode == 0 and "pkg_resources" not in board.stderr, board.stderr
+
+
 def test_results_come_before_the_plot_and_the_reported_path_is_the_written_one(
     tmp_path: Path,
 ) -> None:

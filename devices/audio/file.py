@@ -39,6 +39,15 @@ def check_audio_path(path: Path) -> None:
         raise SourceError(f"audio file not found: {path}")
     if not path.is_file():
         raise SourceError(f"{path} is not a regular file")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise SourceError(
+            f"cannot read {path}: no permission (make it readable: chmod u+r, or run as its owner)"
+        ) from None
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 class _SoundfileReader:

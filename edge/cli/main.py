@@ -17,6 +17,7 @@ import errno
 import logging
 import os
 import sys
+import warnings
 from importlib.metadata import entry_points
 from types import ModuleType
 
@@ -181,7 +182,17 @@ def _is_stdout_failure(exc: OSError) -> bool:
     return exc.errno in (errno.ENOSPC, errno.EIO, errno.EDQUOT, errno.EFBIG, errno.EPIPE)
 
 
+def quiet_libraries() -> None:
+    """Silence what libraries print to stderr that the user can do nothing about: BrainFlow's
+    pkg_resources deprecation warning (every board run) and OpenCV's WARN lines (a camera it
+    cannot open, which our own one-line error then names)."""
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_VIDEOIO_DEBUG", "0")
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_libraries()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     logging.basicConfig(
