@@ -314,6 +314,13 @@ CASES: tuple[Case, ...] = (
         True,
     ),
     Case(
+        "run speech mic:99 (a microphone that is not there)",
+        ("run", "speech", "mic:99", "--seconds", "1"),
+        2,
+        "mic:99: no such input device",
+        True,
+    ),
+    Case(
         "a file that does not exist",
         ("run", "speech", "{in}/nope.wav"),
         2,

@@ -237,6 +237,19 @@ def test_library_noise_stays_off_stderr() -> None:
     assert board.returncode == 0 and "pkg_resources" not in board.stderr, board.stderr
 
 
+def test_run_speech_listens_to_a_live_microphone() -> None:
+    try:
+        import sounddevice
+
+        sounddevice.query_devices(kind="input")
+    except Exception as exc:  # no PortAudio, or no input device on this machine
+        pytest.skip(f"no microphone here: {exc}")
+    done = cli("run", "speech", "mic", "--seconds", "3", "--json", timeout=60)
+    assert done.returncode == 0, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    assert events and events[0]["source"].startswith("mic:")
+
+
 def test_results_come_before_the_plot_and_the_reported_path_is_the_written_one(
     tmp_path: Path,
 ) -> None:

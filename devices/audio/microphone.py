@@ -104,7 +104,10 @@ class MicrophoneSource(Source):
         try:
             info = sd.query_devices(self.device, "input")
         except (ValueError, sd.PortAudioError) as exc:
-            raise SourceError(f"{self.id}: no such input device ({exc})") from exc
+            raise SourceError(
+                f"{self.id}: no such input device ({exc}); `python -m sounddevice` lists the "
+                "input devices here: name one as mic:INDEX or mic:NAME"
+            ) from exc
         self.device_name = info["name"]
         try:
             self._stream = sd.InputStream(

@@ -39,7 +39,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    s.add_argument("audio", type=Path, help="audio file (WAV, FLAC, Ogg, MP3, ...; any channels)")
+    s.add_argument(
+        "audio",
+        type=Path,
+        help="audio file (WAV, FLAC, Ogg, MP3, ...; any channels), or mic / mic:DEVICE for a "
+        "live microphone (events as they come, until Ctrl-C or --seconds)",
+    )
+    s.add_argument(
+        "--seconds",
+        type=positive_number("seconds"),
+        help="with mic: stop after this long (default: until Ctrl-C)",
+    )
     s.add_argument(
         "--bundle",
         help=f"speech bundle: a name (searched in the shipped models, $AFFECT_EDGE_MODELS) or a "
@@ -119,12 +129,89 @@ def speech_events(
     return events, info
 
 
+def is_microphone(audio: Path) -> bool:
+    """`mic` or `mic:DEVICE` (a file of that name, where one exists, is read as a file)."""
+    text = str(audio)
+    return (text == "mic" or text.startswith("mic:")) and not audio.exists()
+
+
+def microphone_events(args: argparse.Namespace, bundle, sinks: tuple) -> tuple[list, dict]:
+    """A live microphone through the speech pipeline: each event shown as it comes (or as JSON
+    lines), until Ctrl-C or --seconds."""
+    from devices.audio.microphone import MicrophoneSource
+
+    device = str(args.audio).partition(":")[2] or None
+    source = MicrophoneSource(int(device) if device and device.isdigit() else device)
+    events: list = []
+    stop = None
+    with source:
+        rate = int(source.rate_hz)
+        if not args.json:
+            until = f"for {args.seconds:g} s" if args.seconds else "Ctrl-C to stop"
+            render.line(
+                f"listening on {getattr(source, 'device_name', source.id)} at {rate} Hz ({until})"
+            )
+        with SpeechPipeline(
+            bundle,
+            input_rate_hz=rate,
+            engine=args.engine,
+            precision=args.precision,
+            update_s=args.update_s,
+        ) as pipeline:
+            try:
+                for frame in source:
+                    for e in pipeline.push(frame):
+                        events.append(e)
+                        for sink in sinks:
+                            sink.write(e)
+                        if not args.json:
+                            render.line(live_row(e))
+                    if stop is None:
+                        stop = frame.start_s + (args.seconds or float("inf"))
+                    if frame.start_s >= stop:
+                        break
+            except KeyboardInterrupt:
+                pass
+            info = {
+                "engine": pipeline.engine.name,
+                "nonfinite_replaced": pipeline.nonfinite_replaced,
+                "duration_s": source.samples_read / rate,
+            }
+    return events, info
+
+
+def live_row(e) -> str:
+    values = (
+        " ".join(f"{k[0].upper()} {e.values[k]:.2f}" for k in ("arousal", "dominance", "valence"))
+        if e.values
+        else "-"
+    )
+    notes = "; ".join(notes_of(e)) or ("" if e.updated else "held")
+    return (
+        f"{e.start_s:7.2f}-{e.end_s:7.2f} s  {values}  speech "
+        f"{100 * e.quality['speech_ratio']:.0f}%  {notes}".rstrip()
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     if args.modality == "face":
         return run_face.run(args)
     if args.modality == "eeg":
         return run_eeg.run(args)
     bundle = load_bundle(find_bundle(args.bundle or DEFAULTS["speech"]))
+    if is_microphone(args.audio):
+        with event_sinks(args) as sinks:
+            events, info = microphone_events(args, bundle, sinks)
+        if not args.json:
+            render.line(f"{len(events)} events from {args.audio}")
+        if args.plot and events:
+            from edge.cli.plot import save_timeline
+
+            save_timeline(
+                events, args.plot, f"{args.audio}: {bundle.manifest.name}", events[-1].end_s
+            )
+            render.note(f"plot written to {args.plot}", args.json)
+        return 0
     with event_sinks(args) as sinks:
         events, info = speech_events(
             args.audio,
@@ -149,25 +236,32 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def notes_of(e) -> list[str]:
+    """Why a window was held, and what else its quality says."""
+    q = e.quality
+    notes = []
+    if q.get("clipped"):
+        notes.append("held: clipped")
+    elif q.get("not_speech"):
+        notes.append("held: not speech")
+    elif q.get("noisy"):
+        notes.append("held: too noisy")
+    elif not e.updated:
+        notes.append("held: too little speech")
+    if q.get("out_of_range"):
+        notes.append("samples beyond full scale")
+    if q.get("band_limited"):
+        notes.append("band-limited input")
+    if q.get("gap"):
+        notes.append("gap in the input")
+    return notes
+
+
 def show(events: list, title: str, replaced: int) -> None:
     rows = []
     for e in events:
         q = e.quality
-        notes = []
-        if q.get("clipped"):
-            notes.append("held: clipped")
-        elif q.get("not_speech"):
-            notes.append("held: not speech")
-        elif q.get("noisy"):
-            notes.append("held: too noisy")
-        elif not e.updated:
-            notes.append("held: too little speech")
-        if q.get("out_of_range"):
-            notes.append("samples beyond full scale")
-        if q.get("band_limited"):
-            notes.append("band-limited input")
-        if q.get("gap"):
-            notes.append("gap in the input")
+        notes = notes_of(e)
         rows.append(
             [
                 f"{e.start_s:6.2f}-{e.end_s:6.2f} s",
