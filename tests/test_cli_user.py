@@ -250,6 +250,26 @@ def test_run_speech_listens_to_a_live_microphone() -> None:
     assert events and events[0]["source"].startswith("mic:")
 
 
+def test_run_face_plots_the_expressions_over_time(tmp_path: Path) -> None:
+    import cv2
+
+    image = cv2.imread(str(FACE))
+    video = tmp_path / "walk.avi"
+    writer = cv2.VideoWriter(
+        str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (image.shape[1], image.shape[0])
+    )
+    for i in range(12):
+        shift = np.float32([[1, 0, 2 * i], [0, 1, 0]])
+        writer.write(cv2.warpAffine(image, shift, (image.shape[1], image.shape[0])))
+    writer.release()
+    done = cli("run", "face", str(video), "--plot", "faces", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("plot written to faces.png")
+    assert (tmp_path / "faces.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    bad = cli("run", "face", str(FACE), "--plot", "/proc/x.png")
+    assert bad.returncode == 2 and "cannot write '/proc/x.png'" in bad.stderr
+
+
 def test_results_come_before_the_plot_and_the_reported_path_is_the_written_one(
     tmp_path: Path,
 ) -> None:

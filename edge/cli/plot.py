@@ -73,6 +73,7 @@ def save_timeline(
     duration_s: float,
     names: Sequence[str] = ("arousal", "dominance", "valence"),
     empty_note: str = "no speech detected: no estimate",
+    ylabel: str = "estimate (0-1)",
 ) -> Path:
     import matplotlib
 
@@ -80,7 +81,7 @@ def save_timeline(
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(9, 3.2), dpi=110)
-    timeline(ax, events, names, duration_s, "estimate (0-1)", empty_note)
+    timeline(ax, events, names, duration_s, ylabel, empty_note)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path)

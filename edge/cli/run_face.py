@@ -19,7 +19,7 @@ import numpy as np
 
 from devices.video import IMAGE_SUFFIXES, ImageSource, VideoSource
 from edge.cli import render
-from edge.cli.args import add_event_outputs, event_sinks, positive_int, writable_file
+from edge.cli.args import add_event_outputs, event_sinks, plot_file, positive_int, writable_file
 from edge.errors import ConfigError
 from edge.runtime import load_bundle
 from edge.runtime.registry import DEFAULTS, find_bundle
@@ -74,6 +74,12 @@ def add_parser(sub) -> None:
         "--annotate",
         type=writable_file(ANNOTATE_IMAGE + ANNOTATE_VIDEO, ".png"),
         help="draw boxes and top expressions into this picture (.png/.jpg) or video (.mp4/.avi)",
+    )
+    s.add_argument(
+        "--plot",
+        type=plot_file,
+        help="draw the expression probabilities over time (the face seen longest) into this "
+        "picture, as run speech --plot does",
     )
 
 
@@ -231,7 +237,24 @@ def run(args: argparse.Namespace) -> int:
         )
     if not events:
         render.note(f"no face found in {args.target} ({info['frames']} frame(s))", args.json)
+    if getattr(args, "plot", None):
+        save_plot(events, info, args)
+        render.note(f"plot written to {args.plot}", args.json)
     return 0
+
+
+def save_plot(events: list, info: dict, args: argparse.Namespace) -> None:
+    """The expression probabilities of the face seen in the most frames, over time."""
+    from edge.cli.plot import save_timeline
+
+    seen = Counter(e.subject["id"] for e in events)
+    face = seen.most_common(1)[0][0] if seen else None
+    mine = [e for e in events if e.subject["id"] == face]
+    names = tuple(mine[0].values) if mine else ("happy",)
+    others = f" ({len(seen) - 1} other face(s) not drawn)" if len(seen) > 1 else ""
+    title = f"{Path(args.target).name}: {info['model']}, face #{face}{others}"
+    end = max((e.end_s for e in events), default=float(info["frames"]) / 25.0)
+    save_timeline(mine, args.plot, title, end, names, "no face found", "probability")
 
 
 def _notes(q: dict) -> str:
