@@ -85,12 +85,15 @@ def plugin_entry_points() -> dict:
     return {name: found[name] for name in sorted(found) if name not in BUILTIN}
 
 
-def commands(load_plugins: bool = True) -> dict[str, ModuleType | str | None]:
+def commands(
+    load_plugins: bool = True, only: str | None = None
+) -> dict[str, ModuleType | str | None]:
     """The device commands, then the contributed ones: loaded, None when not needed now, or the
-    message saying what to install where the command's own dependencies are missing."""
+    message saying what to install where the command's own dependencies are missing. With
+    `only`, just that contributed command is loaded (the others may import torch)."""
     out: dict[str, ModuleType | str | None] = dict(BUILTIN)
     for name, ep in plugin_entry_points().items():
-        if not load_plugins:
+        if not load_plugins or (only is not None and name != only):
             out[name] = None
             continue
         try:
@@ -113,6 +116,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; a device command line (`run speech ...`) loads no contributed command."""
     words = [a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")]
     device_command = bool(words) and words[0] in BUILTIN
+    # A contributed command's line loads that command alone; no command (--help) loads all.
+    only = words[0] if words and not device_command else None
     parser = argparse.ArgumentParser(
         prog="affect-edge",
         description="On-device affect sensing: compiled DSP front ends and tiny int8 models for "
@@ -122,7 +127,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"affect-edge {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module in commands(load_plugins=not device_command).items():
+    for name, module in commands(load_plugins=not device_command, only=only).items():
         if module is None:
             sub.add_parser(name, help="(contributed command)")
             continue
