@@ -102,7 +102,9 @@ def read_image(path: str | Path) -> np.ndarray:
     data = _read_bytes(path)
     cut = truncation(data)
     if cut:
-        raise SourceError(f"{path} is {cut}: copy or download it again")
+        raise SourceError(
+            f"{path} is not an image OpenCV can decode: {cut}; copy or download it again"
+        )
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
     if image is None or image.size == 0:
         raise SourceError(f"{path} is not an image OpenCV can decode (corrupt or unknown format)")

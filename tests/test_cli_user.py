@@ -172,8 +172,8 @@ def test_a_cut_jpeg_prints_no_decoder_noise_and_no_score(inputs: Path) -> None:
         done = cli("run", "face", str(jpeg))
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.splitlines() == [
-            f"affect-edge: error: {jpeg} is a JPEG cut short (no end-of-image marker): copy or "
-            "download it again"
+            f"affect-edge: error: {jpeg} is not an image OpenCV can decode: a JPEG cut short "
+            "(no end-of-image marker); copy or download it again"
         ]
 
 
