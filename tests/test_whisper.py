@@ -83,3 +83,17 @@ def test_packing_puts_each_utterance_at_its_own_frames() -> None:
     assert spans[1][1][0] == 16000 + whisper.GAP
     # 25 s more does not fit: a second window
     assert len(list(whisper.pack([*waves, np.ones(400000, np.float32) * 0.1]))) == 2
+
+
+def test_weighted_head_equals_repeating_rows(rng) -> None:
+    x = rng.normal(size=(30, 5))
+    y = rng.uniform(size=(30, 3))
+    w = np.ones(30)
+    w[:10] = 3.0  # the first ten rows count three times
+    weighted = whisper.fit_head(x, y, 5.0, w)
+    repeated = whisper.fit_head(
+        np.concatenate([x, x[:10], x[:10]]), np.concatenate([y, y[:10], y[:10]]), 5.0 * 50 / 30
+    )
+    for k in ("mean", "std", "bias"):
+        np.testing.assert_allclose(weighted[k], repeated[k], rtol=1e-6)
+    np.testing.assert_allclose(weighted["coef"], repeated["coef"], rtol=1e-5)

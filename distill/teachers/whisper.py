@@ -315,6 +315,7 @@ def cache_key(files: Sequence[Path], variant: int, layers: Sequence[int]) -> str
         "trim_db": 30.0,
         "variant": variant,
         "augment": "distill.audio.augment_device v1" if variant else "clean",
+        "order": "shuffled, seed 0",
         "files": [(f.parent.parent.name, f.name, f.stat().st_size) for f in files],
     }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
@@ -329,7 +330,8 @@ def cached_features(
     encoder: WhisperEncoder | None = None,
 ) -> dict[int, np.ndarray]:
     """{layer: (n, 1024)} pooled features of the files (variant 0 clean, else
-    `distill.audio.augment_device`'s variant), cached under build/cache/whisper by `cache_key`."""
+    `distill.audio.augment_device`'s variant), packed in a seeded shuffled order, cached under
+    build/cache/whisper by `cache_key`."""
     from distill.audio import augment_device, load_16k
 
     folder = Path(cache or ROOT / "build" / "cache" / "whisper")
@@ -340,8 +342,15 @@ def cached_features(
         x = np.load(path)
     else:
         enc = encoder or WhisperEncoder()
-        waves = (augment_device(load_16k(f), f.name, variant).astype(np.float32) for f in files)
-        x = enc.pooled(waves, len(files), layers, progress)
+        # Packed in a seeded shuffle, not in the corpus's order: a window's utterances hear each
+        # other through self-attention, and neighbours in a labels file share speaker and emotion.
+        order = np.random.default_rng(0).permutation(len(files))
+        waves = (
+            augment_device(load_16k(files[i]), files[i].name, variant).astype(np.float32)
+            for i in order
+        )
+        x = np.empty((len(files), len(layers) * 1024), np.float32)
+        x[order] = enc.pooled(waves, len(files), layers, progress)
         folder.mkdir(parents=True, exist_ok=True)
         np.save(path.with_suffix(".tmp.npy"), x)
         path.with_suffix(".tmp.npy").replace(path)
