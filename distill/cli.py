@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from edge.cli import render
+from edge.cli.args import positive_int, positive_number
 from edge.cli.render import progress_bars
 from edge.errors import ConfigError
 
@@ -34,13 +35,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--teacher",
         required=True,
-        help="teacher spec: KIND:PATH[*WEIGHT][+...], KIND in wav2vec2, onnx, mfcc-cnn, emodb",
+        help=f"teacher spec: KIND:PATH[*WEIGHT][+...], KIND in {', '.join(teacher_kinds())}",
     )
     s.add_argument(
         "--audio", type=Path, required=True, help="folder of wav/flac/ogg files (any rate)"
     )
     s.add_argument("-o", "--output", type=Path, required=True, help="checkpoint to write (.pt)")
+    add_force(s)
     s.add_argument("--cache", type=Path, help="pseudo-label cache folder (default: OUTPUT.labels/)")
+    s.add_argument(
+        "--data-root",
+        type=Path,
+        help="folder the data is recorded relative to in the checkpoint (default: none, the "
+        "audio folder's last two path parts)",
+    )
+    s.add_argument(
+        "--run",
+        type=Path,
+        help="run folder: config, metrics.csv, last.pt every epoch, best.pt (default OUTPUT.run/)",
+    )
+    s.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run in the run folder from its last finished epoch",
+    )
+    s.add_argument(
+        "--relabel",
+        action="store_true",
+        help="label again when the cache was made by another teacher, data or settings "
+        "(without it such a cache is refused)",
+    )
     s.add_argument(
         "--architecture", default="speech_adv", help="student architecture (default speech_adv)"
     )
@@ -48,34 +72,199 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--arch-config", default="{}", help="JSON keyword arguments for the architecture"
     )
     s.add_argument(
-        "--segment-s", type=float, default=2.0, help="teacher segment length in seconds (default 2)"
+        "--segment-s",
+        type=positive_number("seconds"),
+        default=2.0,
+        help="teacher segment length in seconds (default 2)",
     )
     s.add_argument(
-        "--variants", type=int, default=4, help="augmented copies per segment (default 4)"
+        "--variants",
+        type=non_negative_int,
+        default=4,
+        help="augmented copies per segment (default 4)",
     )
     s.add_argument(
         "--speaker-regex",
+        type=regex_arg,
         help="regex whose first group is the speaker id in a file name "
         "(EmoDB: '^(\\d\\d)'); default: the file's folder",
     )
     s.add_argument(
         "--val-speakers", default="", help="comma-separated speakers held out for validation"
     )
-    s.add_argument("--epochs", type=int, default=40)
-    s.add_argument("--steps-per-epoch", type=int, default=30)
-    s.add_argument("--batch-size", type=int, default=32)
-    s.add_argument("--lr", type=float, default=3e-3)
+    s.add_argument("--epochs", type=positive_int, default=40)
+    s.add_argument("--steps-per-epoch", type=positive_int, default=30)
+    s.add_argument("--batch-size", type=positive_int, default=32)
+    s.add_argument("--lr", type=positive_float, default=3e-3)
     s.add_argument(
-        "--patience", type=int, default=8, help="epochs without validation gain before stopping"
+        "--patience",
+        type=positive_int,
+        default=8,
+        help="epochs without validation gain before stopping",
     )
     s.add_argument(
-        "--update-s", type=float, default=0.5, help="how often the device updates A/D/V (seconds)"
+        "--update-s",
+        type=positive_number("seconds"),
+        default=0.5,
+        help="how often the device updates A/D/V (seconds)",
     )
     s.add_argument(
-        "--name", default="speech-adv", help="name recorded in the checkpoint and its bundles"
+        "--name",
+        default="speech-student",
+        help="name recorded in the checkpoint and its bundles (default speech-student: not the "
+        "shipped speech-adv, so a lookup by name never confuses the two)",
     )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def default_run(output: Path) -> Path:
+    return output.with_suffix(".run")
+
+
+class EpochLine:
+    """'epoch 3/40  loss ..  METRIC ..  1.2 s/epoch, ETA 45 s' from the epochs seen so far."""
+
+    def __init__(self, total: int, metric: str, start: float | None = None) -> None:
+        import time
+
+        self.total, self.metric, self.clock = total, metric, time.perf_counter
+        self.start, self.first = (self.clock() if start is None else start), None
+        self.last = self.start
+
+    def line(self, epoch: int, loss: float, value: float | None) -> str:
+        if self.first is None:
+            self.first = epoch
+        done = epoch - self.first + 1
+        self.last = self.clock()
+        per = (self.last - self.start) / done
+        left = per * (self.total - epoch - 1)
+        shown = "-" if value is None else f"{value:.4f}"
+        return (
+            f"epoch {epoch + 1:3d}/{self.total}  loss {loss:.4f}  {self.metric} {shown}  "
+            f"{per:.1f} s/epoch, ETA {left:.0f} s"
+        )
+
+
+def prepare_run(args: argparse.Namespace, cfg) -> Path:
+    """The run folder (default OUTPUT.run/): config.json (every option, the source revision),
+    then per epoch last.pt, best.pt and metrics.csv (written by the training loop), and data.json
+    (the teacher-label cache's fingerprint of the data). An unfinished run there is continued
+    with --resume or replaced with --force, never silently overwritten."""
+    import json as _json
+    from dataclasses import asdict
+
+    from distill.checkpoint import source_revision
+
+    run = args.run or default_run(args.output)
+    ours = ("last.pt", "best.pt", "metrics.csv", "config.json", "data.json")
+    unfinished = (run / "last.pt").exists()
+    if args.resume and not unfinished:
+        raise ConfigError(f"--resume: {run} holds no unfinished run (no last.pt)")
+    if unfinished and not args.resume:
+        if not args.force:
+            raise ConfigError(
+                f"{run} holds an unfinished run; pass --resume to continue it or --force to start over"
+            )
+        for name in ours:
+            (run / name).unlink(missing_ok=True)
+    run.mkdir(parents=True, exist_ok=True)
+    config = {
+        "command": "distill speech",
+        "options": {
+            k: str(v) if isinstance(v, Path) else v
+            for k, v in vars(args).items()
+            if k not in ("handler", "json", "verbose")
+        },
+        "fit": asdict(cfg.fit),
+        "source_revision": source_revision(),
+    }
+    if not args.resume:
+        (run / "config.json").write_text(_json.dumps(config, indent=2, default=str) + "\n")
+    return run
+
+
+def teacher_kinds() -> tuple[str, ...]:
+    from distill.teachers import KINDS  # numpy only: no torch at parser build
+
+    return KINDS
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def regex_arg(text: str) -> str:
+    """A regular expression with a group (its first group is the speaker id)."""
+    import re
+
+    try:
+        pattern = re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a regular expression ({exc})") from None
+    if pattern.groups < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no group; its first group (...) must match the speaker id"
+        )
+    return text
+
+
+def add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing checkpoint at --output (only a checkpoint affect-edge wrote)",
+    )
+
+
+def check_checkpoint_output(args: argparse.Namespace) -> None:
+    """Before any work: -o is new, or (with --force) a checkpoint we wrote, in a writable folder."""
+    from distill.outputs import check_output, checkpoint_problem
+
+    check_output(args.output, args.force, checkpoint_problem, "checkpoint")
+
+
+def check_face_arrays(path: Path) -> None:
+    """A face .npz holds `images`, and `labels` beside the `source_file`/`source_path` it names."""
+    if not (path.suffix == ".npz" and path.is_file()):
+        return
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = set(z.files)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--faces {path} is not a readable .npz ({exc})") from None
+    if "images" not in names:
+        raise ConfigError(
+            f"--faces {path} holds no 'images' array (it holds {sorted(names)}); "
+            "give uint8 crops (n, h, w) as 'images'"
+        )
+    named = names & {"source_file", "source_path"}
+    if named and "labels" not in names:
+        raise ConfigError(
+            f"--faces {path} has {sorted(named)[0]} but no 'labels' array; add the expressions "
+            "as 'labels', or leave out source_file/source_path for unlabelled crops"
+        )
 
 
 def add_face(sub) -> None:
@@ -99,6 +288,7 @@ def add_face(sub) -> None:
         "(expression-named subfolders label them) or a video; repeat for several",
     )
     f.add_argument("-o", "--output", type=Path, required=True, help="checkpoint to write (.pt)")
+    add_force(f)
     f.add_argument(
         "--cache", type=Path, help="teacher-label cache folder (default: OUTPUT.labels/)"
     )
@@ -107,7 +297,10 @@ def add_face(sub) -> None:
         help="ensemble weights, one per teacher (default: chosen on labelled validation crops)",
     )
     f.add_argument(
-        "--temperature", type=float, default=2.0, help="distillation temperature (default 2)"
+        "--temperature",
+        type=positive_float,
+        default=2.0,
+        help="distillation temperature (default 2)",
     )
     f.add_argument(
         "--ce-weight",
@@ -122,15 +315,21 @@ def add_face(sub) -> None:
         help="strength of the flips, jitter, rotations, blur and brightness changes the training "
         "crops get (default light)",
     )
-    f.add_argument("--epochs", type=int, default=30)
-    f.add_argument("--batch-size", type=int, default=128)
-    f.add_argument("--lr", type=float, default=4e-3)
+    f.add_argument("--epochs", type=positive_int, default=30)
+    f.add_argument("--batch-size", type=positive_int, default=128)
+    f.add_argument("--lr", type=positive_float, default=4e-3)
     f.add_argument(
-        "--patience", type=int, default=6, help="epochs without validation gain before stopping"
+        "--patience",
+        type=positive_int,
+        default=6,
+        help="epochs without validation gain before stopping",
     )
     f.add_argument("--arch-config", default="{}", help="JSON keyword arguments for face_expr")
     f.add_argument(
-        "--name", default="face-expr", help="name recorded in the checkpoint and its bundles"
+        "--name",
+        default="face-student",
+        help="name recorded in the checkpoint and its bundles (default face-student: not the "
+        "shipped face-expr)",
     )
     f.add_argument("--seed", type=int, default=0)
     f.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -149,8 +348,9 @@ def run_face(args: argparse.Namespace) -> int:
         arch_config = json.loads(args.arch_config)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--arch-config is not JSON: {exc}") from exc
-    if args.temperature <= 0:
-        raise ConfigError(f"--temperature must be positive, got {args.temperature}")
+    check_checkpoint_output(args)
+    for faces in args.faces:
+        check_face_arrays(faces)
     cfg = FaceDistillConfig(
         faces=tuple(args.faces),
         cache=args.cache or args.output.with_suffix(".labels"),
@@ -211,7 +411,8 @@ def run_face(args: argparse.Namespace) -> int:
         rows,
     )
     render.line(
-        f"wrote {args.output}; export it with: affect-edge export {args.output} --calibration CROPS.npy -o BUNDLE"
+        f"wrote {args.output}; export it with: affect-edge export {args.output} "
+        f"--calibration {args.faces[0]} -o BUNDLE (the crops go through the device's mapping)"
     )
     return 0
 
@@ -226,8 +427,10 @@ def add_eeg_data(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--target", choices=["valence", "arousal", "dominance"], default="valence")
     p.add_argument("--subjects", help="comma-separated subject numbers (1-based; default all)")
-    p.add_argument("--epochs", type=int, default=50, help="training epochs (the paper: 50)")
-    p.add_argument("--steps-per-epoch", type=int, default=20)
+    p.add_argument(
+        "--epochs", type=positive_int, default=50, help="training epochs (the paper: 50)"
+    )
+    p.add_argument("--steps-per-epoch", type=positive_int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--filters",
@@ -274,8 +477,9 @@ def add_eeg(sub) -> None:
     )
     add_eeg_data(e)
     e.add_argument("-o", "--output", type=Path, required=True, help="checkpoint to write (.pt)")
+    add_force(e)
     e.add_argument(
-        "--write-synthetic", type=int, metavar="N", help="write N synthetic subjects first"
+        "--write-synthetic", type=positive_int, metavar="N", help="write N synthetic subjects first"
     )
     e.add_argument(
         "--electrodes",
@@ -301,17 +505,22 @@ def run_eeg(args: argparse.Namespace) -> int:
     from distill.dreamer import load_dreamer, write_synthetic
     from distill.eeg import EegFitConfig, eeg_checkpoint, train_final
 
+    check_checkpoint_output(args)
     if args.write_synthetic:
         extra = {"channels": args.electrodes} if args.electrodes else {}
         write_synthetic(args.dreamer, subjects=args.write_synthetic, seed=args.seed, **extra)
         render.note(f"wrote {args.write_synthetic} synthetic subjects to {args.dreamer}", args.json)
     trials = load_dreamer(args.dreamer, subjects_arg(args.subjects), args.filters, args.mains)
     cfg = EegFitConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed)
-    with progress_bars(not args.json) as bars:
-        tick = bars("teacher, then student", 1) if bars else None
-        student, teacher, report = train_final(trials, args.target, cfg)
-        if tick:
-            tick()
+    lines = {"teacher": EpochLine(args.epochs, "validation F1")}
+
+    def on_epoch(model: str, epoch: int, loss: float, f1: float) -> None:
+        if model not in lines:  # the student's clock starts when the teacher's last epoch ended
+            lines[model] = EpochLine(args.epochs, "validation F1", lines["teacher"].last)
+        if not args.json:
+            render.line(f"{model}  " + lines[model].line(epoch, loss, f1))
+
+    student, teacher, report = train_final(trials, args.target, cfg, on_epoch=on_epoch)
     ckpt = eeg_checkpoint(student, teacher, report, args, trials)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     ckpt.save(args.output)
@@ -331,7 +540,8 @@ def run_eeg(args: argparse.Namespace) -> int:
         ],
     )
     render.line(
-        f"wrote {args.output}; export it with: affect-edge export {args.output} --calibration WINDOWS.npy -o BUNDLE"
+        f"wrote {args.output}; export it with: affect-edge export {args.output} "
+        f"--calibration {args.dreamer} -o BUNDLE"
     )
     return 0
 
@@ -431,6 +641,7 @@ def run(args: argparse.Namespace) -> int:
         arch_config = json.loads(args.arch_config)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--arch-config is not JSON: {exc}") from exc
+    check_checkpoint_output(args)
     cfg = DistillConfig(
         teacher=args.teacher,
         audio=args.audio,
@@ -440,6 +651,8 @@ def run(args: argparse.Namespace) -> int:
         segment_s=args.segment_s,
         variants=args.variants,
         speaker_regex=args.speaker_regex,
+        relabel=args.relabel,
+        data_root=args.data_root,
         val_speakers=tuple(s for s in args.val_speakers.split(",") if s),
         update_s=args.update_s,
         name=args.name,
@@ -453,16 +666,31 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
         ),
     )
-    quiet = args.json
-    with progress_bars(not quiet) as bars:
+    from distill.train import rank_and_world
 
-        def on_epoch(epoch: int, loss: float, val: float | None) -> None:
-            if not quiet:
-                render.line(
-                    f"epoch {epoch + 1:3d}  loss {loss:.4f}  validation CCC {val if val is None else f'{val:.4f}'}"
-                )
+    rank, _ = rank_and_world()
+    run_dir = prepare_run(args, cfg) if rank == 0 else (args.run or default_run(args.output))
+    cfg.run, cfg.resume = run_dir, args.resume
+    quiet = args.json or rank != 0
+    epochs = EpochLine(args.epochs, "validation CCC")
+    try:
+        with progress_bars(not quiet) as bars:
 
-        ckpt, report = distill_speech(cfg, on_epoch=on_epoch, progress=bars)
+            def on_epoch(epoch: int, loss: float, val: float | None) -> None:
+                if not quiet:
+                    render.line(epochs.line(epoch, loss, val))
+
+            ckpt, report = distill_speech(cfg, on_epoch=on_epoch, progress=bars)
+    except KeyboardInterrupt:
+        if (run_dir / "last.pt").exists() and rank == 0:
+            render.note(
+                f"interrupted; every finished epoch is in {run_dir}: rerun the same command "
+                "with --resume to continue",
+                True,
+            )
+        raise
+    if rank != 0:
+        return 0  # rank 0 alone reports and writes
     args.output.parent.mkdir(parents=True, exist_ok=True)
     ckpt.save(args.output)
     if args.json:

@@ -101,8 +101,10 @@ def load_dreamer(
         mat = scipy.io.loadmat(str(path), squeeze_me=True, struct_as_record=False)
     except NotImplementedError as exc:
         raise ConfigError(f"{path} is a MATLAB v7.3 (HDF5) file; save it as v7 or earlier") from exc
-    except (ValueError, OSError, TypeError) as exc:
-        raise ConfigError(f"{path} is not a readable MATLAB file ({exc})") from exc
+    except Exception as exc:  # scipy raises many types for files that are not MATLAB's
+        raise ConfigError(
+            f"{path} is not a readable MATLAB file ({type(exc).__name__}: {exc})"
+        ) from None
     if "DREAMER" not in mat:
         raise ConfigError(
             f"{path} holds no DREAMER struct (variables: {sorted(k for k in mat if not k.startswith('__'))})"

@@ -112,9 +112,10 @@ def fit(
     val: tuple[np.ndarray, np.ndarray],
     cfg: EegFitConfig,
     teacher: torch.nn.Module | None = None,
+    on_epoch=None,
 ) -> dict:
     """Train in place with ordinal smoothing (+ KD when a teacher is given); keep the best
-    validation F1's weights."""
+    validation F1's weights. `on_epoch(epoch, loss, val_f1)` after each epoch."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -125,6 +126,7 @@ def fit(
             for g in opt.param_groups:
                 g["lr"] = cfg.lr / 2
         model.train()
+        losses = []
         for _ in range(cfg.steps_per_epoch):
             xb, yb = _crops(train, train_y, rng, cfg.batch_size)
             xt = torch.from_numpy(xb)
@@ -141,7 +143,10 @@ def fit(
             opt.zero_grad()
             loss.backward()
             opt.step()
+            losses.append(loss.item())
         f1 = metrics(val[1], predict(model, val[0]))["f1"]
+        if on_epoch is not None:
+            on_epoch(epoch, float(np.mean(losses)), f1)
         if f1 > best["f1"]:
             best = {"f1": f1, "state": copy.deepcopy(model.state_dict()), "epoch": epoch}
     model.load_state_dict(best["state"])
@@ -295,6 +300,7 @@ def train_final(
     target: str,
     cfg: EegFitConfig | None = None,
     channels: tuple[str, ...] | None = None,
+    on_epoch=None,
 ) -> tuple[torch.nn.Module, torch.nn.Module, dict]:
     """Teacher and KD student on every subject's blocks 0-8 (block 9 of every clip validates):
     the model a bundle ships. Returns (student, teacher, report)."""
@@ -305,9 +311,13 @@ def train_final(
     train = x[:, : BLOCKS - 1].reshape(len(trials), -1, x.shape[-1])
     val = _windows(x[:, BLOCKS - 1], y)
     teacher = create(cfg.architecture, **{**arch, **cfg.teacher_config})
-    t_report = fit(teacher, train, y, val, cfg)
+
+    def stage(name: str):
+        return None if on_epoch is None else (lambda e, loss, f1: on_epoch(name, e, loss, f1))
+
+    t_report = fit(teacher, train, y, val, cfg, on_epoch=stage("teacher"))
     student = create(cfg.architecture, **arch)
-    s_report = fit(student, train, y, val, cfg, teacher=teacher)
+    s_report = fit(student, train, y, val, cfg, teacher=teacher, on_epoch=stage("student"))
     report = {
         "teacher_val": metrics(val[1], predict(teacher, val[0])),
         "student_val": metrics(val[1], predict(student, val[0])),

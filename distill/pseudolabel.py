@@ -9,6 +9,7 @@ scales across machines this way; nothing else is shared between ranks.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -20,7 +21,7 @@ import numpy as np
 from distill.audio import Item, augment, list_audio, load_16k, segments, speaker_of
 from distill.features import file_features, segment_frames, speech_features
 from distill.teachers.base import Teacher
-from edge.errors import SourceError
+from edge.errors import ConfigError, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,96 @@ def item_features(folder: Path, item: Item, segment_s: float, memo: dict) -> np.
     return speech_features(audio_of(folder, item, segment_s, memo))
 
 
+FINGERPRINT = "fingerprint.json"
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def teacher_files_digest(spec: str) -> str:
+    """sha256 over every file each teacher of a spec (KIND:PATH[*W]+...) is read from."""
+    h = hashlib.sha256()
+    for part in spec.split("+"):
+        body = part.strip().rsplit("*", 1)[0] if "*" in part else part.strip()
+        kind, _, where = body.partition(":")
+        path = Path(where)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        h.update(kind.encode())
+        for f in files:
+            if f.is_file():
+                h.update(f.name.encode())
+                h.update(file_digest(f).encode())
+    return h.hexdigest()
+
+
+def cache_fingerprint(
+    teacher: Teacher,
+    teacher_spec: str | None,
+    folder: Path,
+    files: list[str],
+    segment_s: float,
+    variants: int,
+) -> dict:
+    """Everything that shapes the cached labels: the teacher (its name and the files it is read
+    from), the teacher's input (16 kHz segments, augmentation variants), the data (each audio
+    file's relative name and content hash) and the device front end the features are made with."""
+    from distill.features import front_end_dict
+
+    data = hashlib.sha256()
+    for rel in files:
+        data.update(rel.encode() + b"\0" + file_digest(folder / rel).encode() + b"\n")
+    return _plain(
+        {
+            "teacher": teacher.name,
+            "teacher_files_sha256": teacher_files_digest(teacher_spec) if teacher_spec else None,
+            "segment_s": float(segment_s),
+            "variants": int(variants),
+            "augment": "distill.audio.augment/1",
+            "front_end": front_end_dict(),
+            "data_files": len(files),
+            "data_sha256": data.hexdigest(),
+        }
+    )
+
+
+def _plain(value: dict) -> dict:
+    """As it reads back from JSON (tuples as lists), so a stored fingerprint compares equal."""
+    return json.loads(json.dumps(value))
+
+
+def check_cache(cache: Path, fingerprint: dict, relabel: bool) -> None:
+    """Labels in `cache` are reused only if made under this very fingerprint. A different (or
+    unrecorded) one is refused, or with `relabel` the old labels are removed first."""
+    parts = sorted(cache.glob("labels.rank*.jsonl"))
+    stored_path = cache / FINGERPRINT
+    stored = json.loads(stored_path.read_text()) if stored_path.is_file() else None
+    if stored == fingerprint:
+        return
+    if parts and not relabel:
+        if stored is None:
+            why = "it records nothing of the teacher, data or settings that made its labels"
+        else:
+            differ = sorted(
+                k for k in {*stored, *fingerprint} if stored.get(k) != fingerprint.get(k)
+            )
+            why = "its labels were made with a different " + ", ".join(differ)
+        raise ConfigError(
+            f"the teacher-label cache {cache} does not match this run: {why}; pass --relabel "
+            "to label again (the old labels are removed), or give another --cache"
+        )
+    for part in parts:
+        part.unlink()
+    rank, _ = rank_and_world()
+    tmp = cache / f"{FINGERPRINT}.{rank}.tmp"
+    tmp.write_text(json.dumps(fingerprint, indent=1, sort_keys=True) + "\n")
+    tmp.replace(stored_path)
+
+
 def pseudo_label(
     teacher: Teacher,
     folder: str | Path,
@@ -88,12 +179,26 @@ def pseudo_label(
     speaker_regex: str | None = None,
     batch: int = 8,
     progress: Callable[[str, int], Callable[[], None]] | None = None,
+    teacher_spec: str | None = None,
+    relabel: bool = False,
 ) -> tuple[list[Item], dict]:
-    """Label every item not yet in the cache (this rank's share); return all items and the labels."""
+    """Label every item not yet in the cache (this rank's share); return all items and the labels.
+
+    The cache is keyed by `cache_fingerprint`: labels made by another teacher, on other data or
+    with other segments or variants are never reused (refused, or removed with `relabel`)."""
     folder, cache = Path(folder), Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
     rank, world = rank_and_world()
-    items, _ = plan(folder, segment_s, variants, speaker_regex)
+    items, n_segments = plan(folder, segment_s, variants, speaker_regex)
+    fingerprint = cache_fingerprint(
+        teacher, teacher_spec, folder, sorted(n_segments), segment_s, variants
+    )
+    if rank == 0:
+        check_cache(cache, fingerprint, relabel)
+    if world > 1:
+        _barrier()
+        if rank != 0:
+            check_cache(cache, fingerprint, relabel=False)
     done = load_cache(cache)
     todo = [it for i, it in enumerate(items) if i % world == rank and it.key not in done]
     log.info(
@@ -121,12 +226,16 @@ def pseudo_label(
                 tick()
             out.flush()
     if world > 1:
-        import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group("gloo")
-        dist.barrier()
+        _barrier()
     return items, load_cache(cache)
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("gloo")
+    dist.barrier()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -150,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--segment-s", type=float, default=2.0)
     parser.add_argument("--variants", type=int, default=4)
     parser.add_argument("--speaker-regex")
+    parser.add_argument("--relabel", action="store_true", help="relabel a mismatched cache")
     args = parser.parse_args(argv)
     items, labels = pseudo_label(
         from_spec(args.teacher),
@@ -158,6 +268,8 @@ def main(argv: list[str] | None = None) -> None:
         args.segment_s,
         args.variants,
         args.speaker_regex,
+        teacher_spec=args.teacher,
+        relabel=args.relabel,
     )
     rank, world = rank_and_world()
     print(json.dumps({"rank": rank, "world": world, "items": len(items), "labelled": len(labels)}))

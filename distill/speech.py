@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from distill.circumplex import adv_of
 from distill.cost import count_macs, count_params
 from distill.features import SPEECH_SPEC, front_end_dict
 from distill.metrics import ccc
+from distill.provenance import describe, licence_text
 from distill.pseudolabel import item_features, pseudo_label
 from distill.students import create
 from distill.teachers import from_spec
@@ -48,6 +50,10 @@ class DistillConfig:
     fit: FitConfig = field(default_factory=lambda: FitConfig(crop_frames=WINDOW_FRAMES))
     name: str = "speech-adv"
     seed: int = 0
+    relabel: bool = False  # a teacher-label cache made otherwise is relabelled, not refused
+    data_root: Path | None = None  # data is recorded relative to it (never as an absolute path)
+    run: Path | None = None  # run folder: a checkpoint every epoch (see distill.train.fit)
+    resume: bool = False
 
 
 def human_labels(folder: Path) -> dict[str, np.ndarray]:
@@ -56,7 +62,12 @@ def human_labels(folder: Path) -> dict[str, np.ndarray]:
         if table.is_file():
             with table.open() as f:
                 rows = list(csv.DictReader(f))
-            if rows and {"file", "emotion"} <= set(rows[0]):
+            if rows and not {"file", "emotion"} <= set(rows[0]):
+                raise ConfigError(
+                    f"{table} has columns {sorted(rows[0])}; human labels need 'file' and "
+                    "'emotion' columns (rename them, or move the table away to train without)"
+                )
+            if rows:
                 out = {}
                 for r in rows:
                     try:
@@ -90,6 +101,7 @@ def split_groups(items, cfg: DistillConfig) -> tuple[set[str], str]:
 
 
 def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Checkpoint, dict]:
+    humans = human_labels(Path(cfg.audio))  # a malformed labels.csv is refused before any work
     teacher = from_spec(cfg.teacher)
     items, labels = pseudo_label(
         teacher,
@@ -99,6 +111,8 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
         cfg.variants,
         cfg.speaker_regex,
         progress=progress,
+        teacher_spec=cfg.teacher,
+        relabel=cfg.relabel,
     )
     items = [it for it in items if it.key in labels]
     if not items:
@@ -130,7 +144,10 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
     # Speech students always see 1 s windows minus their mean: the bundle's front end says so
     # (window_norm "mean") and the pipeline applies the same function, so train and serve agree.
     fit_config = replace(cfg.fit, crop_frames=WINDOW_FRAMES, window_mean=True)
-    fit_report = fit(model, train, val, fit_config, on_epoch)
+    if cfg.run is not None and (cfg.cache / "fingerprint.json").is_file():
+        Path(cfg.run).mkdir(parents=True, exist_ok=True)
+        (Path(cfg.run) / "data.json").write_text((cfg.cache / "fingerprint.json").read_text())
+    fit_report = fit(model, train, val, fit_config, on_epoch, run=cfg.run, resume=cfg.resume)
     student = predict_utterances(model, val, WINDOW_FRAMES, window_mean=True)
     report = {
         "teacher": teacher.name,
@@ -150,7 +167,6 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
         "fit": {k: v for k, v in fit_report.items() if k != "history"},
         "history": fit_report["history"],
     }
-    humans = human_labels(Path(cfg.audio))
     rows = [
         (i, humans[Path(it.file).name])
         for i, it in enumerate(val_items)
@@ -188,6 +204,8 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
         "macs_per_second_of_audio": round(macs / cfg.update_s),
     }
     front_end = front_end_dict(update_s=cfg.update_s)
+    seen = json.loads((cfg.cache / "fingerprint.json").read_text())
+    data_text = describe(Path(cfg.audio), cfg.data_root, seen["data_files"], seen["data_sha256"])
     ckpt = Checkpoint(
         cfg.architecture,
         dict(cfg.arch_config),
@@ -201,10 +219,10 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
         front_end,
         {
             "teacher": teacher.name,
-            "data": str(cfg.audio),
+            "data": data_text,
             "date": "",
             "source_revision": "",
-            "licence": teacher.licence,
+            "licence": licence_text(teacher.licence, Path(cfg.audio)),
         },
         name=cfg.name,
         modality="speech",

@@ -12,14 +12,18 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from distill.metrics import ccc
 from edge.dsp.logmel import subtract_window_mean
+from edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +100,72 @@ def predict_utterances(
     return np.asarray(out, dtype=np.float64)
 
 
+STATE_FORMAT = "affect-edge-train-state/1"
+METRICS_FIELDS = ("epoch", "loss", "val_ccc", "seconds", "lr")
+
+
+def rank_and_world() -> tuple[int, int]:
+    """This process's rank and the number of processes (torchrun sets RANK and WORLD_SIZE)."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _metrics_row(h: dict) -> str:
+    val = "" if h["val_ccc"] is None else f"{h['val_ccc']:.6f}"
+    return f"{h['epoch'] + 1},{h['loss']:.6f},{val},{h['seconds']:.3f},{h['lr']:.6g}\n"
+
+
+def _save_atomic(payload: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+
+
+def _load_state(path: Path, config: FitConfig) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for damaged files
+        raise ConfigError(
+            f"{path} is not a readable training state ({type(exc).__name__})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ConfigError(f"{path} is not an affect-edge training state")
+    if state["config"] != asdict(config):
+        differ = sorted(k for k, v in asdict(config).items() if state["config"].get(k) != v)
+        raise ConfigError(
+            f"cannot resume from {path}: it was trained with other settings ({', '.join(differ)}); "
+            "resume with the same options, or start over with --force"
+        )
+    return state
+
+
 def fit(
     model: torch.nn.Module,
     train: Examples,
     val: Examples | None,
     config: FitConfig = FitConfig(),
     on_epoch: Callable[[int, float, float | None], None] | None = None,
+    run: Path | None = None,
+    resume: bool = False,
 ) -> dict:
-    """Train in place; returns a report (best epoch, validation CCC per output, losses)."""
+    """Train in place; returns a report (best epoch, validation CCC per output, losses).
+
+    With `run` (a folder), every epoch leaves `last.pt` there (weights, optimiser, schedule, both
+    random generators, the best so far) and `best.pt` whenever validation improves, and appends a
+    row to `metrics.csv`; `resume` continues from `last.pt` with the very same result as a run
+    never stopped. Under torchrun (WORLD_SIZE > 1) the model trains as DistributedDataParallel:
+    each rank draws its own share of every batch, gradients are averaged, and only rank 0 writes.
+    """
+    rank, world = rank_and_world()
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.seed if world == 1 else [config.seed, rank])
+    net = model
+    if world > 1:
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            dist.init_process_group("gloo")
+        net = torch.nn.parallel.DistributedDataParallel(model)
+    per_rank = max(1, config.batch_size // world)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     total = config.epochs * config.steps_per_epoch
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -113,20 +173,49 @@ def fit(
     )
     targets = torch.from_numpy(np.asarray(train.targets, dtype=np.float32))
     best = {"score": -np.inf, "epoch": -1, "state": None, "ccc": None}
-    history = []
-    for epoch in range(config.epochs):
-        model.train()
+    history: list[dict] = []
+    first = 0
+    writer = run is not None and rank == 0
+    if run is not None and resume:
+        state = _load_state(Path(run) / "last.pt", config)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        rng.bit_generator.state = state["numpy_rng"][rank] if world > 1 else state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        best, history, first = state["best"], state["history"], state["epoch"] + 1
+        log.info("resuming at epoch %d of %d from %s", first + 1, config.epochs, run)
+    if writer:
+        Path(run).mkdir(parents=True, exist_ok=True)
+        metrics = Path(run) / "metrics.csv"
+        # Rewritten from the state on resume: exactly one row per finished epoch.
+        metrics.write_text(
+            ",".join(METRICS_FIELDS) + "\n" + "".join(_metrics_row(h) for h in history)
+        )
+    stopped = best["epoch"] >= 0 and first - 1 - best["epoch"] >= config.patience
+    for epoch in range(first, config.epochs):
+        if stopped:
+            break
+        started = time.perf_counter()
+        net.train()
         losses = []
         for _ in range(config.steps_per_epoch):
-            idx = rng.integers(0, len(train), config.batch_size)
+            idx = rng.integers(0, len(train), per_rank)
             crops = np.stack([_crop(train.features[i], config.crop_frames, rng) for i in idx])
             batch = _normalised(crops, config.window_mean)[:, None]
-            loss = ccc_loss(model(torch.from_numpy(batch).float()), targets[idx])
+            loss = ccc_loss(net(torch.from_numpy(batch).float()), targets[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             losses.append(loss.item())
+        if world > 1:
+            # Gradients are averaged by DDP; BatchNorm's running statistics are not: take rank
+            # 0's, so every rank validates (and keeps as best) the very same model.
+            import torch.distributed as dist
+
+            for buffer in model.buffers():
+                dist.broadcast(buffer, 0)
         score, per_output = None, None
         if val is not None and len(val):
             student = predict_utterances(
@@ -134,11 +223,26 @@ def fit(
             )
             per_output = ccc(val.targets, student)
             score = float(np.mean(per_output))
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_ccc": score})
-        if on_epoch:
-            on_epoch(epoch, float(np.mean(losses)), score)
-        current = score if score is not None else -float(np.mean(losses))
-        if current > best["score"]:
+        mean_loss = float(np.mean(losses))
+        if world > 1:  # every rank reports the mean loss over all of them
+            import torch.distributed as dist
+
+            t = torch.tensor([mean_loss], dtype=torch.float64)
+            dist.all_reduce(t)
+            mean_loss = float(t.item()) / world
+        seconds = time.perf_counter() - started
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": mean_loss,
+                "val_ccc": score,
+                "seconds": seconds,
+                "lr": sched.get_last_lr()[0],
+            }
+        )
+        current = score if score is not None else -mean_loss
+        improved = current > best["score"]
+        if improved:
             best = {
                 "score": current,
                 "epoch": epoch,
@@ -147,13 +251,61 @@ def fit(
             }
         elif epoch - best["epoch"] >= config.patience:
             log.info("early stop at epoch %d (best %d)", epoch, best["epoch"])
-            break
+            stopped = True
+        if run is not None:
+            rng_states = rng.bit_generator.state
+            if world > 1:
+                import torch.distributed as dist
+
+                gathered: list = [None] * world
+                dist.all_gather_object(gathered, rng_states)
+                rng_states = gathered
+            if writer:
+                # The state first, then the metrics row: a row is never ahead of last.pt.
+                if improved:
+                    _save_atomic(
+                        {"epoch": epoch, "score": current, "model": best["state"]},
+                        Path(run) / "best.pt",
+                    )
+                _save_atomic(
+                    {
+                        "format": STATE_FORMAT,
+                        "epoch": epoch,
+                        "config": asdict(config),
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(),
+                        "numpy_rng": rng_states,
+                        "torch_rng": torch.get_rng_state(),
+                        "best": best,
+                        "history": history,
+                    },
+                    Path(run) / "last.pt",
+                )
+                with (Path(run) / "metrics.csv").open("a") as f:
+                    f.write(_metrics_row(history[-1]))
+        if on_epoch and rank == 0:
+            on_epoch(epoch, mean_loss, score)
+    if best["state"] is None:
+        raise ConfigError("no epoch was trained (nothing left to resume?)")
     model.load_state_dict(best["state"])
     model.eval()
-    return {
+    report = {
         "best_epoch": best["epoch"],
         "val_ccc": best["ccc"],
         "epochs_run": len(history),
+        "resumed_at_epoch": first if resume else None,
         "history": history,
         "config": asdict(config),
+        "world_size": world,
     }
+    if world > 1:
+        import torch.distributed as dist
+
+        digest = float(sum(p.double().sum() for p in model.state_dict().values()))
+        sums: list = [None] * world
+        dist.all_gather_object(sums, digest)
+        if len(set(sums)) != 1:
+            raise RuntimeError(f"DDP ranks ended with different weights: {sums}")
+        report["ranks_in_sync"] = True
+    return report

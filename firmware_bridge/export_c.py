@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -513,13 +514,73 @@ def code_size(out_dir: Path, modality: str, kind: str) -> dict[str, Any] | None:
 
 
 # --- the export --------------------------------------------------------------------------------
+def _export_problem(out: Path) -> str | None:
+    """None if `out` is a folder export_c wrote and nothing else; else why it is not."""
+    ours = {"export.json", "README.md", "ae_model.h", "ae_model.c", "ae_config.h", "ae_config.c"}
+    ours |= {name for names in SOURCES.values() for name in names}
+    if not out.is_dir():
+        return "it is a file, not a folder of C sources"
+    if not (out / "export.json").is_file():
+        return "the folder holds no export.json, so export-c did not write it"
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in ours or not p.is_file())
+    if foreign:
+        return f"the folder also holds {', '.join(foreign[:5])}, which export-c does not write"
+    return None
+
+
+def check_output(out: Path, force: bool) -> None:
+    """Before any work: a new or empty folder; or, with --force, an export export_c wrote (never
+    a user's folder or file); and a place that can be written."""
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        if not force:
+            raise ConfigError(
+                f"-o {out} already exists and is not empty; pass --force to replace it"
+            )
+        why = _export_problem(out)
+        if why is not None:
+            raise ConfigError(
+                f"-o {out}: refusing to replace it even with --force: {why}; choose another folder"
+            )
+    folder = out.parent
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"-o {out}: cannot write there, {folder} is a file, not a folder")
+    try:
+        tempfile.TemporaryDirectory(dir=folder).cleanup()
+    except OSError as exc:
+        raise ConfigError(
+            f"-o {out}: cannot write in {folder} ({exc.strerror or exc}); choose a folder you can write to"
+        ) from None
+
+
+def _swap_in(staged: Path, out: Path) -> None:
+    """Move the finished export to `out`; the old one (or an empty folder) goes only after."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}" if out.exists() else None
+    if old is not None:
+        os.replace(out, old)
+    try:
+        os.replace(staged, out)
+    except OSError:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old)
+
+
 def export_c(
     bundle_path: str | Path,
     out_dir: str | Path,
     profile: str | Profile = "hearing-aid-coprocessor",
     mains_hz: int | None = 50,
+    force: bool = False,
 ) -> Export:
-    """Write the C export of a bundle into `out_dir` (created; existing files are replaced)."""
+    """Write the C export of a bundle into `out_dir`: a new or empty folder, or with `force` an
+    earlier export (never a folder holding other files). The export is written beside it and
+    moved in whole once complete."""
+    final = Path(out_dir)
+    check_output(final, force)
     bundle = load_bundle(bundle_path)
     manifest = bundle.manifest
     fe = manifest.front_end
@@ -538,8 +599,20 @@ def export_c(
     if model is None:
         raise ConfigError(f"export-c: bundle {manifest.name} holds no int8 .tflite model")
     prof = profile if isinstance(profile, Profile) else load_profile(profile)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    out = final.parent / f".{final.name}.new-{os.getpid()}"
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir()
+    try:
+        return _write(bundle, model, modality, prof, mains_hz, out, final)
+    finally:
+        if out.exists():
+            shutil.rmtree(out, ignore_errors=True)
+
+
+def _write(bundle, model, modality, prof, mains_hz, out: Path, final: Path) -> Export:
+    manifest, fe = bundle.manifest, bundle.manifest.front_end
     data = bundle.model_bytes(model)
     files: dict[str, str] = {}
     files["ae_model.h"], files["ae_model.c"] = model_sources(data, manifest.name)
@@ -605,4 +678,5 @@ def export_c(
     ]
     (out / "export.json").write_text(json.dumps(report, indent=2) + "\n")
     written = sorted([*files, *SOURCES[modality], "export.json"])
-    return Export(out, manifest.name, manifest.modality, written, report, checks)
+    _swap_in(out, final)
+    return Export(final, manifest.name, manifest.modality, written, report, checks)

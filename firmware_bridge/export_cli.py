@@ -31,6 +31,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="50",
         help="EEG: the mains notch compiled into the filter cascade (default 50 Hz)",
     )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an earlier export at -o (only a folder export-c wrote)",
+    )
     p.add_argument("--json", action="store_true", help="print export.json instead of a summary")
 
 
@@ -39,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from firmware_bridge.export_c import export_c
 
     mains = None if args.mains == "none" else int(args.mains)
-    done = export_c(find_bundle(args.bundle), args.output, args.profile, mains)
+    done = export_c(find_bundle(args.bundle), args.output, args.profile, mains, force=args.force)
     if args.json:
         print(json.dumps(done.report, indent=2))
         return 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import platform
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ import numpy as np
 
 from distill.checkpoint import Checkpoint
 from distill.cost import count_macs, count_params
-from edge.runtime import Bundle, write_bundle
+from distill.outputs import bundle_problem, check_output, staging_path, swap_in
+from edge.runtime import Bundle, load_bundle, write_bundle
 from edge.runtime.budget import check_load, enforce
 from quant.calibrate import CalibrationData, load_calibration
 from quant.errors import ExportError
@@ -183,8 +185,9 @@ def build_bundle(
             f"formats must be a non-empty subset of {FORMATS}, got {list(options.formats)}"
         )
     out = Path(out)
-    if out.exists() and not options.overwrite:
-        raise ExportError(f"{out} already exists; pass --force to replace it")
+    # Before any work: an existing output is replaced only with --force and only if it is a
+    # bundle we wrote (never a user's folder or file), and its folder must be writable.
+    check_output(out, options.overwrite, bundle_problem, "bundle")
     profile = None
     if options.profile:
         from devices.profile import load_profile
@@ -266,7 +269,17 @@ def build_bundle(
                 if m.precision == "int8":
                     violations += check_load(staged.manifest, m, profile)
             enforce(violations, profile, options.allow_over_budget)
-        bundle = write_bundle(out, manifest, files, overwrite=options.overwrite)
+        # Written and verified beside the old bundle, then swapped in by rename.
+        staged = staging_path(out)
+        try:
+            write_bundle(staged, manifest, files, as_zip=out.suffix == ".zip")
+            swap_in(staged, out)
+        finally:
+            if staged.is_dir():
+                shutil.rmtree(staged, ignore_errors=True)
+            elif staged.exists():
+                staged.unlink()
+        bundle = load_bundle(out)
     report = {
         "bundle": str(out),
         "params": params,

@@ -1,8 +1,11 @@
 """Calibration and held-out data: real front-end features, checked before any quantiser sees them.
 
-Sources: an array file (.npy, or .npz with one array), or a folder of audio files turned into
-log-mel windows by the very front end the device runs (`edge.frontends.speech`). The examples are split
-into a calibration set and a held-out set for drift verification.
+Sources: an array file (.npy, or .npz with one array) of model inputs, checked against the
+front end's declared shape and value range; or the data `distill` takes, turned into model inputs
+by the very front end the device runs: a folder of audio (log-mel windows, `edge.frontends.speech`),
+face crops (a face .npz, image folders or a video, mapped by `edge.frontends.face.crop.to_input`),
+or a DREAMER-structured .mat (EEG windows, `edge.frontends.eeg.window_inputs`). The examples are
+split into a calibration set and a held-out set for drift verification.
 """
 
 from __future__ import annotations
@@ -73,12 +76,96 @@ def load_array(path: Path) -> np.ndarray:
             with np.load(path) as z:
                 if len(z.files) != 1:
                     raise CalibrationError(
-                        f"{path}: an .npz must hold exactly one array, it holds {z.files}"
+                        f"{path}: an .npz of model inputs holds exactly one array, it holds "
+                        f"{z.files} (a face .npz needs an 'images' array and a face checkpoint)"
                     )
                 return z[z.files[0]]
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise CalibrationError(f"{path} is not a readable .npy/.npz array ({exc})") from exc
+
+
+def declared_range(front_end: dict[str, Any]) -> tuple[float, float] | None:
+    """The values a front end promises its model: an image front end's `value_range`, [-1, 1]
+    for EEG windows scaled by their largest |value|; None where it declares none (log-mel)."""
+    kind = front_end.get("kind")
+    if kind == "image":
+        lo, hi = front_end.get("value_range", (0.0, 1.0))
+        return float(lo), float(hi)
+    if kind == "eeg" and front_end.get("scaling", "maxabs") == "maxabs":
+        return -1.0, 1.0
+    return None
+
+
+def check_range(x: np.ndarray, front_end: dict[str, Any], source: str) -> None:
+    """Refuse model inputs outside what the device's front end can produce: calibrating int8 on
+    them sets input scales for values the model never sees."""
+    span = declared_range(front_end)
+    if span is None or not len(x):
+        return
+    lo, hi = span
+    slack = 1e-3 * (hi - lo)
+    got_lo, got_hi = float(np.min(x)), float(np.max(x))
+    if got_lo < lo - slack or got_hi > hi + slack:
+        what = (
+            "value_range" if front_end.get("kind") == "image" else "range (max-abs scaled windows)"
+        )
+        raise CalibrationError(
+            f"{source}: calibration values span [{got_lo:.4g}, {got_hi:.4g}], outside the "
+            f"{front_end.get('kind')} front end's declared {what} [{lo:g}, {hi:g}]; give inputs "
+            "as the device makes them, or the raw data (a face .npz/folder, a DREAMER .mat) for "
+            "export to pass through the front end"
+        )
+
+
+def face_inputs(path: Path, front_end: dict[str, Any], input_shape: tuple[int, ...]) -> np.ndarray:
+    """Model inputs from face crops (the .npz, image folders or videos `distill face` takes),
+    mapped by the device's own `to_input`."""
+    from distill.face_data import load_faces
+    from edge.frontends.face.crop import to_input
+    from edge.runtime.specs import parse_front_end
+
+    spec = parse_front_end(front_end)
+    try:
+        faces = load_faces(path)
+    except Exception as exc:
+        raise CalibrationError(f"{path}: {exc}") from None
+    crops = faces.images
+    if crops.shape[1:3] != (spec.height, spec.width):
+        import cv2
+
+        crops = np.stack(
+            [cv2.resize(c, (spec.width, spec.height), interpolation=cv2.INTER_AREA) for c in crops]
+        )
+    if spec.n_channels == 3 and crops.ndim == 3:
+        crops = np.repeat(crops[..., None], 3, axis=-1)
+    return to_input(crops, spec)
+
+
+def eeg_inputs(path: Path, front_end: dict[str, Any], mains_hz: int | None = 50) -> np.ndarray:
+    """Model inputs from a DREAMER-structured .mat (what `distill eeg` takes): each trial through
+    the front end's stored filters and the mains notch, z-scored on its baseline, then cut into
+    non-overlapping windows centred and max-abs scaled as the device does (`window_inputs`)."""
+    from distill.dreamer import load_dreamer
+    from edge.frontends.eeg import match_channels, window_inputs
+    from edge.runtime.specs import parse_front_end
+
+    spec = parse_front_end(front_end)
+    try:
+        trials = load_dreamer(path, filters=tuple(spec.filters), mains_hz=mains_hz)
+    except Exception as exc:
+        raise CalibrationError(f"{path}: {exc}") from None
+    try:
+        index = match_channels(trials[0].channels, spec.channels)
+    except Exception as exc:
+        raise CalibrationError(f"{path}: {exc}") from None
+    n = spec.window_samples
+    out = []
+    for t in trials:
+        x = t.eeg[:, index]
+        per = len(x) // n
+        out.append(x[: per * n].reshape(per, n, len(index)))
+    return window_inputs(np.concatenate(out))[:, None]
 
 
 def logmel_windows(
@@ -127,15 +214,34 @@ def load_calibration(
     "emodb-train/wav"): where it sits on a build machine says nothing and is not recorded.
     """
     path = Path(source)
-    if path.is_dir():
-        if front_end.get("kind") != "logmel":
+    kind = front_end.get("kind")
+    if not path.exists():
+        raise CalibrationError(f"calibration data not found: {path}")
+    if kind == "image" and (path.is_dir() or _face_file(path)):
+        x = face_inputs(path, front_end, input_shape)
+    elif kind == "eeg" and path.suffix == ".mat":
+        x = eeg_inputs(path, front_end)
+    elif path.is_dir():
+        if kind != "logmel":
             raise CalibrationError(
-                f"{path}: a folder of audio needs a log-mel front end, not {front_end.get('kind')}"
+                f"{path}: a folder is calibration data for a log-mel (audio) or image (faces) "
+                f"front end; this checkpoint's is {kind!r}"
             )
         x = logmel_windows(path, front_end, input_shape)
-    elif path.is_file():
-        x = load_array(path)
     else:
-        raise CalibrationError(f"calibration data not found: {path}")
+        x = load_array(path)
     label = "/".join(path.resolve().parts[-2:])
-    return split(check_examples(x, input_shape, str(path)), label, heldout_fraction)
+    x = check_examples(x, input_shape, str(path))
+    check_range(x, front_end, str(path))
+    return split(x, label, heldout_fraction)
+
+
+def _face_file(path: Path) -> bool:
+    """A face .npz (an `images` array) or a video/image, as `distill face --faces` takes."""
+    if path.suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return "images" in z.files
+        except (OSError, ValueError):
+            return False
+    return path.suffix.lower() not in (".npy", ".npz")

@@ -174,7 +174,9 @@ def test_checkpoint_that_does_not_match_its_architecture(regression, tmp_path) -
     ):
         build_bundle(tmp_path / "bad.pt", regression["tmp"] / "calibration.npy", tmp_path / "out")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="not a readable torch checkpoint"):
+    with pytest.raises(
+        ConfigError, match="is not an affect-edge checkpoint: it is not a torch file"
+    ):
         build_bundle(tmp_path / "junk.pt", regression["tmp"] / "calibration.npy", tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

@@ -35,8 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     ins.add_argument("--json", action="store_true", help="print the manifest as JSON")
     ver = sub.add_parser(
         "verify",
-        help="check checksums, the front end against the model, and every model against the float "
-        "model's outputs on the bundle's reference examples, within the manifest's tolerances",
+        help="check checksums, the front end against the model, every model against the float "
+        "model's outputs on the bundle's reference examples, within the manifest's tolerances, "
+        "and int8 against float on inputs the device's front end makes",
     )
     ver.add_argument("bundle", help="bundle name, directory or .zip")
     ver.add_argument("--json", action="store_true", help="print JSON")
@@ -171,7 +172,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    report = verify_bundle(load_bundle(find_bundle(args.bundle)))
+    from edge.runtime.device_check import int8_against_float
+
+    bundle = load_bundle(find_bundle(args.bundle))
+    report = verify_bundle(bundle)
+    # int8 against float on inputs the device's front end makes (not the bundle's own examples,
+    # which share any mistake in the calibration data they came from).
+    device = int8_against_float(bundle)
+    report["int8_on_device_inputs"] = device
+    report["ok"] = report["ok"] and (device is None or device["ok"])
     if args.json:
         render.emit_json(report)
         return 0 if report["ok"] else 2
@@ -223,6 +232,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
                     "ok" if c["ok"] else "TOO FAR APART",
                 ]
                 for c in report["comparisons"]
+            ],
+        )
+    if device is not None and device["models"]:
+        render.table(
+            f"int8 against float on {device['examples']} {device['source']}, made by the "
+            "device's front end",
+            ["model", "against", "max |difference|", "agreement", "limit", "result"],
+            [
+                [
+                    r["file"],
+                    r["against"],
+                    f"{r['max_abs']:.3g}",
+                    f"top-1 {r['top1_agreement']:.3f}" if "top1_agreement" in r else "-",
+                    r["limit"],
+                    "ok" if r["ok"] else "INT8 DRIFTS FROM FLOAT",
+                ]
+                for r in device["models"]
             ],
         )
     render.line("verified" if report["ok"] else "VERIFICATION FAILED")
