@@ -102,8 +102,15 @@ def load_dreamer(
     except NotImplementedError as exc:
         raise ConfigError(f"{path} is a MATLAB v7.3 (HDF5) file; save it as v7 or earlier") from exc
     except Exception as exc:  # scipy raises many types for files that are not MATLAB's
+        size = path.stat().st_size
+        why = (
+            f"{size} bytes: shorter than a MATLAB file's 128-byte header"
+            if size < 128
+            else f"{type(exc).__name__}: {exc}"
+        )
         raise ConfigError(
-            f"{path} is not a readable MATLAB file ({type(exc).__name__}: {exc})"
+            f"{path} is not a readable MATLAB file ({why}); give DREAMER.mat or a file "
+            "`--write-synthetic` made"
         ) from None
     if "DREAMER" not in mat:
         raise ConfigError(
