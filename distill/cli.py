@@ -465,6 +465,23 @@ def electrodes_arg(text: str) -> tuple[str, ...]:
     return tuple(sensor.channels)
 
 
+def check_synthetic_target(path: Path, force: bool) -> None:
+    """--write-synthetic replaces a file only with --force, and only one it wrote before (its
+    Disclaimer says SYNTHETIC): never a real DREAMER.mat or any other file of the user's."""
+    from distill.outputs import check_output
+
+    def problem(p: Path) -> str | None:
+        from distill.dreamer import load_dreamer
+
+        try:
+            synthetic = all(t.synthetic for t in load_dreamer(p))
+        except ConfigError:
+            return "it is not a DREAMER-structured file"
+        return None if synthetic else "it holds real (not synthetic) EEG"
+
+    check_output(path, force, problem, "synthetic EEG file", option="--dreamer")
+
+
 def add_eeg(sub) -> None:
     e = sub.add_parser(
         "eeg",
@@ -506,6 +523,8 @@ def run_eeg(args: argparse.Namespace) -> int:
     from distill.eeg import EegFitConfig, eeg_checkpoint, train_final
 
     check_checkpoint_output(args)
+    if args.write_synthetic:
+        check_synthetic_target(args.dreamer, args.force)
     if args.write_synthetic:
         extra = {"channels": args.electrodes} if args.electrodes else {}
         write_synthetic(args.dreamer, subjects=args.write_synthetic, seed=args.seed, **extra)
