@@ -44,6 +44,7 @@ EXTRAS = {
     "skimage": "face-train",
     "brainflow": "eeg",
     "pyedflib": "eeg",
+    "mne": "eeg",
     "paho": "mqtt",
     "tornado": "web",
     "serial": "bridge",
