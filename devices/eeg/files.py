@@ -39,8 +39,8 @@ from devices.eeg.clock import BlockClock
 from devices.errors import ConfigError, SourceError
 from devices.frame import Frame
 from devices.source import Source
+from devices.units import unit_scale
 
-UNITS = {"uv": 1.0, "µv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
 #: Rates an EEG recording can have (Hz): consumer headsets sample at 128-512, research
 #: amplifiers up to 16,384. Anything else is a mistyped --rate or a misread time column.
 RATE_RANGE = (32.0, 16384.0)
@@ -57,14 +57,6 @@ def check_rate(rate: float, where: str, said_by: str) -> float:
             "recorded at; give the recording's real rate (--rate)"
         )
     return float(rate)
-
-
-def unit_scale(unit: str, where: str) -> float:
-    """Factor from `unit` to microvolts."""
-    key = unit.strip().lower().replace("micro", "u").replace("volts", "v").replace("volt", "v")
-    if key not in UNITS:
-        raise ConfigError(f"{where}: unit {unit!r} is not one of uV, mV, V, nV")
-    return UNITS[key]
 
 
 def _check_path(path: Path) -> Path:

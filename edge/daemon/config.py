@@ -187,10 +187,9 @@ def _names(value: Any) -> str | None:
 
 
 def _unit(value: Any) -> str | None:
-    from devices.eeg.files import UNITS
+    from devices.units import UNIT_NAMES, is_unit
 
-    key = value.strip().lower().replace("micro", "u").replace("volts", "v").replace("volt", "v")
-    return None if key in UNITS else f"must be one of uV, mV, V, nV, got {value!r}"
+    return None if is_unit(value) else f"must be one of {', '.join(UNIT_NAMES)}, got {value!r}"
 
 
 def _topic_part(value: Any) -> str | None:
