@@ -5,10 +5,12 @@ kernel giving the same flags, and at least 60% of a calm recording's windows sco
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from edge.frontends.eeg import FLAGS, EegFrontEnd, is_frontal
+from edge.frontends.eeg import FLAGS, QUALITY, EegFrontEnd, QualityThresholds, is_frontal
 from edge.runtime import load_bundle
 from edge.runtime.registry import find_bundle
 from tests.eeg_headsets import headset
@@ -91,3 +93,26 @@ def test_the_openbci_recording_blinks_stay_frontal(shared_dir):
     assert len(blinks) >= 4 and all(set(q["blink"]) <= {"Fp1", "Fp2"} for q in blinks)
     assert len(muscle) >= 4
     assert sum(q["ok"] for q in out) / len(out) >= 0.6
+
+
+def test_one_thresholds_object_decides_both_paths():
+    # The same stricter thresholds reach the NumPy specification and the compiled kernel alike:
+    # a slow limit of 20-40 µV and a muscle limit of 2-4 µV flag windows the defaults pass.
+    h = headset("emotiv", 30.0, seed=5)
+    spec = load_bundle(find_bundle("eeg-valence")).manifest.front_end
+    strict = QualityThresholds(slow_uv=(20.0, 40.0), muscle_uv=(2.0, 4.0), line_share=0.01)
+    runs = {}
+    for thresholds in (QUALITY, strict):
+        for compiled in (True, False):
+            fe = EegFrontEnd(
+                spec, h["rate"], h["channels"], compiled=compiled, thresholds=thresholds
+            )
+            assert (fe._kernel is not None) == compiled
+            runs[thresholds, compiled] = [q for _, q in windows(fe, h["x"], h["rate"])]
+    assert runs[QUALITY, True] == runs[QUALITY, False]
+    assert runs[strict, True] == runs[strict, False]
+    count = {t: sum(not q["ok"] for q in runs[t, True]) for t in (QUALITY, strict)}
+    assert count[strict] > count[QUALITY]
+    assert count[strict] == len(runs[strict, True])  # every window fails the strict limits
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        QUALITY.gap_share = 0.5  # frozen: one owner, no edits in place

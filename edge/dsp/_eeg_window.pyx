@@ -42,7 +42,9 @@ FLAG_BITS = {
 
 
 cdef class EegWindowKernel:
-    """Plan for windows of `window` samples (a power of two >= 4) at `rate_hz`, `n` electrodes."""
+    """Plan for windows of `window` samples (a power of two >= 4) at `rate_hz`, `n` electrodes,
+    flagged by `thresholds` (an `edge.frontends.eeg.QualityThresholds`: its numbers and its
+    `bins(window, rate_hz)` masks; the kernel keeps no threshold of its own)."""
 
     cdef readonly Py_ssize_t n
     cdef readonly Py_ssize_t window
@@ -57,24 +59,27 @@ cdef class EegWindowKernel:
     cdef double[::1] scratch
     cdef double[::1] means
     cdef double[::1] devs
+    cdef double gap_share, flat_std_uv, rail_share, stuck_uv, line_share
 
-    def __cinit__(self, Py_ssize_t n, Py_ssize_t window, double rate_hz):
+    def __cinit__(self, Py_ssize_t n, Py_ssize_t window, double rate_hz, thresholds):
         cdef Py_ssize_t k, t
         if n < 1:
             raise ValueError(f"need at least one electrode, got {n}")
         self.fft = RealFFT(window)  # raises unless window is a power of two >= 4
         self.n = n
         self.window = window
-        f = np.fft.rfftfreq(window, 1.0 / rate_hz)
-        line = np.zeros(f.size, dtype=bool)
-        for mains in (50.0, 60.0):
-            line |= np.abs(f - mains) <= 2.0
-        self.line_mask = line.astype(np.float64)
-        self.ac_mask = (f >= 0.5).astype(np.float64)
-        self.fast_mask = ((f > 20.0) & ~line).astype(np.float64)
-        slow = np.flatnonzero((f >= 0.5) & (f <= 4.0))
+        self.gap_share = thresholds.gap_share
+        self.flat_std_uv = thresholds.flat_std_uv
+        self.rail_share = thresholds.rail_share
+        self.stuck_uv = thresholds.stuck_uv
+        self.line_share = thresholds.line_share
+        bins = thresholds.bins(window, rate_hz)
+        self.line_mask = bins["line"].astype(np.float64)
+        self.ac_mask = bins["ac"].astype(np.float64)
+        self.fast_mask = bins["fast"].astype(np.float64)
+        slow = np.flatnonzero(bins["slow"])
         if slow.size > MAX_SLOW:
-            raise ValueError(f"a window of {window} samples has over {MAX_SLOW} bins in 0.5-4 Hz")
+            raise ValueError(f"a window of {window} samples has over {MAX_SLOW} slow-band bins")
         # The irfft of the slow bins alone: a bin other than DC and Nyquist counts twice.
         self.slow_weight = np.where((slow == 0) | (2 * slow == window), 1.0, 2.0) / window
         arg = 2.0 * M_PI * slow[:, None] * np.arange(window)[None, :] / window
@@ -175,9 +180,11 @@ cdef class EegWindowKernel:
                 if v > mains_uv:
                     mains_uv = v
                 _range(&ring[2 * n + c, 0], w, &gap_lo, &gap)
-                disconnected = gap > 0.01
-                railed = peak >= 0.95 * rail_uv or (raw_std < 0.5 and fabs(level - reference[c]) > 1000.0)
-                flat = raw_std < 0.5 and not railed and not disconnected
+                disconnected = gap > self.gap_share
+                railed = peak >= self.rail_share * rail_uv or (
+                    raw_std < self.flat_std_uv and fabs(level - reference[c]) > self.stuck_uv
+                )
+                flat = raw_std < self.flat_std_uv and not railed and not disconnected
                 live = not (flat or railed or disconnected)
                 bits = 0
                 if disconnected:
@@ -186,7 +193,7 @@ cdef class EegWindowKernel:
                     bits |= 2
                 if railed:
                     bits |= 4
-                if live and line_p / (ac_p + 1e-12) > 1.0 / 3.0:
+                if live and line_p / (ac_p + 1e-12) > self.line_share:
                     bits |= 8
                 if live and hi - lo > slow_limit[c]:
                     bits |= 16 if frontal[c] else 64

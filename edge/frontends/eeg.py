@@ -37,7 +37,8 @@ Figures: ``max_uv``, the largest filtered deflection, and ``mains_uv``, the wors
 50/60 Hz RMS before any filter (high-impedance contacts pick mains up; the notch removes it
 from what the model sees, so it is reported, not flagged).
 
-The floors are the conventional thresholds for scalp EEG in microvolts.
+The floors are the conventional thresholds for scalp EEG in microvolts. Every number above lives
+in one frozen `QualityThresholds` (`QUALITY` by default), which the front end hands to the kernel.
 
 `EegFrontEnd.quality` computes the flags with NumPy and is their specification; where the
 window is a power of two long (128 samples at 128 Hz), a compiled kernel
@@ -52,22 +53,70 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from devices.units import unit_scale
 from edge.dsp import Resampler, SosFilterBank, stored_sos
 from edge.dsp._eeg_window import FLAG_BITS, EegWindowKernel
 from edge.errors import ConfigError, InputError
 from edge.runtime.specs import EegSpec, electrode_key
 
-UNITS = {"uV": 1.0, "mV": 1e3, "V": 1e6}
 FLAGS = ("disconnected", "flat", "railed", "line_noise", "blink", "muscle", "movement")
-#: Slow (0.5-4 Hz) peak-to-peak limits (µV): floor, ceiling; muscle (RMS above 20 Hz) likewise.
-SLOW_UV = (100.0, 250.0)
-MUSCLE_UV = (15.0, 60.0)
-#: Limits are this many times the electrode's calibration median (between floor and ceiling).
-RELATIVE = 2.5
+
+
+@dataclass(frozen=True)
+class QualityThresholds:
+    """Every number the quality flags are decided by: the NumPy specification
+    (`EegFrontEnd.quality`) and the compiled kernel (`edge.dsp._eeg_window`) both receive this
+    one object, so the two cannot disagree."""
+
+    #: A window is ``disconnected`` where over this share of a sample came from a NaN gap.
+    gap_share: float = 0.01
+    #: ``flat`` under this standard deviation (µV); also the least std a z-score divides by.
+    flat_std_uv: float = 0.5
+    #: ``railed`` at this share of the amplifier's rail, or when flat and this far (µV) from
+    #: the calibrated level (stuck).
+    rail_share: float = 0.95
+    stuck_uv: float = 1000.0
+    #: ``line_noise`` when over this share of the power from `ac_from_hz` up lies within
+    #: `mains_width_hz` of a mains frequency.
+    line_share: float = 1.0 / 3.0
+    mains_hz: tuple[float, ...] = (50.0, 60.0)
+    mains_width_hz: float = 2.0
+    ac_from_hz: float = 0.5
+    #: The slow wave (blinks, movement): its band (Hz) and its peak-to-peak limits (µV):
+    #: floor, ceiling.
+    slow_band_hz: tuple[float, float] = (0.5, 4.0)
+    slow_uv: tuple[float, float] = (100.0, 250.0)
+    #: ``muscle``: RMS above this frequency (outside the mains bands), limits (µV) likewise.
+    muscle_from_hz: float = 20.0
+    muscle_uv: tuple[float, float] = (15.0, 60.0)
+    #: Limits are this many times the electrode's calibration median (between floor and
+    #: ceiling).
+    relative: float = 2.5
+
+    def bins(self, window: int, rate_hz: float) -> dict[str, np.ndarray]:
+        """Boolean masks over the rfft bins of a `window`-sample window at `rate_hz`: the mains
+        bands (``line``), the whole band (``ac``), above the muscle frequency outside the mains
+        (``fast``) and the slow band (``slow``)."""
+        f = np.fft.rfftfreq(window, 1.0 / rate_hz)
+        line = np.zeros(f.size, dtype=bool)
+        for mains in self.mains_hz:
+            line |= np.abs(f - mains) <= self.mains_width_hz
+        lo, hi = self.slow_band_hz
+        return {
+            "line": line,
+            "ac": f >= self.ac_from_hz,
+            "fast": (f > self.muscle_from_hz) & ~line,
+            "slow": (f >= lo) & (f <= hi),
+        }
+
+
+#: The thresholds every front end uses unless given others.
+QUALITY = QualityThresholds()
 #: Electrodes where a slow deflection is an eye blink: prefrontal, anterior-frontal, frontal.
 FRONTAL = ("FP", "AF", "F")
 
@@ -232,18 +281,19 @@ class EegFrontEnd:
         rail_uv: float = CYTON_RAIL_UV,
         mains_hz: int | None = 50,
         compiled: bool = True,
+        thresholds: QualityThresholds = QUALITY,
     ) -> None:
         """`compiled=False` makes every window on the NumPy path (`quality`, `window_inputs`),
         the specification the compiled kernel is tested against."""
-        if unit not in UNITS:
-            raise ConfigError(f"unit must be one of {list(UNITS)}, got {unit!r}")
+        scale = unit_scale(unit, "EEG front end")
         if int(input_rate_hz) != input_rate_hz or input_rate_hz <= 0:
             raise ConfigError(f"EEG input rate must be a whole number of Hz, got {input_rate_hz}")
         self.spec = spec
         self.channels = tuple(spec.channels)
         self.index = np.array(match_channels(input_channels, self.channels))
         self.input_rate_hz = int(input_rate_hz)
-        self.scale = UNITS[unit]
+        self.scale = scale
+        self.thresholds = thresholds
         self.window = spec.window_samples
         self.hop_s = spec.hop_s if hop_s is None else float(hop_s)
         self.hop = round(self.hop_s * spec.rate_hz)
@@ -269,21 +319,19 @@ class EegFrontEnd:
         # Rows: filtered (the model's) µV, unfiltered µV minus the pedestal, gap indicators;
         # oldest sample first.
         self._ring = np.zeros((3 * n, self.window))
-        f = np.fft.rfftfreq(self.window, 1.0 / spec.rate_hz)
-        line = np.zeros_like(f, dtype=bool)
-        for mains in (50.0, 60.0):
-            line |= np.abs(f - mains) <= 2.0
-        self._slow = ((f >= 0.5) & (f <= 4.0)).astype(np.float64)
-        fast = (f > 20.0) & ~line
-        self._band_masks = np.stack([line, f >= 0.5, fast], axis=1).astype(np.float64)
-        k = np.flatnonzero(line)
+        bins = thresholds.bins(self.window, spec.rate_hz)
+        self._slow = bins["slow"].astype(np.float64)
+        self._band_masks = np.stack([bins["line"], bins["ac"], bins["fast"]], axis=1).astype(
+            np.float64
+        )
+        k = np.flatnonzero(bins["line"])
         t = np.arange(self.window)[:, None]
         arg = 2 * np.pi * k[None, :] * t / self.window
         self._mains_basis = np.concatenate([np.cos(arg), np.sin(arg)], axis=1)
         self._frontal = np.array([is_frontal(c) for c in self.channels], dtype=np.uint8)
         self._kernel: EegWindowKernel | None = None
         if compiled and self.window >= 4 and self.window & (self.window - 1) == 0:
-            self._kernel = EegWindowKernel(n, self.window, spec.rate_hz)
+            self._kernel = EegWindowKernel(n, self.window, spec.rate_hz, thresholds)
         self.reset()
 
     # --- the stream ---------------------------------------------------------------------------
@@ -312,13 +360,14 @@ class EegFrontEnd:
 
     def limits(self, baseline: Baseline | None) -> tuple[np.ndarray, np.ndarray]:
         """Each electrode's limits (µV) on the slow peak-to-peak and the RMS above 20 Hz:
-        `RELATIVE` times its calibration figure, between the floor and the ceiling (the floors
-        without a baseline)."""
+        `thresholds.relative` times its calibration figure, between the floor and the ceiling
+        (the floors without a baseline)."""
+        t = self.thresholds
         if baseline is None:
             n = len(self.channels)
-            return np.full(n, SLOW_UV[0]), np.full(n, MUSCLE_UV[0])
-        slow = np.clip(RELATIVE * baseline.slow_uv, *SLOW_UV)
-        fast = np.clip(RELATIVE * baseline.fast_uv, *MUSCLE_UV)
+            return np.full(n, t.slow_uv[0]), np.full(n, t.muscle_uv[0])
+        slow = np.clip(t.relative * baseline.slow_uv, *t.slow_uv)
+        fast = np.clip(t.relative * baseline.fast_uv, *t.muscle_uv)
         return slow, fast
 
     @property
@@ -368,11 +417,10 @@ class EegFrontEnd:
         self._last[good_end] = x[good_end, -1]
         return x
 
-    @staticmethod
-    def _inverse(std: np.ndarray) -> np.ndarray:
-        # A flat baseline channel (dead electrode) is divided by 0.5 µV, not by zero; its
-        # windows are flagged flat anyway.
-        return (1.0 / np.maximum(std, 0.5))[:, None]
+    def _inverse(self, std: np.ndarray) -> np.ndarray:
+        # A flat baseline channel (dead electrode) is divided by the flat limit, not by zero;
+        # its windows are flagged flat anyway.
+        return (1.0 / np.maximum(std, self.thresholds.flat_std_uv))[:, None]
 
     def _consume(self, y: np.ndarray) -> list[tuple[int, np.ndarray, dict]]:
         out: list[tuple[int, np.ndarray, dict]] = []
@@ -486,18 +534,19 @@ class EegFrontEnd:
         line, fast_rms, slow_p2p, _ = self._figures(filtered)
         frontal = self._frontal.astype(bool)
         reference = self.baseline.level if self.baseline is not None else level
-        disconnected = gaps.max(axis=1) > 0.01
-        railed = (peak >= 0.95 * self.rail_uv) | (
-            (raw_std < 0.5) & (np.abs(level - reference) > 1000.0)
+        t = self.thresholds
+        disconnected = gaps.max(axis=1) > t.gap_share
+        railed = (peak >= t.rail_share * self.rail_uv) | (
+            (raw_std < t.flat_std_uv) & (np.abs(level - reference) > t.stuck_uv)
         )
-        flat = (raw_std < 0.5) & ~railed & ~disconnected
+        flat = (raw_std < t.flat_std_uv) & ~railed & ~disconnected
         live = ~(flat | railed | disconnected)
         slow = live & (slow_p2p > self.slow_limit)
         flags = (
             disconnected,
             flat,
             railed,
-            live & (line > 1 / 3),
+            live & (line > t.line_share),
             slow & frontal,
             live & (fast_rms > self.fast_limit),
             slow & ~frontal,
