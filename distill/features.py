@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from devices.audio import read_audio
+from distill.audio import SAMPLE_RATE
 from edge.frontends.speech import features
 from edge.runtime.specs import LogMelSpec
 
 SPEECH_SPEC = LogMelSpec.from_dict(
     {
-        "sample_rate": 16000,
+        "sample_rate": SAMPLE_RATE,
         "n_fft": 512,
         "win_length": 400,
         "hop_length": 160,
@@ -44,8 +45,9 @@ def front_end_dict(spec: LogMelSpec = SPEECH_SPEC, update_s: float | None = None
 
 
 def speech_features(wave: np.ndarray, spec: LogMelSpec = SPEECH_SPEC) -> np.ndarray:
-    """(frames, n_mels) float32 log-mel of a 16 kHz waveform, through the device's front end."""
-    return features(np.asarray(wave, dtype=np.float32), 16000, spec)
+    """(frames, n_mels) float32 log-mel of a waveform at the spec's rate (the rate
+    `distill.audio` makes augmented audio at), through the device's front end."""
+    return features(np.asarray(wave, dtype=np.float32), spec.sample_rate, spec)
 
 
 def file_features(path: str | Path, spec: LogMelSpec = SPEECH_SPEC) -> np.ndarray:

@@ -76,27 +76,17 @@ class NoFrontEnd(FrontEndSpec):
 
 
 @dataclass(frozen=True)
-class LogMelSpec(FrontEndSpec):
+class LogMelSpec(FrontEndSpec, LogMelConfig):
     """Speech: resample to `sample_rate`, DC blocker, streaming log-mel, windows of frames.
 
-    `dc_pole` is the pole of the first-order DC blocker y[n] = x[n] - x[n-1] + p y[n-1] run at
+    The log-mel fields (and their validation) are `LogMelConfig`'s, inherited; this adds only
+    what the device does around it. `dc_pole` is the pole of the first-order DC blocker y[n] = x[n] - x[n-1] + p y[n-1] run at
     `sample_rate` (0.999 at 16 kHz: -3 dB near 2.5 Hz; 0 turns it off). The model sees
     `window_frames` frames (with `window_norm` "mean": minus the window's mean over time and
     bands), scored every `update_s` seconds.
     """
 
     kind: ClassVar[str] = "logmel"
-    sample_rate: int = 16000
-    n_fft: int = 512
-    win_length: int | None = None
-    hop_length: int = 160
-    n_mels: int = 64
-    fmin: float = 0.0
-    fmax: float | None = None
-    preemphasis: float = 0.0
-    log_floor: float = 1e-10
-    mel_scale: str = "slaney"
-    mel_normalize: bool = True
     window_frames: int = 100
     update_s: float = 0.5
     window_norm: str | None = None
@@ -107,7 +97,6 @@ class LogMelSpec(FrontEndSpec):
         fields = _known(cls, values, where)
         try:
             spec = cls(**fields)
-            config = spec.logmel()
         except (ConfigError, TypeError) as exc:
             raise _fail(where, f"not a valid log-mel configuration: {exc}") from None
         _integer(spec.window_frames, f"{where}.window_frames")
@@ -120,12 +109,15 @@ class LogMelSpec(FrontEndSpec):
         pole = _number(spec.dc_pole, f"{where}.dc_pole", 0.0, open_low=False)
         if pole >= 1.0:
             raise _fail(f"{where}.dc_pole", f"must be in [0, 1), got {pole}")
-        # Fill the defaults LogMelConfig derives, so the spec states every number it uses.
-        return dataclasses.replace(spec, win_length=config.win_length, fmax=config.fmax)
+        # LogMelConfig has filled the defaults it derives (win_length, fmax), so the spec
+        # states every number it uses.
+        return spec
 
     def logmel(self) -> LogMelConfig:
-        names = {f.name for f in dataclasses.fields(LogMelConfig)}
-        return LogMelConfig(**{k: v for k, v in dataclasses.asdict(self).items() if k in names})
+        """The log-mel part alone (a plain `LogMelConfig`)."""
+        return LogMelConfig(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(LogMelConfig)}
+        )
 
     @property
     def hop_s(self) -> float:
