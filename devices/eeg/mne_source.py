@@ -36,9 +36,10 @@ from devices.frame import Frame
 
 log = logging.getLogger(__name__)
 
-#: Suffixes read by MNE (``mne.io.read_raw``) that no specialised reader owns. ``.txt``, ``.csv``
-#: and ``.dat`` stay with the OpenBCI/CSV/BrainFlow readers (MNE's readers of those suffixes are
-#: for other systems' exports). ``.edf``/``.bdf`` are read here too: see README, EEG formats.
+#: Suffixes MNE reads (``mne.io.read_raw``). ``.txt``, ``.csv`` and ``.dat`` stay with the
+#: OpenBCI/CSV/BrainFlow readers (MNE's readers of those suffixes are for other systems' exports).
+#: ``open_eeg_file`` gives ``.edf``/``.bdf`` to pyedflib's `EdfSource`, the lighter reader on a
+#: device (README, EEG formats); they are listed for ``--annotate``, which re-reads them with MNE.
 MNE_SUFFIXES = (
     ".vhdr",
     ".ahdr",

@@ -33,7 +33,8 @@ A flagged window is not scored (the event repeats the last estimate, updated: fa
 --score-flagged. The first --calibration-s seconds (after 2 s of filter settling) calibrate
 each electrode's level, spread and artefact limits; --save-baseline keeps them for the next session.
 
-Sources: a recording (OpenBCI GUI .txt, .csv, BrainFlow file, .edf/.bdf) or --board NAME
+Sources: a recording (OpenBCI GUI .txt, .csv, BrainFlow file, .edf/.bdf, and through MNE
+BrainVision .vhdr, EEGLAB .set, GDF, Neuroscan .cnt, FIF and the rest MNE reads) or --board NAME
 (synthetic, cyton, ganglion, muse_2, ... as BrainFlow names them). EmotivPRO and Mind Monitor
 CSV exports, and CSVs whose columns are 10-20 electrode names (muse-lsl), are read as they are;
 other CSVs need --csv-columns and --csv-time or --rate. The model needs its own
@@ -113,6 +114,13 @@ def add_parser(sub) -> None:
         "--save-baseline",
         type=writable_file((".json",), ".json"),
         help="write the calibration's baseline here",
+    )
+    s.add_argument(
+        "--annotate",
+        type=writable_file((".fif", ".txt", ".csv"), ".fif"),
+        help="write the flags (BAD_blink, BAD_muscle... on the flagged channels) and the levels "
+        "as MNE annotations: a .fif of the recording with them, or MNE's -annot.txt (-annot.csv "
+        "with pandas) of them alone",
     )
     s.add_argument(
         "--rail-uv",
@@ -293,8 +301,14 @@ def _run_source(args, sinks, bundle, source, note) -> tuple[list, dict]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.annotate:
+        from edge.sinks.annotations import check_target
+
+        check_target(args.annotate, args.recording)
     with event_sinks(args) as sinks:
         events, info = eeg_events(args, sinks)
+    if args.annotate:
+        annotate(args, events)
     name = f"board {args.board}" if args.board else args.recording.name
     if not args.json:
         show(events, info, name)
@@ -346,3 +360,15 @@ def show(events: list, info: dict, name: str) -> None:
             f"latency per window: model median {np.median(scored):.3f} ms, total median "
             f"{np.median([e.latency_ms['total'] for e in events]):.3f} ms"
         )
+
+
+def annotate(args: argparse.Namespace, events: list) -> None:
+    """The run's flags and levels as MNE annotations in ``--annotate`` (edge/sinks/annotations.py)."""
+    from edge.sinks.annotations import AnnotationsSink
+
+    with AnnotationsSink(
+        args.annotate, args.recording, lambda: open_source(args, ())[0], FLAGS
+    ) as sink:
+        for e in events:
+            sink.write(e)
+    render.note(f"annotations written to {args.annotate}", args.json)
