@@ -183,3 +183,13 @@ def load_profile(name_or_path: str | Path) -> Profile:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
     return parse_profile(data, str(path))
+
+
+def electrodes(name_or_path: str | Path) -> tuple[str, ...]:
+    """The EEG electrodes of a profile's headset, in its order (e.g. 'emotiv-14': DREAMER's 14).
+    The profile is their one owner; code that needs a headset's layout reads it here."""
+    profile = load_profile(name_or_path)
+    sensor = profile.sensor("eeg")
+    if sensor is None:
+        raise ConfigError(f"device profile {profile.name!r} has no EEG sensor")
+    return sensor.channels

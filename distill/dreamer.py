@@ -28,10 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from devices.profile import electrodes
 from edge.errors import ConfigError
 
 RATE_HZ = 128
-EMOTIV_14 = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
+EMOTIV_14 = electrodes("emotiv-14")
 TARGETS = {"valence": "ScoreValence", "arousal": "ScoreArousal", "dominance": "ScoreDominance"}
 TRIAL_S = 60
 BASELINE_MIDDLE_S = 10

@@ -16,12 +16,14 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from devices.profile import electrodes
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIP = ROOT / "edge" / "data" / "samples" / "speech_en.wav"
 FACE = ROOT / "edge" / "data" / "samples" / "face_astronaut.jpg"
 BIN = Path(sys.executable).parent / "affect-edge"
 #: The DREAMER (Emotiv) electrodes the default EEG bundle takes.
-EMOTIV_14 = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
+EMOTIV_14 = electrodes("emotiv-14")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devices.profile import list_profiles, load_profile
+from devices.profile import electrodes, list_profiles, load_profile
 from edge.errors import ConfigError
 
 TARGETS = [
@@ -70,3 +70,16 @@ def test_unknown_name_and_bad_files(tmp_path: Path) -> None:
     bad.write_text(good.replace("cores = 2", 'cores = "two"'))
     with pytest.raises(ConfigError, match="'cores' has the wrong type"):
         load_profile(bad)
+
+
+def test_a_headsets_electrodes_come_from_its_profile() -> None:
+    from edge.runtime import load_bundle
+    from edge.runtime.registry import find_bundle
+
+    emotiv = electrodes("emotiv-14")
+    assert emotiv[:4] == ("AF3", "F7", "F3", "FC5") and len(emotiv) == 14
+    # The default EEG bundle was trained on DREAMER's layout: the profile's, in its order.
+    assert tuple(load_bundle(find_bundle("eeg-valence")).manifest.front_end.channels) == emotiv
+    assert electrodes("muse-2") == ("TP9", "AF7", "AF8", "TP10")
+    with pytest.raises(ConfigError, match="device profile 'x86-host' has no EEG sensor"):
+        electrodes("x86-host")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from devices.profile import electrodes
 from edge.cli import features, render
 from edge.cli import run as run_command
 from edge.cli.args import plot_file, positive_number
@@ -31,7 +32,7 @@ from edge.runtime import load_bundle
 from edge.runtime.registry import default_bundle
 
 HELP = "run the default models on the bundled sample inputs (what `make demo` runs)"
-EMOTIV_14 = ("AF3", "F7", "F3", "FC5", "T7", "P7", "O1", "O2", "P8", "T8", "FC6", "F4", "F8", "AF4")
+EMOTIV_14 = electrodes("emotiv-14")
 
 
 def sample_clip() -> Path:
