@@ -31,6 +31,9 @@ class Source(ABC):
     """Base of every source: the life cycle, iteration and drop counters."""
 
     kind: ClassVar[str]
+    #: A live device (microphone, camera, board): a read that returns nothing means "nothing
+    #: yet", not the end of the stream.
+    live: bool = False
 
     def __init__(self, source_id: str) -> None:
         self.id = source_id

@@ -6,7 +6,7 @@
   stamped from the container's own timestamps for files (so a broken frame that the decoder skips
   leaves a gap) and from the monotonic clock for cameras. A frame that fails to decode in the
   middle of a file is counted in `dropped_frames` and skipped; `max_bad` failures in a row end
-  the stream. ``realtime=True`` paces a file to its frame rate.
+  the stream. A file is read as fast as asked (`edge.stream.Paced` paces any source).
 """
 
 from __future__ import annotations
@@ -149,11 +149,11 @@ class ImageSource(Source):
 class VideoSource(Source):
     kind = "video"
 
-    def __init__(self, target: str | int | Path, realtime: bool = False, max_bad: int = 30) -> None:
+    def __init__(self, target: str | int | Path, max_bad: int = 30) -> None:
         self.camera = isinstance(target, int) or str(target).startswith("/dev/video")
+        self.live = self.camera
         super().__init__(f"camera:{target}" if self.camera else str(target))
         self.target = target
-        self.realtime = realtime
         self.max_bad = max_bad
         self._cap = None
         self._fps = 0.0
@@ -212,10 +212,6 @@ class VideoSource(Source):
         else:
             ms = self._cap.get(cv2.CAP_PROP_POS_MSEC)
             start = ms / 1e3 if ms > 0 or seq == 0 else seq / self._fps
-            if self.realtime:
-                wait = self._t0 + start - time.monotonic()
-                if wait > 0:
-                    time.sleep(wait)
         return Frame(to_bgr8(image), start, self._fps, BGR, "video", self.id, seq)
 
     def _close(self) -> None:

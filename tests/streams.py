@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from devices.frame import Frame
+from edge import stream
+from edge.stream import EventList
 
 
 def audio_frames(
@@ -36,11 +38,11 @@ def eeg_frames(
 
 
 def run_stream(pipeline, frames) -> list:
-    """Every event a pipeline gives for a stream of frames, flush included."""
-    events = []
-    for frame in frames:
-        events += pipeline.push(frame)
-    return events + list(pipeline.flush())
+    """Every event a pipeline gives for a stream of frames (or a source), flush included, through
+    the one stream runner."""
+    seen = EventList()
+    stream.run(frames, pipeline, (seen,))
+    return seen.events
 
 
 def error_in_thread(fn: Callable, *args) -> BaseException | None:

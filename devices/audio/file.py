@@ -7,16 +7,14 @@ read with the standard library instead. Either way only one block is held at a t
 stays bounded for a file of any length.
 
 Frames are float32 in [-1, 1], shape (channels, samples), stamped by their first sample's
-position in the file. ``realtime=True`` paces delivery to the wall clock (each block is handed
-out when its last sample would have been captured live), for testing live paths; the default
-is as fast as the reader asks.
+position in the file, handed out as fast as the reader asks (`edge.stream.Paced` paces any
+source to the wall clock).
 """
 
 from __future__ import annotations
 
 import logging
 import struct
-import time
 import wave
 from pathlib import Path
 
@@ -184,7 +182,6 @@ class AudioFileSource(Source):
         block_s: float = 0.01,
         block_samples: int | None = None,
         mono: bool = False,
-        realtime: bool = False,
         source_id: str | None = None,
     ) -> None:
         super().__init__(source_id or f"file:{Path(path).name}")
@@ -196,10 +193,8 @@ class AudioFileSource(Source):
         self.block_s = block_s
         self._block_samples = block_samples
         self.mono = mono
-        self.realtime = realtime
         self._reader = None
         self._position = 0
-        self._t0 = 0.0
 
     @property
     def rate_hz(self) -> float:
@@ -247,9 +242,6 @@ class AudioFileSource(Source):
             self._reader.close()
             raise SourceError(f"{self.path}: the header gives no usable rate or channel count")
 
-    def _start(self) -> None:
-        self._t0 = time.monotonic()
-
     def _read(self, timeout_s: float | None) -> Frame | None:
         reader = self._opened()
         block = reader.read(self.block_samples)
@@ -262,10 +254,6 @@ class AudioFileSource(Source):
         start = self._position
         self._position += block.shape[0]
         rate = reader.rate_hz
-        if self.realtime:
-            delay = self._t0 + self._position / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
         return Frame(
             data, start / rate, float(rate), self.channels, "audio", self.id, self.frames_read
         )

@@ -45,6 +45,7 @@ class MicrophoneSource(Source):
     """A PortAudio input device; `device` is its index or (part of) its name, None the default."""
 
     kind = "audio"
+    live = True
 
     def __init__(
         self,

@@ -81,6 +81,7 @@ def stand_in_channels(board: str | int, wanted: tuple[str, ...]) -> tuple[str, .
 
 class BoardSource(Source):
     kind = "eeg"
+    live = True
 
     def __init__(
         self,

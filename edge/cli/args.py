@@ -177,3 +177,9 @@ def event_sinks(args: argparse.Namespace) -> Iterator[tuple]:
         if args.output:
             sinks.append(stack.enter_context(JsonLinesSink(args.output)))
         yield tuple(sinks)
+
+
+def stopped(info: dict) -> int:
+    """The exit status of a run: 130 when Ctrl-C (or SIGTERM) cut it short, after what it saw
+    until then was shown and written; else 0."""
+    return 130 if info.get("interrupted") else 0

@@ -13,12 +13,21 @@ from pathlib import Path
 import numpy as np
 
 from devices.audio import AudioFileSource
+from edge import stream
 from edge.cli import render, run_eeg, run_face
-from edge.cli.args import add_event_outputs, audio_block_ms, event_sinks, plot_file, positive_number
+from edge.cli.args import (
+    add_event_outputs,
+    audio_block_ms,
+    event_sinks,
+    plot_file,
+    positive_number,
+    stopped,
+)
 from edge.errors import SourceError
 from edge.pipelines.speech import MAX_INPUT_RATE_HZ, MIN_INPUT_RATE_HZ, SpeechPipeline
 from edge.runtime import load_bundle
 from edge.runtime.registry import DEFAULTS, find_bundle
+from edge.stream import EventList
 
 HELP = (
     "affect from a recording or a live source, streamed as a device would (run speech|face|eeg ...)"
@@ -91,10 +100,11 @@ def speech_events(
 ) -> tuple[list, dict]:
     """Stream a file through the speech pipeline; every event also goes to each sink.
 
-    Returns the events and what was learnt on the way (duration, engine, minimum length, NaNs).
+    Returns the events and what was learnt on the way (duration, engine, minimum length, NaNs,
+    whether it was interrupted: the events seen until then are kept).
     """
-    events = []
-    with AudioFileSource(audio, block_s=block_ms / 1000, mono=True, realtime=realtime) as src:
+    seen = EventList()
+    with AudioFileSource(audio, block_s=block_ms / 1000, mono=True) as src:
         if src.n_samples == 0:
             raise SourceError(f"{audio} holds no samples ({src.format}, {src.rate_hz:g} Hz)")
         with SpeechPipeline(
@@ -104,24 +114,17 @@ def speech_events(
             precision=precision,
             update_s=update_s,
         ) as pipeline:
-
-            def deliver(batch) -> None:
-                for e in batch:
-                    events.append(e)
-                    for sink in sinks:
-                        sink.write(e)
-
-            for frame in src:
-                deliver(pipeline.push(frame))
-            deliver(pipeline.flush())
+            result = stream.run(src, pipeline, (seen, *sinks), pace=1.0 if realtime else None)
             info = {
                 "engine": pipeline.engine.name,
                 "min_duration_s": pipeline.min_duration_s,
                 "nonfinite_replaced": pipeline.nonfinite_replaced,
                 "duration_s": src.samples_read / src.rate_hz,
                 "rate_hz": src.rate_hz,
+                "interrupted": result.interrupted,
             }
-    if not events:
+    events = seen.events
+    if not events and not result.interrupted:
         raise SourceError(
             f"{audio} lasts {info['duration_s']:.3f} s; the speech model needs at least "
             f"{info['min_duration_s']:.3f} s of audio for one estimate"
@@ -142,8 +145,7 @@ def microphone_events(args: argparse.Namespace, bundle, sinks: tuple) -> tuple[l
 
     device = str(args.audio).partition(":")[2] or None
     source = MicrophoneSource(int(device) if device and device.isdigit() else device)
-    events: list = []
-    stop = None
+    seen = EventList()
     with source:
         rate = int(source.rate_hz)
         if not args.json:
@@ -158,26 +160,25 @@ def microphone_events(args: argparse.Namespace, bundle, sinks: tuple) -> tuple[l
             precision=args.precision,
             update_s=args.update_s,
         ) as pipeline:
-            try:
-                for frame in source:
-                    for e in pipeline.push(frame):
-                        events.append(e)
-                        for sink in sinks:
-                            sink.write(e)
-                        if not args.json:
-                            render.line(live_row(e))
-                    if stop is None:
-                        stop = frame.start_s + (args.seconds or float("inf"))
-                    if frame.start_s >= stop:
-                        break
-            except KeyboardInterrupt:
-                pass
+            shown = () if args.json else (_LiveRows(),)
+            result = stream.run(source, pipeline, (seen, *sinks, *shown), duration_s=args.seconds)
             info = {
                 "engine": pipeline.engine.name,
                 "nonfinite_replaced": pipeline.nonfinite_replaced,
                 "duration_s": source.samples_read / rate,
+                "interrupted": result.interrupted,
             }
-    return events, info
+    return seen.events, info
+
+
+class _LiveRows:
+    """A sink that shows each event as one line as it comes."""
+
+    def write(self, e) -> None:
+        render.line(live_row(e))
+
+    def close(self) -> None:
+        pass
 
 
 def live_row(e) -> str:
@@ -211,7 +212,7 @@ def run(args: argparse.Namespace) -> int:
                 events, args.plot, f"{args.audio}: {bundle.manifest.name}", events[-1].end_s
             )
             render.note(f"plot written to {args.plot}", args.json)
-        return 0
+        return stopped(info)
     with event_sinks(args) as sinks:
         events, info = speech_events(
             args.audio,
@@ -233,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
 
         save_timeline(events, args.plot, title, info["duration_s"])
         render.note(f"plot written to {args.plot}", args.json)
-    return 0
+    return stopped(info)
 
 
 def notes_of(e) -> list[str]:

@@ -11,18 +11,25 @@ a JSON-lines file (``-o``), or into a table.
 from __future__ import annotations
 
 import argparse
-import time
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
+from edge import stream
 from edge.cli import render
-from edge.cli.args import add_event_outputs, event_sinks, positive_number, writable_file
+from edge.cli.args import (
+    add_event_outputs,
+    event_sinks,
+    positive_number,
+    stopped,
+    writable_file,
+)
 from edge.errors import ConfigError
 from edge.frontends.eeg import CYTON_RAIL_UV, FLAGS, Baseline
 from edge.runtime import load_bundle
 from edge.runtime.registry import DEFAULTS, covers, eeg_bundle_for, find_bundle
+from edge.stream import EventList
 
 DESCRIPTION = """valence or arousal levels (1-5) per EEG window, from a recording or a board
 
@@ -248,8 +255,7 @@ def _run_source(args, sinks, bundle, source, note) -> tuple[list, dict]:
                 args.json,
             )
     baseline = Baseline.load(args.baseline, spec.channels) if args.baseline else None
-    events: list = []
-    source.start()
+    seen = EventList()
     pipeline = EegPipeline(
         bundle,
         source.rate_hz,
@@ -267,27 +273,13 @@ def _run_source(args, sinks, bundle, source, note) -> tuple[list, dict]:
     with pipeline:
         if note:
             render.note(note, args.json)
-        t_end = time.monotonic() + args.seconds if args.board else None
-
-        def deliver(batch) -> None:
-            for e in batch:
-                events.append(e)
-                for sink in sinks:
-                    sink.write(e)
-
-        while True:
-            frame = source.read(timeout_s=1.0) if args.board else source.read()
-            if frame is None:
-                if not args.board:
-                    break
-            elif frame.n_samples:
-                deliver(pipeline.push(frame))
-            if t_end is not None and time.monotonic() >= t_end:
-                break
-        deliver(pipeline.flush())
+        result = stream.run(
+            source, pipeline, (seen, *sinks), duration_s=args.seconds if args.board else None
+        )
         if args.save_baseline and pipeline.baseline is not None:
             pipeline.baseline.save(args.save_baseline)
         info = {
+            "interrupted": result.interrupted,
             "engine": pipeline.engine.name,
             "model": f"{bundle.manifest.name} v{bundle.manifest.version}",
             "rate_hz": source.rate_hz,
@@ -297,7 +289,7 @@ def _run_source(args, sinks, bundle, source, note) -> tuple[list, dict]:
             **pipeline.stats(),
             **{f"source_{k}": v for k, v in source.stats().items()},
         }
-    return events, info
+    return seen.events, info
 
 
 def run(args: argparse.Namespace) -> int:
@@ -322,7 +314,7 @@ def run(args: argparse.Namespace) -> int:
             f"{2 + (args.calibration_s or 10):.0f} s before the first window",
             args.json,
         )
-    return 0
+    return stopped(info)
 
 
 def flag_notes(quality: dict) -> str:

@@ -18,11 +18,20 @@ from pathlib import Path
 import numpy as np
 
 from devices.video import IMAGE_SUFFIXES, ImageSource, VideoSource
+from edge import stream
 from edge.cli import render
-from edge.cli.args import add_event_outputs, event_sinks, plot_file, positive_int, writable_file
+from edge.cli.args import (
+    add_event_outputs,
+    event_sinks,
+    plot_file,
+    positive_int,
+    stopped,
+    writable_file,
+)
 from edge.errors import ConfigError
 from edge.runtime import load_bundle
 from edge.runtime.registry import DEFAULTS, find_bundle
+from edge.stream import EventList
 
 ANNOTATE_IMAGE = (".png", ".jpg", ".jpeg")
 ANNOTATE_VIDEO = (".mp4", ".avi")
@@ -145,7 +154,7 @@ class _Annotator:
     def add(self, image: np.ndarray, events: list) -> None:
         import cv2
 
-        picture = draw(image, events)
+        picture = draw(image, list(events))
         if self.path.suffix.lower() in ANNOTATE_IMAGE:
             self.last = picture
             return
@@ -157,6 +166,9 @@ class _Annotator:
                 str(self.tmp), fourcc, self.fps, (picture.shape[1], picture.shape[0])
             )
         self.writer.write(picture)
+
+    def frame(self, frame, events) -> None:
+        self.add(frame.data, events)
 
     def close(self, ok: bool) -> None:
         import cv2
@@ -178,7 +190,7 @@ def face_events(target: str, args, sinks: tuple = ()) -> tuple[list, dict]:
     bundle = load_bundle(find_bundle(getattr(args, "bundle", None) or DEFAULTS["face"]))
     detector = load_bundle(find_bundle(getattr(args, "detector", None) or DEFAULTS["face-detect"]))
     source, is_video = open_source(target)
-    events: list = []
+    seen = EventList()
     annotator = None
     ok = False
     with (
@@ -195,22 +207,20 @@ def face_events(target: str, args, sinks: tuple = ()) -> tuple[list, dict]:
         try:
             if getattr(args, "annotate", None):
                 annotator = _Annotator(args.annotate, source.rate_hz or 25.0)
-            for frame in source:
-                batch = pipeline.push(frame)
-                for e in batch:
-                    for sink in sinks:
-                        sink.write(e)
-                events.extend(batch)
-                if annotator is not None:
-                    annotator.add(frame.data, list(batch))
-                if args.max_frames and source.frames_read >= args.max_frames:
-                    break
-            events.extend(pipeline.flush())
+            result = stream.run(
+                source,
+                pipeline,
+                (seen, *sinks),
+                max_frames=args.max_frames,
+                on_frame=None if annotator is None else annotator.frame,
+            )
+            # Finished or cut short by Ctrl-C: what was drawn until then is kept.
             ok = True
         finally:
             if annotator is not None:
                 annotator.close(ok)
         info = {
+            "interrupted": result.interrupted,
             "frames": source.frames_read,
             "bad_frames": source.dropped_frames,
             "engine": pipeline.engine.name,
@@ -218,7 +228,7 @@ def face_events(target: str, args, sinks: tuple = ()) -> tuple[list, dict]:
             "detector": detector.manifest.name,
             **pipeline.stats(),
         }
-    return events, info
+    return seen.events, info
 
 
 def run(args: argparse.Namespace) -> int:
@@ -240,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "plot", None):
         save_plot(events, info, args)
         render.note(f"plot written to {args.plot}", args.json)
-    return 0
+    return stopped(info)
 
 
 def save_plot(events: list, info: dict, args: argparse.Namespace) -> None:

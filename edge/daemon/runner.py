@@ -174,8 +174,7 @@ class ModalityWorker(threading.Thread):
         self.failures = 0
         self.last_error: str | None = None
         self.pipeline = None
-        #: (monotonic time, source time, speed) where pacing started: maps source time to wall.
-        self.clock_origin: tuple[float, float, float] | None = None
+        self._paced = None
         self.bundle = self._load_bundles()
 
     # --- what each modality needs ---------------------------------------------------------------
@@ -300,44 +299,40 @@ class ModalityWorker(threading.Thread):
             break
         self.state = "stopped" if self.stop_event.is_set() else "ended"
 
+    @property
+    def clock_origin(self) -> tuple[float, float, float] | None:
+        """(monotonic time, source time, speed) where pacing started: maps source time to wall."""
+        return None if self._paced is None else self._paced.origin
+
     def _stream(self) -> bool:
         """Run the source through a pipeline; True when the source ended by itself."""
+        from edge.stream import Paced, run
+
         source = self._open_source()
         is_file = self.config.source.startswith("file:")
-        pace = is_file and self.config.get("pace", True)
-        speed = float(self.config.get("speed", 1.0))
         recorder = None
         if self.record is not None:
             from edge.daemon.record import Recorder
 
             recorder = Recorder(self.record, self.config.name)
+
+        def seen(frame, _events) -> None:
+            if recorder is not None:
+                recorder.write(frame)
+            self.frames += 1
+
         with source:
             pipeline = self._open_pipeline(source)
             self.pipeline = pipeline
             self.state = "running"
-            t0 = first = None
+            if is_file and self.config.get("pace", True):
+                speed = float(self.config.get("speed", 1.0))
+                source = self._paced = Paced(source, speed, self.stop_event)
             try:
-                while not self.stop_event.is_set():
-                    frame = source.read(timeout_s=0.5)
-                    if frame is None:
-                        if not is_file:
-                            continue  # a live source with nothing new yet
-                        pipeline.flush()
-                        return True
-                    if pace:
-                        # A block is handed over when its last sample would have been captured.
-                        if t0 is None:
-                            t0, first = time.monotonic(), frame.start_s
-                            self.clock_origin = (t0, first, speed)
-                        delay = t0 + (frame.end_s - first) / speed - time.monotonic()
-                        if delay > 0 and self.stop_event.wait(delay):
-                            break
-                    if recorder is not None:
-                        recorder.write(frame)
-                    pipeline.push(frame)
-                    self.frames += 1
-                pipeline.flush()
-                return False
+                result = run(
+                    source, pipeline, stop=self.stop_event, live=not is_file, on_frame=seen
+                )
+                return result.ended
             finally:
                 pipeline.close()
                 if recorder is not None and (path := recorder.close()) is not None:
