@@ -82,3 +82,22 @@ def test_enforce_refuses_unless_allowed(bundle, caplog) -> None:
     enforce(violations, profile, allow_over_budget=True)
     assert "RUNNING OVER BUDGET" in caplog.text
     enforce([], profile)
+
+
+def test_one_verdict_scales_by_the_profile_everywhere() -> None:
+    from edge.runtime.budget import verdict
+
+    lat = {"count": 50, "p50_ms": 1.0, "p99_ms": 3.0}
+    pi4 = load_profile("raspberry-pi-4")  # speech p99 20 ms, x10 from this host
+    judged = verdict("speech", lat, pi4)
+    assert judged.limit == 20.0 and judged.check.value == 30.0 and judged.ok is False
+    assert judged.word == "OVER" and "x 10" in judged.basis
+    host = load_profile("x86-host")  # this host: no scaling
+    assert verdict("speech", lat, host).check.value == 3.0 and verdict("speech", lat, host).ok
+    mcu = load_profile("hearing-aid-coprocessor")  # no factor from x86-64 to the MCU
+    assert verdict("speech", lat, mcu).check is None
+    assert verdict("speech", lat, mcu).word == "not judged here"
+    assert verdict("face", lat, load_profile("muse-2")).word == "-"  # no face budget
+    assert verdict("speech", {"count": 0}, pi4).ok is None
+    # The run-time checks (daemon, bench) are the verdict's checks.
+    assert check_runtime("speech", lat, None, pi4) == [judged.check]

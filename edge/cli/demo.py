@@ -51,8 +51,7 @@ def face_demo() -> tuple[list, dict] | None:
         return None
     from edge.cli.run_face import face_events
 
-    options = argparse.Namespace(max_frames=None, detect_every=1, smoothing=1.0)
-    return face_events(str(sample_face()), options)
+    return face_events(str(sample_face()))
 
 
 def synthetic_eeg(rate_hz: int = 128, seconds: int = 12, seed: int = 0) -> np.ndarray:
@@ -112,6 +111,7 @@ def live_demo(
     worker's figures. `web` ("[ADDRESS:]PORT"): serve the live page there too."""
     from edge.daemon.config import DaemonConfig, ModalityConfig
     from edge.daemon.runner import Daemon
+    from edge.modalities import get
 
     collector = Collector()
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,17 +122,17 @@ def live_demo(
         ]
         csv.write_text("t," + ",".join(EMOTIV_14) + "\n" + "\n".join(rows) + "\n")
         modalities = [
-            ModalityConfig("speech", f"file:{sample_clip()}", {"speed": speed}),
+            ModalityConfig("speech", f"file:{sample_clip()}", get("speech").options(speed=speed)),
             ModalityConfig(
                 "eeg",
                 f"file:{csv}",
-                {
-                    "csv_columns": list(EMOTIV_14),
-                    "csv_time": "t",
-                    "calibration_s": EEG_CALIBRATION_S,
-                    "block_ms": 62.5,
-                    "speed": speed,
-                },
+                get("eeg").options(
+                    csv_columns=tuple(EMOTIV_14),
+                    csv_time="t",
+                    calibration_s=EEG_CALIBRATION_S,
+                    block_ms=62.5,
+                    speed=speed,
+                ),
             ),
         ]
         if face_available():
@@ -140,7 +140,7 @@ def live_demo(
                 ModalityConfig(
                     "face",
                     f"file:{sample_face()}",
-                    {"still_s": x.shape[1] / 128, "still_fps": 5.0, "speed": speed},
+                    get("face").options(still_s=x.shape[1] / 128, still_fps=5.0, speed=speed),
                 )
             )
         web_config = _web_config(web) if web else None
@@ -255,8 +255,9 @@ def _live_table(collector: Collector, elapsed: float):
 
 
 def budget_rows(figures: dict) -> list[dict]:
-    """Each modality's model latency against the x86 host profile's budget."""
+    """Each modality's model latency against the x86 host profile's budget (`budget.verdict`)."""
     from devices.profile import load_profile
+    from edge.runtime.budget import verdict
 
     profile = load_profile("x86-host")
     out = []
@@ -274,7 +275,7 @@ def budget_rows(figures: dict) -> list[dict]:
                 "model_p50_ms": lat.get("p50_ms"),
                 "model_p99_ms": p99,
                 "budget_p99_ms": limit,
-                "ok": None if p99 is None or limit is None else p99 <= limit,
+                "ok": verdict(name, lat, profile).ok,
             }
         )
     return out

@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from edge.daemon.runner import read_status
-    from edge.runtime.budget import runtime_checks
+    from edge.runtime.budget import verdict
 
     snap = read_status(args.socket)
     if args.json:
@@ -37,11 +37,8 @@ def run(args: argparse.Namespace) -> int:
         lat = p.get("model_latency", {})
         budget = profile.budget(name) if profile else None
         limit = budget.latency_p99_ms if budget else None
-        verdict = ""
-        if limit and lat.get("p99_ms") is not None:
-            # This host's p99 scaled to the target, as the daemon's system events judge it.
-            checks = [c for c in runtime_checks(name, lat, None, profile) if "p99" in c.budget]
-            verdict = ("ok" if checks[0].ok else "OVER") if checks else "not judged here"
+        # This host's p99 scaled to the target, as the daemon's system events judge it.
+        judged = verdict(name, lat, profile).word if lat.get("p99_ms") is not None else ""
         rows.append(
             [
                 name,
@@ -51,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                 snap["bus"]["events"].get(name, 0),
                 p.get("dropped_windows", 0),
                 f"{lat.get('p50_ms', 0):.2f} / {lat.get('p99_ms', 0):.2f}" if lat else "-",
-                f"{limit:g} {verdict}" if limit else "-",
+                f"{limit:g} {judged}" if limit else "-",
                 m["restarts"],
                 m["last_error"] or "",
             ]

@@ -147,6 +147,46 @@ def latency_scale(profile: Profile) -> tuple[float | None, str]:
     )
 
 
+@dataclass(frozen=True)
+class Verdict:
+    """A measured latency figure judged against a profile's budget: `check` is None when it is
+    not judged (the profile sets no limit, nothing was measured, or the profile gives no factor
+    from this host to its target); `basis` says how the value was scaled or why it was not."""
+
+    limit: float | None
+    check: Check | None
+    basis: str
+
+    @property
+    def ok(self) -> bool | None:
+        return None if self.check is None else self.check.ok
+
+    @property
+    def word(self) -> str:
+        """'ok', 'OVER', 'not judged here' (a limit but no scaled figure) or '-' (no limit)."""
+        if self.check is not None:
+            return "ok" if self.check.ok else "OVER"
+        return "-" if self.limit is None else "not judged here"
+
+
+def verdict(
+    modality: str, latency: dict[str, float], profile: Profile | None, figure: str = "p99_ms"
+) -> Verdict:
+    """The one latency verdict: `latency[figure]` (a `LatencyStats.summary()` measured on this
+    host) scaled by the profile's factor to its target, against the modality's budget. The
+    daemon's system events, bench, status and the demo all judge through it."""
+    budget = profile.budget(modality) if profile is not None else None
+    limit = getattr(budget, f"latency_{figure}", None) if budget is not None else None
+    if limit is None:
+        return Verdict(None, None, "the profile sets no limit")
+    scale, basis = latency_scale(profile)
+    if scale is None or not latency.get("count") or latency.get(figure) is None:
+        return Verdict(limit, None, basis if scale is None else "nothing measured")
+    return Verdict(
+        limit, Check(f"latency_{figure}", latency[figure] * scale, limit, "ms", basis), basis
+    )
+
+
 def runtime_checks(
     modality: str, latency: dict[str, float], rss_bytes: int | None, profile: Profile
 ) -> list[Check]:
@@ -155,11 +195,10 @@ def runtime_checks(
     if budget is None:
         return []
     out = []
-    scale, basis = latency_scale(profile)
-    if scale is not None and latency.get("count"):
-        for key, limit in (("p99_ms", budget.latency_p99_ms), ("p50_ms", budget.latency_p50_ms)):
-            if limit is not None:
-                out.append(Check(f"latency_{key}", latency[key] * scale, limit, "ms", basis))
+    for figure in ("p99_ms", "p50_ms"):
+        judged = verdict(modality, latency, profile, figure).check
+        if judged is not None:
+            out.append(judged)
     if rss_bytes is not None and budget.rss_bytes is not None:
         basis = "measured resident set size"
         if not on_target(profile):
