@@ -1,8 +1,8 @@
 """The compiled DSP front end: the same code computes training features and device features.
 
-Speech: `StreamingLogMel` / `log_mel`. EEG: `SosFilterBank`, `BandDifferentialEntropy`,
-`BaselineNormalizer`. Both: `Resampler` / `resample`. Kernels are Cython (`_*.pyx`); the
-modules here check inputs and give clear errors.
+Speech: `StreamingLogMel` / `log_mel`. EEG: `SosFilterBank`, `BandDifferentialEntropy` (a
+comparator in `bench/dsp.py`). Both: `Resampler` / `resample`. Kernels are Cython (`_*.pyx`);
+the modules here check inputs and give clear errors.
 """
 
 from edge.dsp.designs import EEG_BANDS, stored_sos
@@ -10,13 +10,11 @@ from edge.dsp.entropy import BandDifferentialEntropy
 from edge.dsp.filters import SosFilterBank
 from edge.dsp.logmel import LogMelConfig, StreamingLogMel, log_mel
 from edge.dsp.mel import mel_filterbank
-from edge.dsp.normalize import BaselineNormalizer
 from edge.dsp.resample import Resampler, resample
 
 __all__ = [
     "EEG_BANDS",
     "BandDifferentialEntropy",
-    "BaselineNormalizer",
     "LogMelConfig",
     "Resampler",
     "SosFilterBank",
