@@ -20,7 +20,7 @@ help:
 	@echo "make test   set up and run the test suite"
 	@echo "make soak   the long runs (the daemon soak) that make test leaves out"
 	@echo "make bench  benchmarks against their comparators -> bench/results/*.md"
-	@echo "make lint   ruff check and format check"
+	@echo "make lint   ruff check, format check and the import contracts"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,7 @@ bench: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(VENV)/bin/ruff format .

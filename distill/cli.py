@@ -10,9 +10,9 @@ import argparse
 import json
 from pathlib import Path
 
-from edge.cli import render
-from edge.cli.args import positive_int, positive_number
-from edge.cli.render import progress_bars
+from edge.console import render
+from edge.console.argtypes import positive_int, positive_number
+from edge.console.render import progress_bars
 from edge.errors import ConfigError
 
 HELP = "train a student from teachers: speech over unlabelled audio, face over face crops (offline; needs torch)"

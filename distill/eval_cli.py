@@ -8,8 +8,8 @@ from __future__ import annotations
 import argparse
 
 from distill.cli import add_eeg_data, subjects_arg
-from edge.cli import render
-from edge.cli.render import progress_bars
+from edge.console import render
+from edge.console.render import progress_bars
 from edge.errors import ConfigError
 
 HELP = "cross-validate models on labelled data: eval eeg (offline; needs torch)"

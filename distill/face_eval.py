@@ -328,7 +328,7 @@ def add_arguments(sub) -> None:
 
 
 def run_cli(args) -> int:
-    from edge.cli import render
+    from edge.console import render
     from edge.runtime import load_bundle
     from edge.runtime.registry import find_bundle
 

@@ -9,7 +9,7 @@ import json
 import signal
 import sys
 
-from edge.cli.args import positive_number, whole_number
+from edge.console.argtypes import positive_number, whole_number
 
 HELP = "serve a wearable over the wire protocol: sensor frames in, AFFECT frames back"
 

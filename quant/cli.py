@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.cli import render
-from edge.cli.render import progress_bars
+from edge.console import render
+from edge.console.render import progress_bars
 from edge.errors import ConfigError
 
 HELP = "turn a student checkpoint into a verified int8 bundle (offline; needs torch)"
