@@ -118,3 +118,34 @@ def test_bundles_without_reference_examples_fall_back_to_engines_against_each_ot
     assert report["ok"] and report["against"].startswith("one random input")
     assert {c["a"] for c in report["comparisons"]} == {"model.onnx", "model_int8.onnx"}
     assert np.isfinite([c["max_abs_diff"] for c in report["comparisons"]]).all()
+
+
+def test_models_verify_without_litert_judges_the_onnx_models_and_says_what_it_skipped() -> None:
+    # The real entry point with LiteRT (and tflite-runtime) unimportable, as on a device
+    # installed without the litert extra: the TFLite models are not built, in one line.
+    root = Path(__file__).resolve().parents[1]
+    blocked = "ai_edge_litert,tflite_runtime"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.without_extras",
+            blocked,
+            "models",
+            "verify",
+            "speech-adv",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=300,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    report = json.loads(done.stdout)
+    device = report["int8_on_device_inputs"]
+    assert [r["file"] for r in device["models"]] == ["model_int8.onnx"]
+    assert device["models"][0]["ok"] and device["models"][0]["against"] == "model_fp32.onnx"
+    assert {r["file"] for r in device["skipped"]} == {"model_fp32.tflite", "model_int8.tflite"}
+    assert all(r["reason"].startswith("LiteRT not installed") for r in device["skipped"])
+    assert report["ok"]

@@ -251,6 +251,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 for r in device["models"]
             ],
         )
+    if device is not None and device["skipped"]:
+        render.line(
+            f"not checked on device inputs: {', '.join(r['file'] for r in device['skipped'])} "
+            f"({'; '.join(sorted({r['reason'] for r in device['skipped']}))})"
+        )
     render.line("verified" if report["ok"] else "VERIFICATION FAILED")
     return 0 if report["ok"] else 2
 

@@ -94,11 +94,20 @@ def device_inputs(bundle: Bundle, n: int = EXAMPLES) -> tuple[np.ndarray, str] |
 
 
 def int8_against_float(bundle: Bundle) -> dict[str, Any] | None:
-    """Each int8 model against the bundle's float model (same format first) on device inputs."""
-    from edge.runtime.verify import run_each
+    """Each int8 model against the bundle's float model (same format first) on device inputs.
+
+    A model whose format's runtime is not installed here (a TFLite model without LiteRT) is not
+    built: it is listed under ``skipped`` with the reason, and the others are judged."""
+    from edge.runtime.verify import missing_runtime, run_each
 
     made = device_inputs(bundle)
-    models = bundle.manifest.models
+    missing = {m.format: missing_runtime(m.format) for m in bundle.manifest.models}
+    skipped = [
+        {"file": m.file, "reason": missing[m.format]}
+        for m in bundle.manifest.models
+        if missing[m.format] is not None
+    ]
+    models = [m for m in bundle.manifest.models if missing[m.format] is None]
     floats = [m for m in models if m.precision == "fp32"]
     if made is None or not floats:
         return None
@@ -135,5 +144,6 @@ def int8_against_float(bundle: Bundle) -> dict[str, Any] | None:
         "examples": len(inputs),
         "source": source,
         "models": rows,
+        "skipped": skipped,
         "ok": all(r["ok"] for r in rows),
     }
