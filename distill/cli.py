@@ -22,8 +22,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="modality", metavar="MODALITY", required=True)
     add_evaluate(sub)
     add_face(sub)
-    from distill.face_eval import add_arguments as add_evaluate_face
-
     add_evaluate_face(sub)
     add_eeg(sub)
     s = sub.add_parser(
@@ -265,6 +263,33 @@ def check_face_arrays(path: Path) -> None:
             f"--faces {path} has {sorted(named)[0]} but no 'labels' array; add the expressions "
             "as 'labels', or leave out source_file/source_path for unlabelled crops"
         )
+
+
+def add_evaluate_face(sub) -> None:
+    """`affect-edge distill evaluate-face`; distill.face_eval is imported only when it runs."""
+    e = sub.add_parser(
+        "evaluate-face",
+        help="judge face bundles (int8, device engines) and the face teachers against people's "
+        "labels: FER2013 test, LFW-expressions test people, GENKI-4K test smiles",
+        description="FER2013 test accuracy and per-class recall, LFW-expressions balanced accuracy "
+        "and GENKI-4K smile AUC (P(happy) against the smile label) for each bundle's int8 model "
+        "on each engine and for each teacher; writes the FER2013 confusion matrices as a PNG.",
+    )
+    e.add_argument("--shared", type=Path, required=True, help="the shared folder (holds data/)")
+    e.add_argument(
+        "--bundle",
+        action="append",
+        default=[],
+        metavar="NAME[=PATH]",
+        help="a face bundle to judge, by name or NAME=PATH (repeatable; default face-expr)",
+    )
+    e.add_argument(
+        "--teacher", default="fer,facex", help="comma-separated teachers to judge ('' for none)"
+    )
+    e.add_argument("--engine", default="onnx,tflite", help="engines for the int8 models")
+    e.add_argument("--cache", type=Path, help="teacher output cache (default build/faces/cache)")
+    e.add_argument("--png", type=Path, help="write the confusion matrices here")
+    e.add_argument("--json", action="store_true", help="print the rows as JSON")
 
 
 def add_face(sub) -> None:
