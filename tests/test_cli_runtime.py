@@ -145,3 +145,23 @@ def test_profiles_list_and_show(capsys) -> None:
     code, profile = run_json(capsys, "profiles", "show", "muse-2")
     assert code == 0 and profile["sensors"][0]["channels"] == ["TP9", "AF7", "AF8", "TP10"]
     assert main(["profiles", "show", "toaster"]) == 2
+
+
+def test_bench_runs_the_native_eeg_engine_by_name_and_as_the_bundles_default(capsys) -> None:
+    # eeg-valence names the native engine its default; bench measured nothing before (it
+    # looked for a 'native' model file).
+    code, default = run_json(capsys, "bench", "eeg-valence", "--runs", "5")
+    code_n, native = run_json(capsys, "bench", "eeg-valence", "--engine", "native", "--runs", "5")
+    code_o, onnx = run_json(capsys, "bench", "eeg-valence", "--engine", "onnx", "--runs", "5")
+    assert code == code_n == code_o == 0
+    assert default["engine"] == native["engine"] == "native/fp32"
+    assert onnx["engine"] == "onnx/int8"
+    assert default["model"] == native["model"] == "model_fp32.onnx"
+    assert onnx["model"] == "model_int8.onnx"  # int8 first where the engine can run it
+    assert native["measured"] and native["latency"]["p50_ms"] > 0
+    # A model the C kernel cannot run is one line, exit 2.
+    assert main(["bench", "eeg-valence", "--engine", "native", "--precision", "int8"]) == 2
+    assert main(["bench", "speech-adv", "--engine", "native"]) == 2
+    err = capsys.readouterr().err
+    assert "the native engine runs fp32 models, not int8" in err
+    assert "the native engine runs HiSTN's export form only" in err

@@ -12,7 +12,7 @@ from edge.cli import render
 from edge.cli.args import positive_int, whole_number
 from edge.runtime import load_bundle
 from edge.runtime.budget import latency_scale, load_checks, runtime_checks
-from edge.runtime.engines import ENGINES, choose_format
+from edge.runtime.engines import ENGINE_NAMES, open_engine, resolve
 from edge.runtime.memory import rss_bytes
 from edge.runtime.registry import find_bundle
 
@@ -39,8 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("bundle", help="bundle name, directory or .zip")
     p.add_argument(
         "--engine",
-        choices=sorted(ENGINES),
-        help="runtime (default: the profile's preference, else onnx)",
+        choices=ENGINE_NAMES,
+        help="runtime: onnx, tflite, or native (affect-edge's C kernel, for HiSTN EEG students; "
+        "it runs their fp32 ONNX weights) (default: the profile's preference, else the "
+        "bundle's default, else onnx)",
     )
     p.add_argument(
         "--precision", choices=["fp32", "int8"], help="model precision (default: int8 if present)"
@@ -71,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
     bundle = load_bundle(find_bundle(args.bundle))
     m = bundle.manifest
     profile = load_profile(args.profile) if args.profile else None
-    fmt = choose_format(bundle, args.engine, profile.preferred_engine if profile else None)
-    model = m.model(fmt, args.precision)
+    preferred = profile.preferred_engine if profile else None
+    _, model = resolve(bundle, args.engine, args.precision, preferred)
     checks = load_checks(m, model, profile) if profile else []
     report = {
         "bundle": str(bundle.path),
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         "measured": False,
     }
     if all(c.ok for c in checks) or args.allow_over_budget:
-        engine = ENGINES[fmt](bundle, model, threads=args.threads)
+        engine = open_engine(bundle, args.engine, args.precision, preferred, args.threads)
         engine.warmup()
         inputs = engine.example_inputs()
         rounds = []

@@ -9,6 +9,7 @@ from edge.runtime.engines.base import Engine
 from edge.runtime.engines.litert import LiteRtEngine
 from edge.runtime.engines.native import NativeEngine
 from edge.runtime.engines.ort import OrtEngine
+from edge.runtime.manifest import ModelFile
 
 #: Engines by model file format.
 ENGINES: dict[str, type[Engine]] = {"onnx": OrtEngine, "tflite": LiteRtEngine}
@@ -50,6 +51,25 @@ def choose_format(bundle: Bundle, engine: str | None = None, preferred: str | No
     return "onnx" if "onnx" in have else "tflite"
 
 
+def resolve(
+    bundle: Bundle,
+    engine: str | None = None,
+    precision: str | None = None,
+    preferred: str | None = None,
+) -> tuple[str, ModelFile]:
+    """(engine name, model file) that `open_engine` runs; int8 is taken before fp32 unless
+    `precision` says. The native engine runs the fp32 ONNX model (asked for by name, or the
+    bundle's default when no precision other than fp32 is asked for)."""
+    fmt = choose_format(bundle, engine, preferred)
+    if fmt == NATIVE and precision not in (None, "fp32"):
+        if engine == NATIVE:
+            raise BundleError(f"the native engine runs fp32 models, not {precision}")
+        fmt = "onnx" if any(m.format == "onnx" for m in bundle.manifest.models) else "tflite"
+    if fmt == NATIVE:
+        return NATIVE, bundle.manifest.model("onnx", "fp32")
+    return fmt, bundle.manifest.model(fmt, precision)
+
+
 def open_engine(
     bundle: Bundle,
     engine: str | None = None,
@@ -57,18 +77,10 @@ def open_engine(
     preferred: str | None = None,
     threads: int = 1,
 ) -> Engine:
-    """Open the bundle's model in an engine; int8 is taken before fp32 unless `precision` says.
-    The native engine runs the fp32 ONNX model (asked for by name, or the bundle's default
-    when no precision other than fp32 is asked for)."""
-    fmt = choose_format(bundle, engine, preferred)
-    if fmt == NATIVE and precision not in (None, "fp32"):
-        if engine == NATIVE:
-            raise BundleError(f"the native engine runs fp32 models, not {precision}")
-        fmt = "onnx" if any(m.format == "onnx" for m in bundle.manifest.models) else "tflite"
-    if fmt == NATIVE:
-        return NativeEngine(bundle, bundle.manifest.model("onnx", "fp32"), threads=threads)
-    model = bundle.manifest.model(fmt, precision)
-    return ENGINES[fmt](bundle, model, threads=threads)
+    """Open the bundle's model (`resolve`) in its engine."""
+    name, model = resolve(bundle, engine, precision, preferred)
+    cls = NativeEngine if name == NATIVE else ENGINES[name]
+    return cls(bundle, model, threads=threads)
 
 
 __all__ = [
@@ -81,4 +93,5 @@ __all__ = [
     "OrtEngine",
     "choose_format",
     "open_engine",
+    "resolve",
 ]
