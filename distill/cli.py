@@ -530,6 +530,14 @@ def add_eeg(sub) -> None:
         "muse-2) or names (Fp1,Fp2,...); default DREAMER's 14",
     )
     e.add_argument(
+        "--graph",
+        choices=["listed", "montage"],
+        default="listed",
+        help="the student's electrode graph: 'listed' (regions from the 10-20 names, a chain "
+        "in the listed order inside each: the shipped students') or 'montage' (regions and "
+        "nearest neighbours from MNE's 10-20 positions, for any electrodes: distill/eeg_graph.py)",
+    )
+    e.add_argument(
         "--name", default="eeg-histn", help="name recorded in the checkpoint and its bundles"
     )
 
@@ -555,7 +563,21 @@ def run_eeg(args: argparse.Namespace) -> int:
         write_synthetic(args.dreamer, subjects=args.write_synthetic, seed=args.seed, **extra)
         render.note(f"wrote {args.write_synthetic} synthetic subjects to {args.dreamer}", args.json)
     trials = load_dreamer(args.dreamer, subjects_arg(args.subjects), args.filters, args.mains)
-    cfg = EegFitConfig(epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed)
+    graph = {}
+    if args.graph == "montage":
+        from distill.eeg_graph import montage_graph
+
+        built = montage_graph(trials[0].channels)
+        graph = built.arch_config()
+        render.note(
+            "graph from MNE's 10-20 positions: "
+            + " | ".join(" ".join(r) for r in built.regions)
+            + f"; edges {', '.join(f'{a}-{b}' for a, b in built.edges) or 'none'}",
+            args.json,
+        )
+    cfg = EegFitConfig(
+        epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed, arch_config=graph
+    )
     lines = {"teacher": EpochLine(args.epochs, "validation F1")}
 
     def on_epoch(model: str, epoch: int, loss: float, f1: float) -> None:

@@ -356,9 +356,11 @@ def eeg_checkpoint(student, teacher, report: dict, args, trials: list[Trial]):
         + (f" and a {mains} Hz notch" if mains else "")
         + ", blocks 0-8 trained, block 9 validated"
     )
+    # A graph given by name (distill eeg --graph montage) is kept, so the export rebuilds it.
+    graph = {"regions": student.regions, "edges": student.edges} if student.edges else {}
     return Checkpoint(
         "histn",
-        {"channels": channels},
+        {"channels": channels, **graph},
         student.state_dict(),
         (1, RATE_HZ, len(channels)),
         {

@@ -112,6 +112,8 @@ class HiSTN(nn.Module):
                 f"regions must hold every electrode exactly once: channels {channels}, regions {list(map(list, regions))}"
             )
         self.channels, self.regions = channels, [list(r) for r in regions]
+        #: The named edges inside the regions (empty: a chain in each region's listed order).
+        self.edges = [list(e) for e in edges]
         # Indices of each region's electrodes in the input's electrode order.
         self.region_index = [torch.tensor([channels.index(c) for c in r]) for r in regions]
         for i, idx in enumerate(self.region_index):
