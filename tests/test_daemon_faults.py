@@ -144,7 +144,7 @@ BAD: dict[tuple[str, str], list] = {
     ("speech", "bundle"): ["", "no-such-bundle", "./missing/bundle.zip"],
     ("speech", "source"): ["file:missing.wav", "camera:0", "board:x"],
     ("face", "detect_every"): [0, -3],
-    ("face", "smoothing"): [*NONFINITE, -0.1, 1, 5],
+    ("face", "smoothing"): [*NONFINITE, -0.1, 0, 5],
     ("face", "still_fps"): [*NONFINITE, 0, -5],
     ("face", "still_s"): [*NONFINITE, -1],
     ("face", "speed"): [0, math.nan],

@@ -14,7 +14,7 @@ import soundfile as sf
 
 from devices.eeg import CsvEegSource
 from distill.dreamer import EMOTIV_14, synthetic_trial
-from edge.cli.run import speech_events
+from edge import modalities
 from edge.daemon.config import load_config
 from edge.daemon.runner import Daemon
 from edge.pipelines.eeg import EegPipeline
@@ -41,9 +41,8 @@ def test_ten_minutes_at_ten_times_real_time(tmp_path):
     columns = json.dumps(list(EMOTIV_14))
 
     # What the pipelines give for these inputs when nothing is paced or threaded.
-    expected_speech = len(
-        speech_events(tmp_path / "long.wav", load_bundle(default_bundle("speech")))[0]
-    )
+    with modalities.opened("speech", f"file:{tmp_path / 'long.wav'}") as (source, pipe):
+        expected_speech = len(run_stream(pipe, source))
     src = CsvEegSource(tmp_path / "long.csv", list(EMOTIV_14), time_column="t")
     with src, EegPipeline(load_bundle(default_bundle("eeg")), 128, EMOTIV_14) as pipe:
         expected_eeg = len(run_stream(pipe, src))

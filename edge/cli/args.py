@@ -15,15 +15,11 @@ from pathlib import Path
 # edge.console.argtypes, which the offline halves' commands import too).
 from edge.console.argtypes import positive_int, positive_number, whole_number  # noqa: F401
 
-#: Audio blocks shorter than this are refused: a block per sample or less only slows the run
-#: (1e-30 ms ran 5.7 s on the 6 s clip), and no device delivers them.
-MIN_BLOCK_MS = 0.1
-
 
 def audio_block_ms(text: str) -> float:
-    return positive_number("milliseconds", MIN_BLOCK_MS, 60_000.0, "the audio block fed per call")(
-        text
-    )
+    from edge.modalities.speech import BLOCK_MS_RANGE
+
+    return positive_number("milliseconds", *BLOCK_MS_RANGE, "the audio block fed per call")(text)
 
 
 def writable_file(
@@ -131,3 +127,21 @@ def stopped(info: dict) -> int:
     """The exit status of a run: 130 when Ctrl-C (or SIGTERM) cut it short, after what it saw
     until then was shown and written; else 0."""
     return 130 if info.get("interrupted") else 0
+
+
+def flag(key: str) -> str:
+    """An option's command-line flag: detect_every -> --detect-every."""
+    return "--" + key.replace("_", "-")
+
+
+def options_from(args: argparse.Namespace, cls: type):
+    """A modality's options class from the parsed flags: flags not given take the class's one
+    default; a bad value is one line naming its flag."""
+    given = {k: getattr(args, k) for k in cls.option_names() if getattr(args, k, None) is not None}
+    given = {k: str(v) if isinstance(v, Path) else v for k, v in given.items()}
+    for key in ("channels", "csv_columns"):
+        if isinstance(given.get(key), str):  # comma-separated on the command line
+            given[key] = [t.strip() for t in given[key].split(",") if t.strip()] or None
+            if given[key] is None:
+                del given[key]
+    return cls.from_mapping(given, shown_as=flag)

@@ -12,21 +12,21 @@ from pathlib import Path
 
 import numpy as np
 
-from devices.audio import AudioFileSource
-from edge import stream
-from edge.cli import render, run_eeg, run_face
+from edge import modalities, stream
+from edge.cli import render, run_eeg, run_face, run_modality
 from edge.cli.args import (
     add_event_outputs,
     audio_block_ms,
     event_sinks,
+    options_from,
     plot_file,
     positive_number,
     stopped,
 )
 from edge.errors import SourceError
-from edge.pipelines.speech import MAX_INPUT_RATE_HZ, MIN_INPUT_RATE_HZ, SpeechPipeline
-from edge.runtime import load_bundle
-from edge.runtime.registry import DEFAULTS, find_bundle
+from edge.modalities.speech import SPEECH, SpeechOptions
+from edge.pipelines.speech import MAX_INPUT_RATE_HZ, MIN_INPUT_RATE_HZ
+from edge.runtime.registry import DEFAULTS
 from edge.stream import EventList
 
 HELP = (
@@ -71,8 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--block-ms",
         type=audio_block_ms,
-        default=10.0,
-        help="audio block fed per call, as a device would (default 10)",
+        help=f"audio block fed per call, as a device would (default "
+        f"{SpeechOptions.default('block_ms'):g})",
     )
     s.add_argument(
         "--update-s",
@@ -86,15 +86,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--plot", type=plot_file, help="draw A/D/V over time into this picture")
     run_face.add_parser(sub)
     run_eeg.add_parser(sub)
+    for name in modalities.names():
+        if name not in COMMANDS:
+            run_modality.add_parser(sub, modalities.get(name))
 
 
 def speech_events(
     audio: Path,
     bundle,
-    engine: str | None = None,
-    precision: str | None = None,
-    block_ms: float = 10.0,
-    update_s: float | None = None,
+    options: SpeechOptions | None = None,
     realtime: bool = False,
     sinks: tuple = (),
 ) -> tuple[list, dict]:
@@ -104,25 +104,18 @@ def speech_events(
     whether it was interrupted: the events seen until then are kept).
     """
     seen = EventList()
-    with AudioFileSource(audio, block_s=block_ms / 1000, mono=True) as src:
+    with modalities.opened("speech", f"file:{audio}", options, bundle) as (src, pipeline):
         if src.n_samples == 0:
             raise SourceError(f"{audio} holds no samples ({src.format}, {src.rate_hz:g} Hz)")
-        with SpeechPipeline(
-            bundle,
-            input_rate_hz=int(src.rate_hz),
-            engine=engine,
-            precision=precision,
-            update_s=update_s,
-        ) as pipeline:
-            result = stream.run(src, pipeline, (seen, *sinks), pace=1.0 if realtime else None)
-            info = {
-                "engine": pipeline.engine.name,
-                "min_duration_s": pipeline.min_duration_s,
-                "nonfinite_replaced": pipeline.nonfinite_replaced,
-                "duration_s": src.samples_read / src.rate_hz,
-                "rate_hz": src.rate_hz,
-                "interrupted": result.interrupted,
-            }
+        result = stream.run(src, pipeline, (seen, *sinks), pace=1.0 if realtime else None)
+        info = {
+            "engine": pipeline.engine.name,
+            "min_duration_s": pipeline.min_duration_s,
+            "nonfinite_replaced": pipeline.nonfinite_replaced,
+            "duration_s": src.samples_read / src.rate_hz,
+            "rate_hz": src.rate_hz,
+            "interrupted": result.interrupted,
+        }
     events = seen.events
     if not events and not result.interrupted:
         raise SourceError(
@@ -138,36 +131,27 @@ def is_microphone(audio: Path) -> bool:
     return (text == "mic" or text.startswith("mic:")) and not audio.exists()
 
 
-def microphone_events(args: argparse.Namespace, bundle, sinks: tuple) -> tuple[list, dict]:
+def microphone_events(
+    args: argparse.Namespace, bundle, options: SpeechOptions, sinks: tuple
+) -> tuple[list, dict]:
     """A live microphone through the speech pipeline: each event shown as it comes (or as JSON
     lines), until Ctrl-C or --seconds."""
-    from devices.audio.microphone import MicrophoneSource
-
-    device = str(args.audio).partition(":")[2] or None
-    source = MicrophoneSource(int(device) if device and device.isdigit() else device)
     seen = EventList()
-    with source:
+    with modalities.opened("speech", str(args.audio), options, bundle) as (source, pipeline):
         rate = int(source.rate_hz)
         if not args.json:
             until = f"for {args.seconds:g} s" if args.seconds else "Ctrl-C to stop"
             render.line(
                 f"listening on {getattr(source, 'device_name', source.id)} at {rate} Hz ({until})"
             )
-        with SpeechPipeline(
-            bundle,
-            input_rate_hz=rate,
-            engine=args.engine,
-            precision=args.precision,
-            update_s=args.update_s,
-        ) as pipeline:
-            shown = () if args.json else (_LiveRows(),)
-            result = stream.run(source, pipeline, (seen, *sinks, *shown), duration_s=args.seconds)
-            info = {
-                "engine": pipeline.engine.name,
-                "nonfinite_replaced": pipeline.nonfinite_replaced,
-                "duration_s": source.samples_read / rate,
-                "interrupted": result.interrupted,
-            }
+        shown = () if args.json else (_LiveRows(),)
+        result = stream.run(source, pipeline, (seen, *sinks, *shown), duration_s=args.seconds)
+        info = {
+            "engine": pipeline.engine.name,
+            "nonfinite_replaced": pipeline.nonfinite_replaced,
+            "duration_s": source.samples_read / rate,
+            "interrupted": result.interrupted,
+        }
     return seen.events, info
 
 
@@ -194,15 +178,21 @@ def live_row(e) -> str:
     )
 
 
+#: Modalities with a command of their own (its flags, notes and tables); any other registered
+#: modality runs through `run_modality`.
+COMMANDS = {"speech": None, "face": run_face, "eeg": run_eeg}
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.modality == "face":
-        return run_face.run(args)
-    if args.modality == "eeg":
-        return run_eeg.run(args)
-    bundle = load_bundle(find_bundle(args.bundle or DEFAULTS["speech"]))
+    if args.modality not in COMMANDS:
+        return run_modality.run(args)
+    if COMMANDS[args.modality] is not None:
+        return COMMANDS[args.modality].run(args)
+    options = options_from(args, SpeechOptions)
+    bundle = SPEECH.bundles(options)
     if is_microphone(args.audio):
         with event_sinks(args) as sinks:
-            events, info = microphone_events(args, bundle, sinks)
+            events, info = microphone_events(args, bundle, options, sinks)
         if not args.json:
             render.line(f"{len(events)} events from {args.audio}")
         if args.plot and events:
@@ -214,16 +204,7 @@ def run(args: argparse.Namespace) -> int:
             render.note(f"plot written to {args.plot}", args.json)
         return stopped(info)
     with event_sinks(args) as sinks:
-        events, info = speech_events(
-            args.audio,
-            bundle,
-            args.engine,
-            args.precision,
-            args.block_ms,
-            args.update_s,
-            args.realtime,
-            sinks,
-        )
+        events, info = speech_events(args.audio, bundle, options, args.realtime, sinks)
     title = f"{args.audio.name}: {bundle.manifest.name} on {info['engine']}"
     if not args.json:
         show(events, title, info["nonfinite_replaced"])

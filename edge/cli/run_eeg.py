@@ -21,12 +21,14 @@ from edge.cli import render
 from edge.cli.args import (
     add_event_outputs,
     event_sinks,
+    options_from,
     positive_number,
     stopped,
     writable_file,
 )
 from edge.errors import ConfigError
-from edge.frontends.eeg import CYTON_RAIL_UV, FLAGS, Baseline
+from edge.frontends.eeg import CYTON_RAIL_UV, FLAGS
+from edge.modalities.eeg import EEG, EegOptions
 from edge.runtime import load_bundle
 from edge.runtime.registry import DEFAULTS, covers, eeg_bundle_for, find_bundle
 from edge.stream import EventList
@@ -58,12 +60,12 @@ def add_parser(sub) -> None:
     )
     s.add_argument("recording", nargs="?", type=Path, help="EEG file (omit with --board)")
     s.add_argument("--board", help="BrainFlow board instead of a file: synthetic, cyton, muse_2...")
-    s.add_argument("--serial-port", default="", help="board's serial port (Cyton: /dev/ttyUSB0)")
-    s.add_argument("--mac-address", default="", help="board's Bluetooth address")
+    s.add_argument("--serial-port", help="board's serial port (Cyton: /dev/ttyUSB0)")
+    s.add_argument("--mac-address", help="board's Bluetooth address")
     s.add_argument(
         "--master-board", help="for --board playback_file / streaming: whose data it carries"
     )
-    s.add_argument("--board-file", default="", help="for --board playback_file: the file")
+    s.add_argument("--board-file", help="for --board playback_file: the file")
     s.add_argument(
         "--seconds",
         type=positive_number("seconds"),
@@ -102,13 +104,22 @@ def add_parser(sub) -> None:
         help="CSV: the time column (seconds, ms or ISO date-times; default: the export's "
         "Timestamp / timestamps / time column when its columns are recognised)",
     )
-    s.add_argument("--csv-time-unit", choices=["s", "ms"], default="s", help="CSV time unit")
+    s.add_argument(
+        "--csv-time-unit",
+        choices=["s", "ms"],
+        help=f"CSV time unit (default {EegOptions.default('csv_time_unit')})",
+    )
     s.add_argument("--rate", type=positive_number("Hz"), help="CSV without a time column: its rate")
     s.add_argument(
-        "--unit", choices=["uV", "mV", "V"], default="uV", help="CSV values' unit (default uV)"
+        "--unit",
+        choices=["uV", "mV", "V"],
+        help=f"CSV values' unit (default {EegOptions.default('unit')})",
     )
     s.add_argument(
-        "--mains", type=int, choices=[50, 60], default=50, help="mains notch, Hz (default 50)"
+        "--mains",
+        type=int,
+        choices=[50, 60],
+        help=f"mains notch, Hz (default {EegOptions.default('mains')})",
     )
     s.add_argument("--hop-s", type=positive_number("seconds"), help="seconds between windows")
     s.add_argument(
@@ -132,14 +143,12 @@ def add_parser(sub) -> None:
     s.add_argument(
         "--rail-uv",
         type=positive_number("microvolts"),
-        default=CYTON_RAIL_UV,
         help=f"amplifier rail in µV for the railed flag (default {CYTON_RAIL_UV:,.0f}, Cyton)",
     )
     s.add_argument("--score-flagged", action="store_true", help="score flagged windows too")
     s.add_argument(
         "--smoothing",
         type=float,
-        default=1.0,
         help="weight on the newest window, (0, 1] (default 1: none)",
     )
     add_event_outputs(s)
@@ -155,17 +164,12 @@ def is_synthetic(board: str) -> bool:
     return board_id(board) == -1  # BrainFlow's SYNTHETIC_BOARD
 
 
-def _names(text: str | None) -> tuple[str, ...] | None:
-    if not text:
-        return None
-    return tuple(t.strip() for t in text.split(",") if t.strip())
-
-
 def open_source(args, model_channels: tuple[str, ...]):
     """The source named on the command line, and a note for the user (or None)."""
-    from devices.eeg import BoardSource, open_eeg_file, stand_in_channels
+    from devices.eeg import BoardSource, stand_in_channels
 
-    channels = _names(args.channels)
+    options = options_from(args, EegOptions)
+    channels = options.channels
     if args.board:
         if args.recording is not None:
             raise ConfigError("give a recording or --board, not both")
@@ -185,25 +189,17 @@ def open_source(args, model_channels: tuple[str, ...]):
             )
         source = BoardSource(
             args.board,
-            serial_port=args.serial_port,
-            mac_address=args.mac_address,
-            file=args.board_file,
-            master_board=args.master_board,
+            serial_port=options.serial_port,
+            mac_address=options.mac_address,
+            file=options.board_file,
+            master_board=options.master_board,
             channels=channels,
+            block_s=options.block_ms / 1000,
         )
         return source, note
     if args.recording is None:
         raise ConfigError("give an EEG recording or --board NAME")
-    source = open_eeg_file(
-        args.recording,
-        channels=channels,
-        csv_columns=list(_names(args.csv_columns) or ()) or None,
-        csv_time=args.csv_time,
-        csv_time_unit=args.csv_time_unit,
-        rate_hz=args.rate,
-        unit=args.unit,
-        board=args.master_board,
-    )
+    source = EEG.open(f"file:{args.recording}", options, None)
     layout = getattr(source, "layout", None)
     note = None
     if layout is not None:
@@ -213,8 +209,7 @@ def open_source(args, model_channels: tuple[str, ...]):
 
 
 def eeg_events(args, sinks: tuple = ()) -> tuple[list, dict]:
-    if not 0.0 < args.smoothing <= 1.0:
-        raise ConfigError(f"--smoothing must be in (0, 1], got {args.smoothing}")
+    options_from(args, EegOptions)  # every flag checked before anything opens
     name = args.bundle or DEFAULTS["eeg"]
     if args.board and args.bundle is None and not args.channels and is_synthetic(args.board):
         # BrainFlow's synthetic board carries one sine per channel, 5 Hz apart: only its first
@@ -234,8 +229,6 @@ def eeg_events(args, sinks: tuple = ()) -> tuple[list, dict]:
 
 
 def _run_source(args, sinks, bundle, source, note) -> tuple[list, dict]:
-    from edge.pipelines.eeg import EegPipeline
-
     spec = bundle.manifest.front_end
     renamed = {n: o for n, o in getattr(source, "metadata", {}).get("labels", {}).items() if n != o}
     if renamed:
@@ -254,22 +247,8 @@ def _run_source(args, sinks, bundle, source, note) -> tuple[list, dict]:
                 f"({', '.join(spec.channels)}), not all of {DEFAULTS['eeg']}'s",
                 args.json,
             )
-    baseline = Baseline.load(args.baseline, spec.channels) if args.baseline else None
     seen = EventList()
-    pipeline = EegPipeline(
-        bundle,
-        source.rate_hz,
-        source.channels,
-        engine=args.engine,
-        precision=args.precision,
-        hop_s=args.hop_s,
-        calibration_s=args.calibration_s,
-        baseline=baseline,
-        rail_uv=args.rail_uv,
-        mains_hz=args.mains,
-        score_flagged=args.score_flagged,
-        smoothing=args.smoothing,
-    )
+    pipeline = EEG.build_pipeline(bundle, source, options_from(args, EegOptions))
     with pipeline:
         if note:
             render.note(note, args.json)

@@ -17,20 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from devices.video import IMAGE_SUFFIXES, ImageSource, VideoSource
-from edge import stream
+from edge import modalities, stream
 from edge.cli import render
 from edge.cli.args import (
     add_event_outputs,
     event_sinks,
+    options_from,
     plot_file,
     positive_int,
     stopped,
     writable_file,
 )
-from edge.errors import ConfigError
-from edge.runtime import load_bundle
-from edge.runtime.registry import DEFAULTS, find_bundle
+from edge.modalities.face import FACE, FaceOptions
+from edge.runtime.registry import DEFAULTS
 from edge.stream import EventList
 
 ANNOTATE_IMAGE = (".png", ".jpg", ".jpeg")
@@ -64,8 +63,8 @@ def add_parser(sub) -> None:
     s.add_argument(
         "--detect-every",
         type=positive_int,
-        default=3,
-        help="run the detector every N video frames, tracking faces in between (default 3)",
+        help="run the detector every N video frames, tracking faces in between (default "
+        f"{FaceOptions.default('detect_every')})",
     )
     s.add_argument(
         "--max-frames",
@@ -75,8 +74,8 @@ def add_parser(sub) -> None:
     s.add_argument(
         "--smoothing",
         type=float,
-        default=0.6,
-        help="per-face smoothing weight on the newest frame, (0, 1] (default 0.6; 1 = none)",
+        help="per-face smoothing weight on the newest frame, (0, 1] (default "
+        f"{FaceOptions.default('smoothing')}; 1 = none)",
     )
     add_event_outputs(s)
     s.add_argument(
@@ -92,27 +91,9 @@ def add_parser(sub) -> None:
     )
 
 
-def open_source(target: str):
-    if target.startswith("camera:") or target.startswith("/dev/video"):
-        index = target.split(":", 1)[1] if target.startswith("camera:") else target
-        if target.startswith("camera:"):
-            try:
-                number = int(index)
-            except ValueError:
-                raise ConfigError(
-                    f"camera must be camera:N (N = 0, 1, ...) or /dev/videoN, got {target!r}"
-                ) from None
-            if number < 0:
-                raise ConfigError(
-                    f"camera numbers start at 0, got {target!r}: try camera:0 (ls /dev/video* "
-                    "lists the cameras here)"
-                )
-            return VideoSource(number), True
-        return VideoSource(index), True
-    path = Path(target)
-    if path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageSource(path), False
-    return VideoSource(path), True
+def target_uri(target: str) -> str:
+    """The face source URI for a command-line target (a path, camera:N or /dev/videoN)."""
+    return target if FACE.fits(target) else f"file:{target}"
 
 
 def draw(image: np.ndarray, events: list) -> np.ndarray:
@@ -183,42 +164,37 @@ class _Annotator:
             self.tmp.unlink(missing_ok=True)
 
 
-def face_events(target: str, args, sinks: tuple = ()) -> tuple[list, dict]:
-    """Stream a target through the face pipeline; every event also goes to each sink."""
-    from edge.pipelines.face import FacePipeline
-
-    bundle = load_bundle(find_bundle(getattr(args, "bundle", None) or DEFAULTS["face"]))
-    detector = load_bundle(find_bundle(getattr(args, "detector", None) or DEFAULTS["face-detect"]))
-    source, is_video = open_source(target)
+def face_events(
+    target: str,
+    options: FaceOptions | None = None,
+    sinks: tuple = (),
+    annotate: Path | None = None,
+    max_frames: int | None = None,
+) -> tuple[list, dict]:
+    """Stream a target through the face pipeline; every event also goes to each sink, and each
+    frame with its faces drawn into `annotate` (a picture or a video), kept if Ctrl-C cuts the
+    run short."""
+    options = options or FaceOptions()
+    bundles = FACE.bundles(options)
     seen = EventList()
     annotator = None
     ok = False
-    with (
-        source,
-        FacePipeline(
-            bundle,
-            detector,
-            engine=getattr(args, "engine", None),
-            precision=getattr(args, "precision", None),
-            detect_every=args.detect_every if is_video else 1,
-            smoothing=args.smoothing if is_video else 1.0,
-        ) as pipeline,
-    ):
+    with modalities.opened("face", target_uri(target), options, bundles) as (source, pipeline):
         try:
-            if getattr(args, "annotate", None):
-                annotator = _Annotator(args.annotate, source.rate_hz or 25.0)
+            if annotate:
+                annotator = _Annotator(annotate, source.rate_hz or 25.0)
             result = stream.run(
                 source,
                 pipeline,
                 (seen, *sinks),
-                max_frames=args.max_frames,
+                max_frames=max_frames,
                 on_frame=None if annotator is None else annotator.frame,
             )
-            # Finished or cut short by Ctrl-C: what was drawn until then is kept.
             ok = True
         finally:
             if annotator is not None:
                 annotator.close(ok)
+        bundle, detector = bundles
         info = {
             "interrupted": result.interrupted,
             "frames": source.frames_read,
@@ -232,10 +208,9 @@ def face_events(target: str, args, sinks: tuple = ()) -> tuple[list, dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0.0 < args.smoothing <= 1.0:
-        raise ConfigError(f"--smoothing must be in (0, 1], got {args.smoothing}")
+    options = options_from(args, FaceOptions)
     with event_sinks(args) as sinks:
-        events, info = face_events(args.target, args, sinks)
+        events, info = face_events(args.target, options, sinks, args.annotate, args.max_frames)
     if not args.json:
         show(events, info, args.target)
         if args.output:

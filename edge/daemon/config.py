@@ -22,62 +22,26 @@ mains = 50
 [[sinks]]
 kind = "jsonl"                       # "jsonl" (path "-" is stdout), "unix" or "mqtt"
 path = "/var/lib/affect-edge/events.jsonl"
+
+A modality's table holds its `source` URI and the fields of its options class
+(`edge.modalities`): the keys, their types, limits and defaults are that class's, the same the
+CLI's flags build.
 """
 
 from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from edge import modalities
 from edge.errors import ConfigError
+from edge.modalities.options import StreamOptions
 
-MODALITIES = ("speech", "face", "eeg")
 SINK_KINDS = ("jsonl", "unix", "mqtt")
 
-_MODALITY_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "speech": {
-        "source": str,
-        "bundle": str,
-        "pace": bool,
-        "speed": (int, float),
-        "loop": bool,
-        "block_ms": (int, float),
-    },
-    "face": {
-        "source": str,
-        "bundle": str,
-        "detector": str,
-        "pace": bool,
-        "speed": (int, float),
-        "loop": bool,
-        "detect_every": int,
-        "smoothing": (int, float),
-        "still_s": (int, float),
-        "still_fps": (int, float),
-    },
-    "eeg": {
-        "source": str,
-        "bundle": str,
-        "pace": bool,
-        "speed": (int, float),
-        "loop": bool,
-        "channels": list,
-        "mains": int,
-        "calibration_s": (int, float),
-        "baseline": str,
-        "csv_columns": list,
-        "csv_time": str,
-        "rate": (int, float),
-        "unit": str,
-        "score_flagged": bool,
-        "serial_port": str,
-        "mac_address": str,
-        "block_ms": (int, float),
-    },
-}
 _SINK_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "jsonl": {"kind": str, "path": str, "max_bytes": int, "backups": int},
     "unix": {"kind": str, "path": str, "max_backlog": int, "max_clients": int},
@@ -102,12 +66,19 @@ _SINK_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
 
 @dataclass(frozen=True)
 class ModalityConfig:
+    """One modality's stream: its registered name, its source URI and its typed options."""
+
     name: str
     source: str
-    options: dict[str, Any] = field(default_factory=dict)
+    options: StreamOptions = None  # type: ignore[assignment]  # the modality's defaults
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.options.get(key, default)
+    def __post_init__(self) -> None:
+        if self.options is None:
+            object.__setattr__(self, "options", modalities.get(self.name).options())
+
+    @property
+    def modality(self) -> modalities.Modality:
+        return modalities.get(self.name)
 
 
 @dataclass(frozen=True)
@@ -173,25 +144,6 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _names(value: Any) -> str | None:
-    if not value:
-        return "must name at least one channel"
-    for v in value:
-        if not isinstance(v, str) or not v.strip():
-            return f"must be a list of channel names (text), got {v!r}"
-        if v.strip().lstrip("+-").replace(".", "", 1).isdigit():
-            return f"channel names are text like 'AF3', not numbers: {v!r}"
-    if len(set(value)) != len(value):
-        return "names a channel twice"
-    return None
-
-
-def _unit(value: Any) -> str | None:
-    from devices.units import UNIT_NAMES, is_unit
-
-    return None if is_unit(value) else f"must be one of {', '.join(UNIT_NAMES)}, got {value!r}"
-
-
 def _topic_part(value: Any) -> str | None:
     if any(c in value for c in "+#\x00"):
         return f"MQTT topic parts may not hold '+', '#' or NUL: {value!r}"
@@ -206,33 +158,6 @@ _RULES: dict[str, dict[str, Any]] = {
             None if v == 0 else _num(0.1, 86_400, what=" seconds (0: no system events)")(v)
         ),
         "status_socket": _text,
-    },
-    "speech": {
-        "speed": _num(0.01, 1000),
-        "block_ms": _num(1, 1000, what=" ms"),
-        "bundle": _text,
-    },
-    "face": {
-        "speed": _num(0.01, 1000),
-        "detect_every": _num(1, 1000),
-        "smoothing": lambda v: _num(0, 1)(v) or (None if v < 1 else f"must be below 1, got {v!r}"),
-        "still_s": _num(0, 86_400, what=" seconds"),
-        "still_fps": _num(0.01, 1000, lo_open=False, what=" frames per second"),
-        "bundle": _text,
-        "detector": _text,
-    },
-    "eeg": {
-        "speed": _num(0.01, 1000),
-        "channels": _names,
-        "csv_columns": _names,
-        "csv_time": _text,
-        "mains": _one_of(50, 60),
-        "calibration_s": _num(0, 3600, what=" seconds"),
-        "baseline": _text,
-        "rate": _num(1, 100_000, what=" Hz"),
-        "unit": _unit,
-        "block_ms": _num(1, 1000, what=" ms"),
-        "bundle": _text,
     },
     "jsonl": {
         "path": _text,
@@ -299,7 +224,7 @@ def parse_config(data: dict[str, Any], where: str, base: str | Path | None = Non
         "queue": int,
         "report_s": (int, float),
         "sinks": list,
-        **{m: dict for m in MODALITIES},
+        **{m: dict for m in modalities.names()},
         "web": dict,
     }
     _check(data, top, where)
@@ -316,37 +241,14 @@ def parse_config(data: dict[str, Any], where: str, base: str | Path | None = Non
             load_profile(data["profile"])
         except ConfigError as exc:
             raise ConfigError(f"{where}: profile: {exc}") from None
-    modalities = []
-    for name in MODALITIES:
-        if name not in data:
-            continue
-        table = dict(data[name])
-        w = f"{where} [{name}]"
-        _check(table, _MODALITY_KEYS[name], w)
-        if "source" not in table:
-            raise ConfigError(f"{w}: 'source' is missing")
-        _values(table, _RULES[name], w)
-        source = table["source"]
-        if not (
-            source.startswith(("file:", "mic", "camera:", "/dev/video", "board:"))
-            and _source_fits(name, source)
-        ):
-            raise ConfigError(f"{w}.source: {source!r} is not a {name} source")
-        if source.startswith("file:"):
-            source = "file:" + _resolve(source[5:], base)
-            _existing_file(source[5:], f"{w}.source")
-        elif source.startswith("board:") and not source[6:].strip():
-            raise ConfigError(f"{w}.source: name the board, as in 'board:synthetic'")
-        for key in ("bundle", "detector"):
-            if key in table:
-                table[key] = _bundle(table[key], base, f"{w}.{key}")
-        if "baseline" in table:
-            table["baseline"] = _resolve(table["baseline"], base)
-            _existing_file(table["baseline"], f"{w}.baseline")
-        options = {k: v for k, v in table.items() if k != "source"}
-        modalities.append(ModalityConfig(name, source, options))
-    if not modalities:
-        raise ConfigError(f"{where}: configure at least one of [speech], [face], [eeg]")
+    streams = tuple(
+        _modality(name, data[name], f"{where} [{name}]", base)
+        for name in modalities.names()
+        if name in data
+    )
+    if not streams:
+        tables = ", ".join(f"[{n}]" for n in modalities.names())
+        raise ConfigError(f"{where}: configure at least one of {tables}")
     sinks = []
     for i, sink in enumerate(data.get("sinks", [])):
         w = f"{where} sinks[{i}]"
@@ -381,7 +283,7 @@ def parse_config(data: dict[str, Any], where: str, base: str | Path | None = Non
         data.get("profile"),
         status_socket,
         queue,
-        tuple(modalities),
+        streams,
         tuple(sinks),
         float(data.get("report_s", 10.0)),
         _web(data.get("web"), where, base),
@@ -411,14 +313,34 @@ def _bundle(value: str, base: Path, where: str) -> str:
     return value
 
 
-def _source_fits(modality: str, source: str) -> bool:
+def _modality(name: str, table: dict[str, Any], w: str, base: Path) -> ModalityConfig:
+    """One modality's table: its source URI and its options class, paths resolved."""
+    modality = modalities.get(name)
+    table = dict(table)
+    source = table.pop("source", None)
+    if source is not None and not isinstance(source, str):
+        raise ConfigError(f"{w}.source: expected str, got {type(source).__name__} {source!r}")
+    options = modality.options.from_mapping(table, w, reserved=("source",))
+    if source is None:
+        raise ConfigError(f"{w}: 'source' is missing")
+    if not modality.fits(source) or source.startswith(":"):
+        raise ConfigError(f"{w}.source: {source!r} is not a {name} source ({modality.uri_help()})")
     if source.startswith("file:"):
-        return True
-    return {
-        "speech": source.startswith("mic"),
-        "face": source.startswith(("camera:", "/dev/video")),
-        "eeg": source.startswith("board:"),
-    }[modality]
+        source = "file:" + _resolve(source[5:], base)
+        _existing_file(source[5:], f"{w}.source")
+    elif source.endswith(":"):
+        raise ConfigError(f"{w}.source: name the device, as in '{source}NAME'")
+    resolved = {}
+    for f in fields(options):
+        kind, value = f.metadata.get("path"), getattr(options, f.name)
+        if kind is None or value is None or f.name not in table:
+            continue
+        if kind == "bundle":
+            resolved[f.name] = _bundle(value, base, f"{w}.{f.name}")
+        else:
+            resolved[f.name] = _resolve(value, base)
+            _existing_file(resolved[f.name], f"{w}.{f.name}")
+    return ModalityConfig(name, source, options.replace(**resolved) if resolved else options)
 
 
 def load_config(path: str | Path) -> DaemonConfig:

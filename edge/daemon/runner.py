@@ -177,101 +177,23 @@ class ModalityWorker(threading.Thread):
         self._paced = None
         self.bundle = self._load_bundles()
 
-    # --- what each modality needs ---------------------------------------------------------------
+    # --- what the modality registry says -------------------------------------------------------
     def _load_bundles(self):
-        from edge.runtime import load_bundle
-        from edge.runtime.registry import DEFAULTS, find_bundle
-
-        name = self.config.name
-        bundle = load_bundle(find_bundle(self.config.get("bundle") or DEFAULTS[name]))
-        if name == "face":
-            self.detector = load_bundle(
-                find_bundle(self.config.get("detector") or DEFAULTS["face-detect"])
-            )
-        return bundle
+        return self.config.modality.bundles(self.config.options)
 
     def _open_source(self):
-        src, name = self.config.source, self.config.name
-        path = Path(src[5:]) if src.startswith("file:") else None
-        if name == "speech":
-            from devices.audio import AudioFileSource, MicrophoneSource
-
-            if path is not None:
-                return AudioFileSource(
-                    path, block_s=self.config.get("block_ms", 10) / 1000, mono=True
-                )
-            device = src.split(":", 1)[1] if ":" in src else None
-            return MicrophoneSource(int(device) if device and device.isdigit() else device)
-        if name == "face":
-            from devices.video import IMAGE_SUFFIXES, ImageSource, VideoSource
-
-            if path is not None:
-                if path.suffix.lower() in IMAGE_SUFFIXES:
-                    fps = float(self.config.get("still_fps", 5.0))
-                    frames = max(1, round(self.config.get("still_s", 0) * fps))
-                    return ImageSource([path] * frames, rate_hz=fps)
-                return VideoSource(path)
-            index = src.split(":", 1)[1] if src.startswith("camera:") else src
-            return VideoSource(int(index) if index.isdigit() else index)
-        from devices.eeg import BoardSource, open_eeg_file, stand_in_channels
-
-        channels = self.config.get("channels")
-        channels = tuple(channels) if channels else None
-        if path is not None:
-            return open_eeg_file(
-                path,
-                channels=channels,
-                csv_columns=self.config.get("csv_columns"),
-                csv_time=self.config.get("csv_time"),
-                rate_hz=self.config.get("rate"),
-                unit=self.config.get("unit", "uV"),
-                block_s=self.config.get("block_ms", 100) / 1000,
-            )
-        board = src.split(":", 1)[1]
-        if channels is None:
-            channels = stand_in_channels(board, tuple(self.bundle.manifest.front_end.channels))
-        return BoardSource(
-            board,
-            serial_port=self.config.get("serial_port", ""),
-            mac_address=self.config.get("mac_address", ""),
-            channels=channels,
-            block_s=self.config.get("block_ms", 100) / 1000,
-        )
+        return self.config.modality.open(self.config.source, self.config.options, self.bundle)
 
     def _open_pipeline(self, source):
-        name = self.config.name
         # Live sources and paced files: the model on the pipeline's thread, the newest window
         # winning. A file read as fast as possible has no clock to keep: every window is scored.
-        fast_file = self.config.source.startswith("file:") and not self.config.get("pace", True)
-        common = {"mode": "sync" if fast_file else "async", "on_event": self.publish}
-        if name == "speech":
-            from edge.pipelines.speech import SpeechPipeline
-
-            return SpeechPipeline(self.bundle, input_rate_hz=int(source.rate_hz), **common)
-        if name == "face":
-            from edge.pipelines.face import FacePipeline
-
-            return FacePipeline(
-                self.bundle,
-                self.detector,
-                detect_every=self.config.get("detect_every", 3),
-                smoothing=float(self.config.get("smoothing", 0.6)),
-                **common,
-            )
-        from edge.frontends.eeg import Baseline
-        from edge.pipelines.eeg import EegPipeline
-
-        baseline = self.config.get("baseline")
-        spec = self.bundle.manifest.front_end
-        return EegPipeline(
+        fast_file = self.config.source.startswith("file:") and not self.config.options.pace
+        return self.config.modality.build_pipeline(
             self.bundle,
-            source.rate_hz,
-            source.channels,
-            mains_hz=self.config.get("mains", 50),
-            calibration_s=self.config.get("calibration_s"),
-            baseline=Baseline.load(baseline, spec.channels) if baseline else None,
-            score_flagged=self.config.get("score_flagged", False),
-            **common,
+            source,
+            self.config.options,
+            mode="sync" if fast_file else "async",
+            on_event=self.publish,
         )
 
     # --- the loop ---------------------------------------------------------------------------------
@@ -293,7 +215,7 @@ class ModalityWorker(threading.Thread):
                 self.restarts += 1
                 continue
             backoff = 0.5
-            if ended and self.config.get("loop", False) and not self.stop_event.is_set():
+            if ended and self.config.options.loop and not self.stop_event.is_set():
                 self.restarts += 1
                 continue
             break
@@ -325,9 +247,8 @@ class ModalityWorker(threading.Thread):
             pipeline = self._open_pipeline(source)
             self.pipeline = pipeline
             self.state = "running"
-            if is_file and self.config.get("pace", True):
-                speed = float(self.config.get("speed", 1.0))
-                source = self._paced = Paced(source, speed, self.stop_event)
+            if is_file and self.config.options.pace:
+                source = self._paced = Paced(source, self.config.options.speed, self.stop_event)
             try:
                 result = run(
                     source, pipeline, stop=self.stop_event, live=not is_file, on_frame=seen
@@ -338,11 +259,16 @@ class ModalityWorker(threading.Thread):
                 if recorder is not None and (path := recorder.close()) is not None:
                     self.recordings.append(path)
 
+    def _model_name(self) -> str:
+        """The bundle's name (the first, where a modality loads several; its own name without)."""
+        bundle = self.bundle[0] if isinstance(self.bundle, tuple) else self.bundle
+        return getattr(getattr(bundle, "manifest", None), "name", self.config.name)
+
     def snapshot(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "state": self.state,
             "source": self.config.source,
-            "model": self.bundle.manifest.name,
+            "model": self._model_name(),
             "frames": self.frames,
             "restarts": self.restarts,
             "failures": self.failures,
