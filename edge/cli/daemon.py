@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
-import threading
-import time
 from pathlib import Path
 
 from edge.cli import render
-from edge.errors import AffectEdgeError, ConfigError
+from edge.errors import ConfigError
 
 HELP = "run the device service: modalities from a TOML config, events to the configured sinks"
-log = logging.getLogger("affect-edge.daemon")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,63 +34,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.daemon import systemd
     from edge.daemon.config import load_config
-    from edge.daemon.runner import Daemon
+    from edge.daemon.service import serve
 
     config = load_config(args.config)
     if args.check:
         names = ", ".join(m.name for m in config.modalities)
         render.line(f"{args.config}: valid ({names}; {len(config.sinks)} sink(s))")
         return 0
+    if args.record is not None and not args.record.is_dir():
+        raise ConfigError(f"--record: folder {args.record} does not exist")
     # A service logs what it does at INFO by default (the CLI's root logger says WARNING
     # unless -v): journald keeps it.
     root = logging.getLogger()
     if root.getEffectiveLevel() > logging.INFO:
         root.setLevel(logging.INFO)
-    stop, reload = threading.Event(), threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload.set())
-    if args.record is not None and not args.record.is_dir():
-        raise ConfigError(f"--record: folder {args.record} does not exist")
-    daemon = Daemon(config, record=args.record)
-    running = ", ".join(f"{m.name} from {m.source}" for m in config.modalities)
-    # READY only once every source has opened (or failed and is being retried).
-    if not daemon.wait_started(30.0):
-        log.warning("a source is still opening after 30 s; reporting ready")
-    log.info("running %s", running)
-    systemd.ready()
-    systemd.status(f"running {running}")
-    ping_every = systemd.watchdog_interval_s()
-    last_ping = 0.0
-    try:
-        while not stop.is_set():
-            stop.wait(0.2)
-            if reload.is_set():
-                reload.clear()
-                systemd.reloading()
-                try:
-                    daemon.reload(load_config(args.config))
-                except AffectEdgeError as exc:
-                    log.error("reload refused, keeping the running config: %s", exc)
-                    systemd.status(f"reload refused: {exc}")
-                    systemd.ready()
-                    continue
-                systemd.ready()
-                log.info("reloaded %s", args.config)
-            if not daemon.running():
-                log.info("every source has ended")
-                break
-            # The watchdog is fed only while the event bus is alive: a wedged daemon is
-            # restarted by systemd.
-            now = time.monotonic()
-            if ping_every and now - last_ping >= ping_every and daemon.healthy():
-                systemd.watchdog()
-                last_ping = now
-    finally:
-        systemd.stopping()
-        t0 = time.monotonic()
-        daemon.close()
-        log.info("stopped (sinks closed in %.3f s)", time.monotonic() - t0)
-    return 0
+    return serve(config, args.config, args.record)

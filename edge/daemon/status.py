@@ -1,0 +1,90 @@
+"""The status socket: a Unix socket (mode 0660) answering each connection with one JSON line.
+
+Per modality its state, frames, events, restarts and last error, the pipeline's figures (latency
+per stage, dropped windows), the bus and the sinks' counts, and the process's RSS and CPU time;
+`read_status` is what `affect-edge status` reads it with.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from edge.errors import ConfigError
+
+
+class StatusServer:
+    """A Unix socket (mode 0660) answering each connection with one JSON snapshot line."""
+
+    def __init__(self, path: str, snapshot) -> None:
+        from edge.sinks.unix import listen_unix
+
+        self.path = Path(path)
+        self._sock = listen_unix(self.path, 0o660, 4)
+        self._sock.settimeout(0.5)
+        self._snapshot = snapshot
+        self._closing = False
+        self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._closing:
+            try:
+                conn, _ = self._sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            if self._closing:
+                conn.close()
+                break
+            with conn, contextlib.suppress(OSError):
+                conn.sendall((json.dumps(self._snapshot(), default=str) + "\n").encode())
+
+    def close(self) -> None:
+        self._closing = True
+        # Wake the accept at once (it waits up to 0.5 s otherwise: half of a SIGTERM's stop).
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as poke:
+            poke.settimeout(0.2)
+            poke.connect(str(self.path))
+        self._thread.join(2)
+        self._sock.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def read_status(path: str | Path, timeout_s: float = 2.0) -> dict[str, Any]:
+    """One snapshot from a daemon's status socket."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout_s)
+    try:
+        s.connect(str(path))
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except FileNotFoundError:
+        raise ConfigError(f"no daemon status socket at {path}") from None
+    except TimeoutError:
+        raise ConfigError(
+            f"{path} sent no status within {timeout_s:g} s: is it the daemon's status_socket "
+            "(not its events socket)?"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the daemon's status at {path} ({exc})") from None
+    finally:
+        s.close()
+    try:
+        snap = json.loads(data.split(b"\n", 1)[0])
+    except ValueError:
+        snap = None
+    if not isinstance(snap, dict) or not {"pid", "modalities", "bus", "sinks"} <= snap.keys():
+        raise ConfigError(
+            f"{path} is not a daemon status socket (it sent something else: an events socket?); "
+            "give the status_socket from the daemon's config"
+        )
+    return snap
