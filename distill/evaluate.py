@@ -366,6 +366,7 @@ def bundle_predictions(
     """Utterance-level A/D/V of a speech bundle: each file streamed through the device pipeline."""
     from devices.audio import AudioFileSource
     from edge.pipelines.speech import SpeechPipeline
+    from edge.stream import EventList, run
 
     out = np.zeros((len(corpus.files), 3))
     pipes: dict[int, SpeechPipeline] = {}
@@ -378,7 +379,10 @@ def bundle_predictions(
                 )
             pipe = pipes[rate]
             pipe.reset()
-            events = [e for f in src for e in pipe.push(f)] + list(pipe.flush())
+            seen = EventList()
+            # No signal handling here: Ctrl-C ends the whole evaluation, not one file.
+            run(src, pipe, (seen,), signals=False)
+            events = seen.events
         values = [[e.values[k] for k in ADV] for e in events if e.updated] or [
             [e.values[k] for k in ADV] for e in events if e.values
         ]
