@@ -72,6 +72,7 @@ def stream_check(bundle: Path, mat: Path, openbci: Path | None) -> dict:
     from devices.frame import Frame
     from edge.pipelines.eeg import EegPipeline
     from edge.runtime import load_bundle
+    from edge.stream import EventList, run
 
     b = load_bundle(bundle)
     channels = tuple(b.manifest.front_end.channels)
@@ -100,10 +101,9 @@ def stream_check(bundle: Path, mat: Path, openbci: Path | None) -> dict:
     if openbci is not None and openbci.is_file() and len(channels) == 8:
         src = open_eeg_file(openbci, channels=channels)
         with src, EegPipeline(b, src.rate_hz, src.channels, mains_hz=60) as pipe:
-            events = []
-            for frame in src:
-                events += pipe.push(frame)
-            events += pipe.flush()
+            seen = EventList()
+            run(src, pipe, (seen,), signals=False)
+            events = seen.events
         flags = {
             k: sum(1 for e in events if k in e.quality)
             for k in ("blink", "muscle", "line_noise", "flat", "railed", "disconnected")

@@ -29,6 +29,7 @@ from devices.frame import Frame  # noqa: E402
 from edge.pipelines.speech import SpeechPipeline  # noqa: E402
 from edge.runtime import load_bundle  # noqa: E402
 from edge.runtime.registry import DEFAULTS, find_bundle  # noqa: E402
+from edge.stream import EventList, run  # noqa: E402
 
 CORPORA = {
     "emodb-train": "wav/*.wav",
@@ -54,10 +55,9 @@ def file_events(bundle, path: Path) -> list:
         AudioFileSource(path, block_s=0.01, mono=True) as src,
         SpeechPipeline(bundle, input_rate_hz=int(src.rate_hz)) as pipe,
     ):
-        events = []
-        for frame in src:
-            events += pipe.push(frame)
-        return events + list(pipe.flush())
+        seen = EventList()
+        run(src, pipe, (seen,), signals=False)
+        return seen.events
 
 
 def scored_before(e) -> bool:

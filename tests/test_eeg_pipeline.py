@@ -212,10 +212,7 @@ def test_the_openbci_recording_flags_its_blinks_and_jaw_clenches(shared_dir):
     bundle = load_bundle(find_bundle("eeg-valence-cyton8"))
     src = open_eeg_file(path, channels=CYTON)
     with src, EegPipeline(bundle, src.rate_hz, src.channels, mains_hz=60) as pipe:
-        events = []
-        for frame in src:
-            events += pipe.push(frame)
-        events += pipe.flush()
+        events = run_stream(pipe, src)
     assert src.rate_hz == 250 and len(events) > 70
     blinks = [e for e in events if e.quality.get("blink")]
     muscle = [e for e in events if e.quality.get("muscle")]
