@@ -14,6 +14,7 @@ BENCHMARKS = (
     "noise",
     "face",
     "eeg",
+    "eeg_formats",
     "daemon",
     "protocol",
     "cfront",

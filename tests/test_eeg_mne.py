@@ -164,3 +164,11 @@ def test_speech_and_face_paths_do_not_import_mne():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_a_file_mne_cannot_parse_is_one_line(tmp_path, capsys):
+    fake = tmp_path / "fake.vhdr"
+    fake.write_text("not a BrainVision header\n")
+    assert main(["run", "eeg", str(fake)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a recording MNE can read" in err[0]

@@ -191,6 +191,14 @@ class MneRawSource(_BlockFileSource):
         log.debug(
             "%s: %s, %d channels at %g Hz", self.path, type(raw).__name__, len(idx), self._rate
         )
+        if self._bad_rows or self._bad_spans:
+            log.info(
+                "%s: bad channel(s) %s and %d BAD span(s) are read as NaN (held, flagged "
+                "disconnected)",
+                self.path,
+                ", ".join(self._names[k] for k in self._bad_rows) or "none",
+                len(self._bad_spans),
+            )
 
     def _spans(
         self, ann, starts: np.ndarray, labels: list[str], idx: list[int]
