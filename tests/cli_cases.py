@@ -583,13 +583,22 @@ def expand(case: Case, inputs: Path) -> list[str]:
     return [a.replace("{clip}", str(CLIP)).replace("{in}", str(inputs)) for a in case.argv]
 
 
-def run_case(case: Case, inputs: Path, cwd: Path) -> subprocess.CompletedProcess:
+def case_env() -> dict[str, str]:
+    """The environment every case runs in: no extra model folders."""
+    return {k: v for k, v in os.environ.items() if k != "AFFECT_EDGE_MODELS"}
+
+
+def run_case(case: Case, inputs: Path, cwd: Path, server=None) -> subprocess.CompletedProcess:
+    """The case through `affect-edge`: a new process, or a child of `server` (a
+    `tests.cli_server.CliServer`, which saves each case the interpreter's start)."""
+    if server is not None:
+        return server.run(expand(case, inputs), cwd=cwd, env=case_env(), timeout=300)
     return subprocess.run(
         [str(BIN), *expand(case, inputs)],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={k: v for k, v in os.environ.items() if k != "AFFECT_EDGE_MODELS"},
+        env=case_env(),
         timeout=300,
     )
 

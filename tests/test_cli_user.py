@@ -1,5 +1,10 @@
-"""The command line as a demanding user finds it: every case through the installed `affect-edge`,
-in a subprocess, and the README's table of bad inputs kept in step with what it really does."""
+"""The command line as a demanding user finds it: every case through the entry point in a process
+of its own, and the README's table of bad inputs kept in step with what it really does.
+
+Commands run in processes forked from one server that has imported the entry point
+(`tests.cli_server`: 80 cases in about 30 s instead of 120 s on the loaded 2-core host); what the
+interpreter's start or a pipe shows (library noise, `| head`, /dev/full, missing extras, LiteRT's
+notice) is tested on the installed `affect-edge` started afresh."""
 
 from __future__ import annotations
 
@@ -8,13 +13,15 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.cli_cases import BIN, CASES, CLIP, FACE, ROOT, make_inputs, run_case
+from tests.cli_cases import BIN, CASES, CLIP, FACE, ROOT, case_env, make_inputs, run_case
+from tests.cli_server import CliServer
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +29,22 @@ def inputs(tmp_path_factory) -> Path:
     return make_inputs(tmp_path_factory.mktemp("inputs"))
 
 
+_SERVER: list[CliServer] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def server(tmp_path_factory) -> Iterator[CliServer]:
+    # One interpreter imports the entry point; each command runs in a process forked from it
+    # (`cli`), unless a test needs the installed script started afresh (`fresh=True`).
+    with CliServer(case_env(), tmp_path_factory.mktemp("cli-output")) as s:
+        _SERVER.append(s)
+        yield s
+        _SERVER.remove(s)
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.what for c in CASES])
-def test_case(case, inputs: Path, tmp_path: Path) -> None:
-    done = run_case(case, inputs, cwd=tmp_path)
+def test_case(case, inputs: Path, tmp_path: Path, server: CliServer) -> None:
+    done = run_case(case, inputs, cwd=tmp_path, server=server)
     out = done.stdout + done.stderr
     assert done.returncode == case.code, out[-2000:]
     assert case.says in out, out[-2000:]
@@ -48,7 +68,15 @@ def test_the_readme_lists_every_case() -> None:
         )
 
 
-def cli(*argv: str, cwd: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def cli(
+    *argv: str, cwd: Path | None = None, timeout: int = 300, fresh: bool = False
+) -> subprocess.CompletedProcess:
+    """`affect-edge ARGV` in a process of its own: forked from the module's server, or with
+    `fresh` the installed script started anew (what the interpreter and imports print count)."""
+    if _SERVER and not fresh:
+        return _SERVER[0].run(
+            list(argv), cwd=cwd or Path.cwd(), env=dict(os.environ), timeout=timeout
+        )
     return subprocess.run(
         [str(BIN), *argv], capture_output=True, text=True, cwd=cwd, timeout=timeout
     )
@@ -229,11 +257,13 @@ def test_a_recording_without_read_permission_says_so(tmp_path: Path) -> None:
 
 def test_library_noise_stays_off_stderr() -> None:
     # OpenCV's WARN lines for a camera it cannot open; our one line names the problem.
-    camera = cli("run", "face", "camera:7")
+    camera = cli("run", "face", "camera:7", fresh=True)
     assert camera.returncode == 2 and len(camera.stderr.splitlines()) == 1, camera.stderr
     assert "WARN" not in camera.stderr
     # BrainFlow's pkg_resources deprecation warning on every board run.
-    board = cli("run", "eeg", "--board", "synthetic", "--seconds", "2", "--calibration-s", "0.5")
+    board = cli(
+        "run", "eeg", "--board", "synthetic", "--seconds", "2", "--calibration-s", "0.5", fresh=True
+    )
     assert board.returncode == 0 and "pkg_resources" not in board.stderr, board.stderr
 
 
@@ -244,7 +274,7 @@ def test_run_speech_listens_to_a_live_microphone() -> None:
         sounddevice.query_devices(kind="input")
     except Exception as exc:  # no PortAudio, or no input device on this machine
         pytest.skip(f"no microphone here: {exc}")
-    done = cli("run", "speech", "mic", "--seconds", "3", "--json", timeout=60)
+    done = cli("run", "speech", "mic", "--seconds", "3", "--json", timeout=60, fresh=True)
     assert done.returncode == 0, done.stderr
     events = [json.loads(line) for line in done.stdout.splitlines()]
     assert events and events[0]["source"].startswith("mic:")
@@ -308,10 +338,15 @@ def test_plots_start_at_zero_thin_long_recordings_and_say_when_nothing_was_heard
     plt.close("all")
 
 
-def test_features_of_a_long_recording_keeps_its_summary_short(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "minutes", [1, pytest.param(10, marks=pytest.mark.slow, id="10 (slow: 22-57 s here)")]
+)
+def test_features_of_a_long_recording_keeps_its_summary_short(tmp_path: Path, minutes) -> None:
+    # The contour is binned to at most CONTOUR_CHARS characters whatever the length: one minute
+    # (6,000 frames for 100 characters) shows it; ten minutes, streamed whole, in `make soak`.
     x, rate = sf.read(CLIP, dtype="float32")
-    long = tmp_path / "ten-minutes.flac"
-    sf.write(long, np.tile(x, int(600 / (len(x) / rate)) + 1), rate)
+    long = tmp_path / f"{minutes}-minutes.flac"
+    sf.write(long, np.tile(x, int(60 * minutes / (len(x) / rate)) + 1), rate)
     done = cli("features", str(long), timeout=600)
     assert done.returncode == 0, done.stderr
     spark = done.stdout.splitlines()[-1].strip()
@@ -339,7 +374,7 @@ def test_models_inspect_reads_as_a_table_without_machine_paths() -> None:
 
 
 def test_litert_prints_no_delegate_notice() -> None:
-    done = cli("run", "speech", str(CLIP), "--engine", "tflite")
+    done = cli("run", "speech", str(CLIP), "--engine", "tflite", fresh=True)
     assert done.returncode == 0 and "tflite/int8" in done.stdout
     assert "XNNPACK" not in done.stderr and done.stderr == ""
 
