@@ -172,3 +172,24 @@ def test_a_file_mne_cannot_parse_is_one_line(tmp_path, capsys):
     assert main(["run", "eeg", str(fake)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not a recording MNE can read" in err[0]
+
+
+def test_run_eeg_says_what_the_file_marks_bad(tmp_path, capsys):
+    raw = raw_of(signal(), [f"EEG {e}-REF" for e in EMOTIV])
+    raw.info["bads"] = ["EEG T7-REF"]
+    raw.set_annotations(mne.Annotations([6.0, 9.0], [1.0, 0.5], ["BAD_blink", "bad_ACQ_SKIP"]))
+    path = tmp_path / "rec_raw.fif"
+    raw.save(path, verbose="error")
+    capsys.readouterr()
+    events = run_eeg(path, capsys)
+    spans = {e["start_s"]: e["quality"]["disconnected"] for e in events}
+    assert spans[6.0] == spans[9.0] == list(EMOTIV)  # the BAD spans, on every electrode
+    assert all(v == ["T7"] for k, v in spans.items() if k not in (6.0, 9.0))  # the bad channel
+    assert not any(e["updated"] for e in events)  # the model needs T7: every window held
+    capsys.readouterr()
+    assert main(["run", "eeg", str(path), "--calibration-s", "2"]) == 0
+    shown = capsys.readouterr()
+    assert (
+        "the file marks bad channel(s) EEG T7-REF and 2 BAD span(s) (1.5 s): read as NaN"
+        in shown.out + shown.err
+    )

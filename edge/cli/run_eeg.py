@@ -236,6 +236,9 @@ def _run_source(args, sinks, bundle, source, note) -> tuple[list, dict]:
         more = f" (+{len(renamed) - 6} more)" if len(renamed) > 6 else ""
         note = f"{note}; " if note else ""
         note += f"signal labels read as electrodes: {shown}{more}"
+    marked = marked_bad(getattr(source, "metadata", {}))
+    if marked:
+        note = (f"{note}; " if note else "") + marked
     if args.bundle is None and not covers(source.channels, spec.channels):
         # No bundle named and the default's electrodes are not all there (a Muse, a Cyton):
         # the shipped bundle whose electrodes the source has, if one does.
@@ -343,3 +346,19 @@ def annotate(args: argparse.Namespace, events: list) -> None:
         for e in events:
             sink.write(e)
     render.note(f"annotations written to {args.annotate}", args.json)
+
+
+def marked_bad(metadata: dict) -> str | None:
+    """What the recording itself marks unusable (its bad channels and BAD annotations, which its
+    reader delivers as NaN), as a note; None when it marks nothing."""
+    from devices.eeg.files import is_bad
+
+    bads = metadata.get("bads") or []
+    spans = [a for a in metadata.get("annotations", []) if is_bad(a["description"])]
+    if not bads and not spans:
+        return None
+    parts = [f"bad channel(s) {', '.join(bads)}"] if bads else []
+    if spans:
+        seconds = sum(a["duration_s"] for a in spans)
+        parts.append(f"{len(spans)} BAD span(s) ({seconds:.1f} s)")
+    return f"the file marks {' and '.join(parts)}: read as NaN, held and flagged disconnected"
