@@ -186,7 +186,7 @@ class WebServer:
         except Exception:  # a profile the daemon itself validated; never fatal here
             return {}
         scale, basis = latency_scale(p)
-        out: dict[str, Any] = {"_scale": scale, "_basis": basis}
+        out: dict[str, Any] = {"_scale": scale, "_basis": basis, "_profile": p}
         for name in ("speech", "face", "eeg"):
             b = p.budget(name)
             if b is not None:
@@ -283,6 +283,9 @@ class WebServer:
             share = round((cpu - self._last_cpu[1]) / (now - self._last_cpu[0]), 4)
         if cpu is not None:
             self._last_cpu = (now, cpu)
+        from edge.runtime.budget import verdict
+
+        profile = self._budgets.get("_profile")
         scale = self._budgets.get("_scale")
         modalities = {}
         for name, m in snap.get("modalities", {}).items():
@@ -304,7 +307,7 @@ class WebServer:
                 "p99_ms": p99,
                 "p99_target_ms": on_target,
                 "budget_p99_ms": budget,
-                "ok": None if on_target is None or budget is None else on_target <= budget,
+                "ok": verdict(name, lat, profile).ok,  # judged as everywhere else
             }
         bus = snap.get("bus", {})
         sinks = snap.get("sinks", [])
