@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from devices.units import UNIT_NAMES
 from edge import stream
 from edge.cli import render
 from edge.cli.args import (
@@ -112,7 +113,7 @@ def add_parser(sub) -> None:
     s.add_argument("--rate", type=positive_number("Hz"), help="CSV without a time column: its rate")
     s.add_argument(
         "--unit",
-        choices=["uV", "mV", "V"],
+        choices=list(UNIT_NAMES),
         help=f"CSV values' unit (default {EegOptions.default('unit')})",
     )
     s.add_argument(
