@@ -193,3 +193,21 @@ def test_run_eeg_says_what_the_file_marks_bad(tmp_path, capsys):
         "the file marks bad channel(s) EEG T7-REF and 2 BAD span(s) (1.5 s): read as NaN"
         in shown.out + shown.err
     )
+
+
+def test_without_mne_installed_the_formats_it_reads_name_the_extra(tmp_path):
+    path = write(tmp_path / "rec.vhdr", signal()[:, : 4 * RATE], list(EMOTIV))
+    csv = tmp_path / "rec.csv"
+    csv.write_text("time,AF3\n0,1\n")
+    root = Path(__file__).resolve().parent.parent
+    for argv in (["run", "eeg", str(path)], ["run", "eeg", str(csv), "--annotate", "x.fif"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.without_extras", "mne", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=root,
+        )
+        assert done.returncode == 2, done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and "pip install 'affect-edge[eeg]'" in lines[0], lines

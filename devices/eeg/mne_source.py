@@ -143,7 +143,7 @@ class MneRawSource(_BlockFileSource):
     def _open(self) -> None:
         try:
             import mne
-        except ImportError:  # pragma: no cover - the eeg extra installs it
+        except ImportError:
             raise SourceError(
                 f"{self.path}: this format is read by MNE-Python: pip install 'affect-edge[eeg]'"
             ) from None

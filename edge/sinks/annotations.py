@@ -79,14 +79,15 @@ def check_target(path: Path, recording: Path | None) -> None:
         )
     if path.resolve() == Path(recording).resolve():
         raise ConfigError(f"--annotate {path} is the recording itself: name a new file")
-    if path.suffix.lower() == ".csv":
-        import importlib.util
+    import importlib.util
 
-        if importlib.util.find_spec("pandas") is None:
-            raise ConfigError(
-                f"--annotate {path}: MNE writes -annot.csv through pandas, which is not "
-                "installed; write -annot.txt (the same columns) or pip install pandas"
-            )
+    if importlib.util.find_spec("mne") is None:
+        raise ConfigError("--annotate writes MNE annotations: pip install 'affect-edge[eeg]'")
+    if path.suffix.lower() == ".csv" and importlib.util.find_spec("pandas") is None:
+        raise ConfigError(
+            f"--annotate {path}: MNE writes -annot.csv through pandas, which is not "
+            "installed; write -annot.txt (the same columns) or pip install pandas"
+        )
 
 
 class AnnotationsSink:
@@ -130,10 +131,8 @@ class AnnotationsSink:
         if self._closed:
             return
         self._closed = True
-        try:
-            import mne
-        except ImportError:  # pragma: no cover - the eeg extra installs it
-            raise ConfigError("--annotate needs MNE: pip install 'affect-edge[eeg]'") from None
+        import mne  # check_target made sure it is there
+
         source = self._reopen()
         source.open()
         try:
