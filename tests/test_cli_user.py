@@ -228,7 +228,7 @@ def without(modules: str, *argv: str) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize(
     "argv, says",
     [
-        (("distill", "face", "--faces", "x.npz", "-o", "y.pt"), "distill needs torch"),
+        (("distill", "face", "--faces", "x.npz", "-o", "y.pt"), "distill face needs torch"),
         (("distill", "eeg", "--dreamer", "x.mat", "--target", "valence", "-o", "y.pt"), "torch"),
         (("eval", "eeg", "--dreamer", "x.mat"), "needs torch"),
     ],
