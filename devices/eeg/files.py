@@ -544,6 +544,48 @@ def electrode_label(label: str) -> str:
     return spelled + ("z" if rest.lower() == "z" else rest)
 
 
+def electrode_names(labels: list[str], standard: dict[str, str] | None = None) -> list[str]:
+    """Each label as the electrode it records (`electrode_label`; spelled as `standard`, a
+    montage's names by their lower case, spells it), or the label itself when it is not one; two
+    labels of one electrode (``Fp1-A1``, ``Fp1-A2``) keep their own text."""
+    standard = standard or {}
+    names = [standard.get(electrode_label(x).lower(), electrode_label(x)) for x in labels]
+    seen = [n.lower() for n in names]
+    return [
+        n if seen.count(n.lower()) == 1 else x.strip() for n, x in zip(names, labels, strict=True)
+    ]
+
+
+def choose_channels(
+    where: str,
+    labels: list[str],
+    names: list[str],
+    wanted: list[str] | None,
+    default: list[int],
+    noun: str = "channel",
+) -> tuple[list[int], list[str]]:
+    """Indices and names of the channels to stream: `default` (indices), or the `wanted` ones
+    (``--channels``), each a channel (its label or its electrode name) or ``NAME=CHANNEL``
+    (streamed as NAME)."""
+    if not wanted:
+        return list(default), [names[i] for i in default]
+    pairs = [w.split("=", 1) if "=" in w else [w, w] for w in wanted]
+    lookup: dict[str, int] = {}
+    for i, (label, name) in enumerate(zip(labels, names, strict=True)):
+        for key in (label, name, electrode_label(label)):
+            lookup.setdefault(key.strip().lower(), i)
+    missing = [p[1] for p in pairs if p[1].strip().lower() not in lookup]
+    if missing:
+        raise SourceError(
+            f"{where} has no {noun}(s) {', '.join(missing)}; it has {', '.join(labels)}"
+        )
+    idx = [lookup[p[1].strip().lower()] for p in pairs]
+    chosen = [
+        p[0].strip() if "=" in w else names[i] for i, w, p in zip(idx, wanted, pairs, strict=True)
+    ]
+    return idx, chosen
+
+
 def is_bad(description: str) -> bool:
     """Whether an annotation marks its span unusable: MNE's rule (``reject_by_annotation``), a
     description starting with ``bad`` in any case (``BAD_blink``, ``bad_ACQ_SKIP``)."""
@@ -597,34 +639,16 @@ class EdfSource(_BlockFileSource):
             raise SourceError(f"{self.path} is not a readable EDF/BDF file ({exc})") from None
         labels = [s.strip() for s in self._edf.getSignalLabels()]
         rates = [float(self._edf.getSampleFrequency(i)) for i in range(len(labels))]
-        # Electrode names from the labels; two labels of one electrode (Fp1-A1, Fp1-A2) keep
-        # their own text.
-        names_all = [electrode_label(x) for x in labels]
-        counts = {n.lower(): names_all.count(n) for n in names_all}
-        names_all = [
-            n if counts[n.lower()] == 1 else x for n, x in zip(names_all, labels, strict=True)
-        ]
-        if self._wanted:
-            # --channels: each entry a signal (its label or its electrode name), or NAME=SIGNAL.
-            pairs = [w.split("=", 1) if "=" in w else [w, w] for w in self._wanted]
-            lookup: dict[str, int] = {}
-            for i, (label, name) in enumerate(zip(labels, names_all, strict=True)):
-                for key in (label, name, electrode_label(label)):
-                    lookup.setdefault(key.strip().lower(), i)
-            missing = [p[1] for p in pairs if p[1].strip().lower() not in lookup]
-            if missing:
-                raise SourceError(
-                    f"{self.path} has no signal(s) {', '.join(missing)}; it has {', '.join(labels)}"
-                )
-            idx = [lookup[p[1].strip().lower()] for p in pairs]
-            names = [
-                names_all[i] if "=" not in w else p[0].strip()
-                for i, w, p in zip(idx, self._wanted, pairs, strict=True)
-            ]
-        else:
-            common = max(set(rates), key=rates.count)
-            idx = [i for i, r in enumerate(rates) if r == common]
-            names = [names_all[i] for i in idx]
+        names_all = electrode_names(labels)
+        common = max(set(rates), key=rates.count)
+        idx, names = choose_channels(
+            str(self.path),
+            labels,
+            names_all,
+            self._wanted,
+            [i for i, r in enumerate(rates) if r == common],
+            noun="signal",
+        )
         self.metadata = {"labels": {n: labels[i] for n, i in zip(names, idx, strict=True)}}
         chosen = {rates[i] for i in idx}
         if len(chosen) != 1:

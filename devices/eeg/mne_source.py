@@ -30,7 +30,13 @@ from pathlib import Path
 
 import numpy as np
 
-from devices.eeg.files import _BlockFileSource, blank_spans, electrode_label, is_bad
+from devices.eeg.files import (
+    _BlockFileSource,
+    blank_spans,
+    choose_channels,
+    electrode_names,
+    is_bad,
+)
 from devices.errors import ConfigError, SourceError
 from devices.frame import Frame
 
@@ -77,44 +83,6 @@ def standard_names() -> dict[str, str]:
         if name in mne.channels.get_builtin_montages():
             return {n.lower(): n for n in mne.channels.make_standard_montage(name).ch_names}
     raise SourceError(f"MNE {mne.__version__} has none of the montages {', '.join(MONTAGES)}")
-
-
-def electrode_names(labels: list[str], standard: dict[str, str]) -> list[str]:
-    """Each label as the 10-20 electrode it records (spelled as `standard` spells it), or the
-    label itself when it is not one; two labels of one electrode (``Fp1-A1``, ``Fp1-A2``) keep
-    their own text."""
-    names = []
-    for label in labels:
-        name = electrode_label(label)
-        names.append(standard.get(name.lower(), name))
-    seen = [n.lower() for n in names]
-    return [
-        n if seen.count(n.lower()) == 1 else x.strip() for n, x in zip(names, labels, strict=True)
-    ]
-
-
-def choose_channels(
-    where: str, labels: list[str], names: list[str], wanted: list[str] | None, eeg: list[int]
-) -> tuple[list[int], list[str]]:
-    """Indices and names of the channels to stream: the ``eeg`` ones (`eeg`), or those `wanted`
-    names, each a channel (its label or its electrode name) or ``NAME=CHANNEL`` (renamed)."""
-    if not wanted:
-        return eeg, [names[i] for i in eeg]
-    pairs = [w.split("=", 1) if "=" in w else [w, w] for w in wanted]
-    lookup: dict[str, int] = {}
-    for i, (label, name) in enumerate(zip(labels, names, strict=True)):
-        for key in (label, name, electrode_label(label)):
-            lookup.setdefault(key.strip().lower(), i)
-    missing = [p[1] for p in pairs if p[1].strip().lower() not in lookup]
-    if missing:
-        raise SourceError(
-            f"{where} has no channel(s) {', '.join(missing)}; it has {', '.join(labels)}"
-        )
-    idx = [lookup[p[1].strip().lower()] for p in pairs]
-    chosen = [
-        p[0].strip() if "=" in w else names[i] for i, w, p in zip(idx, wanted, pairs, strict=True)
-    ]
-    return idx, chosen
 
 
 class MneRawSource(_BlockFileSource):
