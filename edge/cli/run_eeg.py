@@ -1,11 +1,13 @@
 """`affect-edge run eeg FILE|--board NAME`: valence or arousal levels per EEG window.
 
-Recordings (OpenBCI GUI text, CSV, BrainFlow files, EDF/BDF) and BrainFlow boards (synthetic,
+Recordings (OpenBCI GUI text, CSV, BrainFlow files, EDF/BDF, and every format MNE reads:
+BrainVision, EEGLAB, GDF, FIF...) and BrainFlow boards (synthetic,
 playback, streaming, real headsets by name) go through the EEG pipeline: the model's electrodes
 are picked by name (``--channels`` names a source's channels in order when it names them
 otherwise), filtered, calibrated on the first seconds (or a stored ``--baseline``), and scored
 per window, with per-electrode quality flags. Events go to stdout as JSON lines (``--json``), to
-a JSON-lines file (``-o``), or into a table.
+a JSON-lines file (``-o``), or into a table; ``--annotate`` writes the flags and levels back onto
+the recording as MNE annotations.
 """
 
 from __future__ import annotations
