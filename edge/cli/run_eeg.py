@@ -31,7 +31,7 @@ from edge.cli.args import (
 )
 from edge.errors import ConfigError
 from edge.frontends.eeg import CYTON_RAIL_UV, FLAGS
-from edge.modalities.eeg import EEG, EegOptions
+from edge.modalities.eeg import EEG, EegOptions, board_source
 from edge.runtime import load_bundle
 from edge.runtime.registry import DEFAULTS, covers, eeg_bundle_for, find_bundle
 from edge.stream import EventList
@@ -169,7 +169,7 @@ def is_synthetic(board: str) -> bool:
 
 def open_source(args, model_channels: tuple[str, ...]):
     """The source named on the command line, and a note for the user (or None)."""
-    from devices.eeg import BoardSource, stand_in_channels
+    from devices.eeg import stand_in_channels
 
     options = options_from(args, EegOptions)
     channels = options.channels
@@ -190,15 +190,7 @@ def open_source(args, model_channels: tuple[str, ...]):
                     "takes only the first 4)"
                 )
             )
-        source = BoardSource(
-            args.board,
-            serial_port=options.serial_port,
-            mac_address=options.mac_address,
-            file=options.board_file,
-            master_board=options.master_board,
-            channels=channels,
-            block_s=options.block_ms / 1000,
-        )
+        source = board_source(args.board, options, channels)
         return source, note
     if args.recording is None:
         raise ConfigError("give an EEG recording or --board NAME")

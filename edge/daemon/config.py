@@ -30,7 +30,6 @@ CLI's flags build.
 
 from __future__ import annotations
 
-import math
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -38,7 +37,7 @@ from typing import Any
 
 from edge import modalities
 from edge.errors import ConfigError
-from edge.modalities.options import StreamOptions
+from edge.modalities.options import OptionError, StreamOptions, number, type_problem
 
 SINK_KINDS = ("jsonl", "unix", "mqtt")
 
@@ -99,32 +98,22 @@ def _check(table: dict, known: dict, where: str) -> None:
         if key not in known:
             raise ConfigError(f"{where}: unknown key '{key}'; known: {', '.join(sorted(known))}")
         kinds = known[key]
-        kinds_t = kinds if isinstance(kinds, tuple) else (kinds,)
-        if isinstance(value, bool) and bool not in kinds_t:
-            raise ConfigError(f"{where}.{key}: must not be true/false")
-        if not isinstance(value, kinds_t):
-            raise ConfigError(
-                f"{where}.{key}: expected {' or '.join(k.__name__ for k in kinds_t)}, "
-                f"got {type(value).__name__} {value!r}"
-            )
+        problem = type_problem(value, kinds if isinstance(kinds, tuple) else (kinds,))
+        if problem:
+            raise ConfigError(f"{where}.{key}: {problem}")
 
 
 def _num(lo: float, hi: float, lo_open: bool = False, what: str = ""):
-    """A finite number in [lo, hi] (or (lo, hi] with `lo_open`)."""
+    """A finite number in [lo, hi] (or (lo, hi] with `lo_open`), as the options classes check."""
 
     def check(value: Any) -> str | None:
-        if not math.isfinite(value):
-            return f"must be a finite number, got {value!r}"
-        if (value <= lo if lo_open else value < lo) or value > hi:
-            left = "(" if lo_open else "["
-            return f"must be in {left}{_fmt(lo)}, {_fmt(hi)}]{what}, got {value!r}"
+        try:
+            number("", value, lo, hi, what, lo_open)
+        except OptionError as exc:
+            return exc.problem
         return None
 
     return check
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _one_of(*allowed: Any):

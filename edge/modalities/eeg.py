@@ -82,7 +82,7 @@ class EegOptions(StreamOptions):
 
 
 def open_source(uri: str, options: EegOptions, bundle: Any):
-    from devices.eeg import BoardSource, open_eeg_file, stand_in_channels
+    from devices.eeg import open_eeg_file, stand_in_channels
 
     path = file_path(uri)
     if path is not None:
@@ -101,6 +101,13 @@ def open_source(uri: str, options: EegOptions, bundle: Any):
     channels = options.channels
     if channels is None:
         channels = stand_in_channels(board, tuple(bundle.manifest.front_end.channels))
+    return board_source(board, options, channels)
+
+
+def board_source(board: str, options: EegOptions, channels: tuple[str, ...] | None):
+    """A BrainFlow board with the options' connection settings, its channels named `channels`."""
+    from devices.eeg import BoardSource
+
     return BoardSource(
         board,
         serial_port=options.serial_port,

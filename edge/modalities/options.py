@@ -97,6 +97,16 @@ def _accepts(annotation: Any) -> tuple[type, ...]:
     return (annotation,)
 
 
+def type_problem(value: Any, kinds: tuple[type, ...]) -> str | None:
+    """What is wrong with the type of a table value that should be one of `kinds` (None: right)."""
+    if isinstance(value, bool) and bool not in kinds:
+        return "must not be true/false"
+    if not isinstance(value, kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        return f"expected {names}, got {type(value).__name__} {value!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class StreamOptions:
     """What every stream has: the bundle, the runtime, and how a file is played."""
@@ -146,14 +156,9 @@ class StreamOptions:
             if key not in known:
                 shown = ", ".join(sorted((*known, *reserved)))
                 raise ConfigError(f"{where or 'options'}: unknown key '{key}'; known: {shown}")
-            kinds = _accepts(hints[key])
-            if isinstance(value, bool) and bool not in kinds:
-                raise ConfigError(f"{at}{name(key)}: must not be true/false")
-            if not isinstance(value, kinds):
-                raise ConfigError(
-                    f"{at}{name(key)}: expected {' or '.join(k.__name__ for k in kinds)}, "
-                    f"got {type(value).__name__} {value!r}"
-                )
+            problem = type_problem(value, _accepts(hints[key]))
+            if problem:
+                raise ConfigError(f"{at}{name(key)}: {problem}")
             values[key] = tuple(value) if isinstance(value, list) else value
         try:
             return cls(**values)
