@@ -31,11 +31,11 @@ from bench import report
 from bench.timing import machine
 from devices.audio import read_audio
 from devices.frame import Frame
-from edge.cli.demo import sample_clip
 from edge.dsp import resample
 from edge.pipelines.speech import SpeechPipeline
 from edge.runtime import load_bundle
 from edge.runtime.registry import default_bundle
+from edge.samples import sample_clip
 
 BLOCK = 32
 RATE = 16000

@@ -29,7 +29,7 @@ import numpy as np
 
 from bench import report
 from bench.timing import machine
-from edge.cli.demo import EMOTIV_14
+from edge.samples import EMOTIV_14
 
 
 class ClockSink:

@@ -13,10 +13,10 @@ import numpy as np
 from bench import report
 from bench.timing import machine
 from devices.audio import read_audio
-from edge.cli.demo import sample_clip
 from edge.pipelines.speech import SpeechPipeline
 from edge.runtime import load_bundle
 from edge.runtime.registry import default_bundle
+from edge.samples import sample_clip
 from tests.streams import audio_frames, run_stream
 
 SNRS_DB = (None, 30, 20, 10, 5, 0)

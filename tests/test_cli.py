@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from devices.audio import read_audio
-from edge.cli.demo import sample_clip
 from edge.frontends.speech import features
 from edge.runtime import load_bundle
 from edge.runtime.registry import default_bundle
+from edge.samples import sample_clip
 
 BIN = Path(sys.executable).parent / "affect-edge"
 
@@ -109,7 +109,7 @@ def test_run_eeg_on_a_muse_csv_picks_the_bundle_with_its_electrodes(tmp_path: Pa
 
 
 def test_run_eeg_on_an_emotivpro_export_without_naming_its_columns(tmp_path: Path) -> None:
-    from edge.cli.demo import EMOTIV_14, synthetic_eeg
+    from edge.samples import EMOTIV_14, synthetic_eeg
 
     x = synthetic_eeg()  # 12 s at 128 Hz, µV over Emotiv-like DC offsets, a blink at 6.3 s
     path = tmp_path / "emotiv.csv"

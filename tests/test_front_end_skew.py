@@ -13,11 +13,11 @@ from devices.audio import AudioFileSource
 from distill.audio import Item
 from distill.features import SPEECH_SPEC, file_features
 from distill.pseudolabel import item_features
-from edge.cli.demo import sample_clip
 from edge.frontends.speech import SpeechFrontEnd, windows
 from edge.pipelines.speech import SpeechPipeline
 from edge.runtime import load_bundle
 from edge.runtime.registry import default_bundle
+from edge.samples import sample_clip
 from quant.calibrate import logmel_windows
 
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from devices.audio import read_audio
-from edge.cli.demo import sample_clip
 from edge.dsp import resample
 from edge.errors import ConfigError, InputError
 from edge.events import schema
 from edge.pipelines.speech import SpeechPipeline
 from edge.runtime import load_bundle
 from edge.runtime.registry import default_bundle
+from edge.samples import sample_clip
 from tests.streams import audio_frames, error_in_thread, run_stream
 
 ADV = ("arousal", "dominance", "valence")

@@ -96,8 +96,8 @@ def test_loopback_by_default_and_other_addresses_need_a_token(tmp_path):
 
 
 def test_the_daemon_config_takes_a_web_table(tmp_path):
-    from edge.cli.demo import sample_clip
     from edge.daemon.config import parse_config
+    from edge.samples import sample_clip
 
     raw = {
         "speech": {"source": f"file:{sample_clip()}"},

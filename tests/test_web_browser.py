@@ -34,8 +34,8 @@ if find_chromium() is None:
         allow_module_level=True,
     )
 
-from edge.cli.demo import EMOTIV_14, sample_clip, sample_face, synthetic_eeg
 from edge.events import AffectEvent
+from edge.samples import EMOTIV_14, sample_clip, sample_face, synthetic_eeg
 
 RUN_S = 12.0  # the demo inputs' length, paced at real time
 

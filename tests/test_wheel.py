@@ -103,7 +103,7 @@ def test_the_installed_wheel_runs_speech_outside_the_repository(
     ).stdout.strip()
     assert where.startswith(str(venv)), where
     clip = subprocess.run(
-        [str(py), "-c", "from edge.cli.demo import sample_clip; print(sample_clip())"],
+        [str(py), "-c", "from edge.samples import sample_clip; print(sample_clip())"],
         capture_output=True,
         text=True,
         cwd=work,
