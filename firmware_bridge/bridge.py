@@ -7,7 +7,9 @@ that runs the matching pipeline (speech or EEG, created on the first block, sync
 values equal the pipeline's on the same samples) and sends one AFFECT frame per event. A device
 faster than the host fills the queue: the oldest blocks are dropped and counted, and an ERROR
 frame (code 3, overloaded) says how many, at most once a second. An AUDIO or EEG frame with no
-samples ends that stream: the pipeline scores what it holds and starts afresh.
+samples ends that stream: the pipeline scores what it holds and starts afresh. On a pipe
+(`lossless`, the CLI's --stdio) nothing is dropped: the reader waits for room in the queue, so a
+recording piped in at full speed is scored whole.
 
 Each sender is a session of its own: on UDP (a transport with `read_from`), every source address
 gets its own decoder (sequence numbers, losses), CAPS, pipelines and outgoing sequence, and the
@@ -15,7 +17,9 @@ replies go back to that address; at most `MAX_SESSIONS` at once (the longest idl
 A sender whose sequence numbers go backwards restarted: that is counted as a restart, not as
 65,000 lost frames. The worker never dies of a frame: any failure while scoring becomes an
 ERROR frame (code 4) whose text is cut to the wire's 255 bytes on a UTF-8 boundary, and a failure
-to send even that is logged and counted.
+to send even that is logged and counted. Input this host cannot serve (an audio rate outside
+the speech model's range, EEG channels no CAPS named) is answered with code 2 (unsupported) or 1
+(bad frame) and the reason instead.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from collections import deque
 
 import numpy as np
 
-from devices.errors import ProtocolError
+from devices.errors import AffectEdgeError, ProtocolError
 from devices.frame import Frame
 from firmware_bridge.protocol import (
     FLAG_ACK,
@@ -98,8 +102,12 @@ class Bridge:
         eeg_bundle=None,
         device_id: str = "affect-edge-host",
         queue: int = 64,
+        lossless: bool = False,
     ) -> None:
         self.transport = transport
+        # A pipe can wait: the reader stops reading while the queue is full, so a recording
+        # piped in at full speed is scored whole. A device on a wire cannot, so its oldest go.
+        self.lossless = lossless
         self.speech_bundle = speech_bundle
         self.eeg_bundle = eeg_bundle
         self.device_id = device_id
@@ -205,6 +213,12 @@ class Bridge:
             session.caps = message
         elif isinstance(message, (Audio, Eeg)):
             with self._cv:
+                while (
+                    self.lossless
+                    and len(self._queue) == self._queue.maxlen
+                    and not self._stop.is_set()
+                ):
+                    self._cv.wait(0.2)
                 if len(self._queue) == self._queue.maxlen:
                     self.dropped_blocks += 1
                 self._queue.append((session, frame, message))
@@ -230,8 +244,14 @@ class Bridge:
                 if not self._queue:
                     return
                 session, frame, message = self._queue.popleft()
+                self._cv.notify_all()  # a lossless reader waits for the room
             try:
                 self._score(session, frame, message)
+            except AffectEdgeError as exc:
+                # What the device sent cannot be served (a rate, a channel count): its own code,
+                # 1 for a frame that breaks the protocol, 2 for one this host does not serve.
+                log.error("bridge: %s", exc)
+                self._send_error(1 if isinstance(exc, ProtocolError) else 2, str(exc), session)
             except Exception as exc:  # one bad frame never stops the scoring
                 log.error("bridge: %s", exc)
                 self._send_error(4, str(exc), session)

@@ -20,7 +20,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     link.add_argument(
         "--udp", metavar="HOST:PORT", help="listen for datagrams (e.g. 127.0.0.1:9750)"
     )
-    link.add_argument("--stdio", action="store_true", help="frames on stdin, replies on stdout")
+    link.add_argument(
+        "--stdio",
+        action="store_true",
+        help="frames on stdin, replies on stdout (read no faster than they are scored: a "
+        "recording piped in loses no frames)",
+    )
     p.add_argument(
         "--baud",
         type=whole_number(50, 20_000_000, "serial ports run at 50 to 20,000,000 baud"),
@@ -56,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         transport = UdpTransport(args.udp)
     else:
         transport = StdioTransport()
-    bridge = Bridge(transport, speech, eeg, queue=args.queue)
+    bridge = Bridge(transport, speech, eeg, queue=args.queue, lossless=args.stdio)
     signal.signal(signal.SIGTERM, lambda *_: bridge._stop.set())
     try:
         bridge.serve(args.seconds)
