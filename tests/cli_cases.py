@@ -110,6 +110,9 @@ def make_images(folder: Path) -> None:
     (folder / "short14.csv").write_text("\n".join(lines) + "\n")
     (folder / "two.csv").write_text("a,b\n" + "".join(f"{i},{-i}\n" for i in range(300)))
     (folder / "fake.edf").write_text("0       not an EDF header at all\n" * 20)
+    (folder / "photo.csv").write_bytes(FACE.read_bytes())
+    (folder / "notes.json").write_text("calibrated on Monday, eyes closed\n")
+    (folder / "other.json").write_text('{"name": "not a baseline"}\n')
 
 
 CASES: tuple[Case, ...] = (
@@ -206,6 +209,62 @@ CASES: tuple[Case, ...] = (
         ("run", "eeg", "--board", "musee"),
         2,
         "unknown BrainFlow board 'musee'",
+        True,
+    ),
+    Case(
+        "run eeg on a WAV file",
+        ("run", "eeg", "{clip}"),
+        2,
+        "is a WAV audio file (speech: affect-edge run speech FILE), not an EEG recording",
+        True,
+    ),
+    Case(
+        "run eeg on a JPEG renamed .csv",
+        ("run", "eeg", "{in}/photo.csv"),
+        2,
+        "is a JPEG image (faces: affect-edge run face FILE), not an EEG recording",
+        True,
+    ),
+    Case(
+        "run eeg --baseline a file that is not JSON",
+        ("run", "eeg", "{in}/short14.csv", "--baseline", "{in}/notes.json"),
+        2,
+        "not JSON (Expecting value at line 1, column 1); give a file that run eeg --save-baseline",
+        True,
+    ),
+    Case(
+        "run eeg --baseline JSON that is not a baseline",
+        ("run", "eeg", "{in}/short14.csv", "--baseline", "{in}/other.json"),
+        2,
+        "it has no 'channels' entry",
+        True,
+    ),
+    Case(
+        "run eeg --save-baseline into a folder that does not exist",
+        ("run", "eeg", "{in}/short14.csv", "--save-baseline", "/nonexistent/d/b.json"),
+        2,
+        "folder /nonexistent/d does not exist",
+        True,
+    ),
+    Case(
+        "run eeg --board cyton without --serial-port",
+        ("run", "eeg", "--board", "cyton"),
+        2,
+        "the board needs its connection: a serial port (--serial-port",
+        True,
+    ),
+    Case(
+        "run eeg --board cyton on a serial port that is not there",
+        ("run", "eeg", "--board", "cyton", "--serial-port", "/dev/nothing-here"),
+        2,
+        "serial port /dev/nothing-here cannot be opened",
+        True,
+    ),
+    Case(
+        "export-c -o naming an existing file, with --force",
+        ("export-c", "eeg-valence", "-o", "{in}/two.csv", "--force"),
+        2,
+        "refusing to replace it even with --force: it is a file",
         True,
     ),
     Case(

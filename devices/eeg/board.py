@@ -148,8 +148,27 @@ class BoardSource(Source):
         try:
             shim.prepare_session()
         except Exception as exc:
-            raise SourceError(f"{self.id}: could not open the board ({exc})") from exc
+            raise SourceError(
+                f"{self.id}: could not open the board ({exc}){self._hint(exc)}"
+            ) from exc
         self._shim = shim
+
+    def _hint(self, exc: Exception) -> str:
+        """What to give when BrainFlow refuses the connection parameters (its
+        INVALID_ARGUMENTS_ERROR names no parameter)."""
+        p = self._params
+        if "UNABLE_TO_OPEN_PORT_ERROR" in str(exc) and p.serial_port:
+            return (
+                f": serial port {p.serial_port} cannot be opened (is the dongle plugged in and "
+                "the name right? on Linux the user needs the dialout group)"
+            )
+        if "INVALID_ARGUMENTS_ERROR" not in str(exc) or p.serial_port or p.mac_address:
+            return ""
+        return (
+            ": the board needs its connection: a serial port (--serial-port, the daemon's "
+            "serial_port: /dev/ttyUSB0 for a Cyton or Ganglion dongle on Linux, COM3 on "
+            "Windows) or, for a Bluetooth board, --mac-address"
+        )
 
     def _open(self) -> None:
         self._prepare()

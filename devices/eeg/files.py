@@ -705,6 +705,30 @@ class EdfSource(_BlockFileSource):
         self._edf.close()
 
 
+#: The first bytes of files users hand to an EEG command by mistake, and what to call them.
+_MAGIC = (
+    (b"RIFF", b"WAVE", "a WAV audio file (speech: affect-edge run speech FILE)"),
+    (b"RIFF", b"AVI ", "an AVI video"),
+    (b"fLaC", b"", "a FLAC audio file (speech: affect-edge run speech FILE)"),
+    (b"OggS", b"", "an Ogg audio file (speech: affect-edge run speech FILE)"),
+    (b"ID3", b"", "an MP3 audio file (speech: affect-edge run speech FILE)"),
+    (b"\x89PNG", b"", "a PNG image (faces: affect-edge run face FILE)"),
+    (b"\xff\xd8\xff", b"", "a JPEG image (faces: affect-edge run face FILE)"),
+    (b"PK\x03\x04", b"", "a zip archive"),
+)
+
+
+def binary_kind(path: Path) -> str | None:
+    """What a file that is not text is ("a WAV audio file", "a binary file"), or None for text:
+    the text readers would otherwise quote its raw bytes back as a CSV header."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    for magic, at_8, what in _MAGIC:
+        if head.startswith(magic) and (not at_8 or head[8:12] == at_8):
+            return what
+    return "a binary file" if b"\x00" in head else None
+
+
 def open_eeg_file(
     path: str | Path,
     channels: tuple[str, ...] | None = None,
@@ -726,6 +750,11 @@ def open_eeg_file(
         return EdfSource(path, list(channels) if channels else None, block_s)
     if owns(path):
         return MneRawSource(path, list(channels) if channels else None, block_s)
+    if (kind := binary_kind(path)) is not None:
+        raise ConfigError(
+            f"{path} is {kind}, not an EEG recording: EEG is read from OpenBCI GUI .txt, CSV and "
+            "BrainFlow files, EDF/BDF, and the formats MNE reads (.vhdr, .set, .fif, ...)"
+        )
     with open(path, encoding="utf-8-sig", errors="replace") as f:
         first, _, head = read_header(f)
     if first.startswith("%OpenBCI") or first.startswith("%"):

@@ -248,11 +248,28 @@ class Baseline:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise KeyError("channels")
             stored, level, std = data["channels"], data["level"], data["std"]
         except FileNotFoundError:
             raise ConfigError(f"baseline file not found: {path}") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(f"{path} is not an EEG baseline file (missing {exc})") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"{path} is not an EEG baseline file: not JSON ({exc.msg} at line {exc.lineno}, "
+                f"column {exc.colno}); give a file that run eeg --save-baseline wrote"
+            ) from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"{path} is not an EEG baseline file: not text; give a file that run eeg "
+                "--save-baseline wrote"
+            ) from None
+        except KeyError as exc:
+            raise ConfigError(
+                f"{path} is not an EEG baseline file: it has no {exc} entry; give a file that "
+                "run eeg --save-baseline wrote"
+            ) from None
+        except (OSError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{path} is not an EEG baseline file ({exc})") from None
         if [c.lower() for c in stored] != [c.lower() for c in channels]:
             raise ConfigError(
                 f"{path} was calibrated for electrodes {stored}; this model takes {list(channels)}"
