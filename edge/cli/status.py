@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{lat.get('p50_ms', 0):.2f} / {lat.get('p99_ms', 0):.2f}" if lat else "-",
                 f"{limit:g} {judged}" if limit else "-",
                 m["restarts"],
+                m.get("loops", 0),
                 m["last_error"] or "",
             ]
         )
@@ -65,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
             "model p50/p99 ms",
             "budget p99 ms",
             "restarts",
+            "loops",
             "last error",
         ],
         rows,

@@ -5,7 +5,7 @@ It opens the source its modality names (`edge.modalities`), pushes frames into t
 by inference; a file read with ``pace = false`` runs ``sync``, every window scored), and hands
 every event to the bus. When the source fails it is reported (counted, logged, shown by
 `status`) and reopened after a back-off (0.5 s doubling to 30 s); the other modalities go on. A
-file that ends is done, or starts again with ``loop``.
+file that ends is done, or starts again with ``loop`` (counted as a loop, not a restart).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ class ModalityWorker(threading.Thread):
         self.stop_event = stop
         self.state = "starting"
         self.frames = 0
-        self.restarts = 0
+        self.restarts = 0  # reopened after a failure
+        self.loops = 0  # a looping file started again: not a restart
         self.failures = 0
         self.last_error: str | None = None
         self.pipeline = None
@@ -85,7 +86,7 @@ class ModalityWorker(threading.Thread):
                 continue
             backoff = 0.5
             if ended and self.config.options.loop and not self.stop_event.is_set():
-                self.restarts += 1
+                self.loops += 1
                 continue
             break
         self.state = "stopped" if self.stop_event.is_set() else "ended"
@@ -140,6 +141,7 @@ class ModalityWorker(threading.Thread):
             "model": self._model_name(),
             "frames": self.frames,
             "restarts": self.restarts,
+            "loops": self.loops,
             "failures": self.failures,
             "last_error": self.last_error,
         }

@@ -301,6 +301,7 @@ class WebServer:
                 "events": pipe.get("events"),
                 "dropped_windows": pipe.get("dropped_windows"),
                 "restarts": m.get("restarts"),
+                "loops": m.get("loops"),
                 "failures": m.get("failures"),
                 "last_error": m.get("last_error"),
                 "p50_ms": lat.get("p50_ms"),
