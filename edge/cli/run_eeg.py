@@ -25,6 +25,7 @@ from edge.cli.args import (
     add_event_outputs,
     event_sinks,
     options_from,
+    plot_file,
     positive_number,
     stopped,
     writable_file,
@@ -149,6 +150,12 @@ def add_parser(sub) -> None:
         help=f"amplifier rail in µV for the railed flag (default {CYTON_RAIL_UV:,.0f}, Cyton)",
     )
     s.add_argument("--score-flagged", action="store_true", help="score flagged windows too")
+    s.add_argument(
+        "--plot",
+        type=plot_file,
+        help="draw the five levels' probabilities over time (held windows greyed) into this "
+        "picture, as run speech --plot does",
+    )
     s.add_argument(
         "--smoothing",
         type=float,
@@ -291,7 +298,37 @@ def run(args: argparse.Namespace) -> int:
             f"{2 + (args.calibration_s or 10):.0f} s before the first window",
             args.json,
         )
+    if args.plot:
+        save_plot(events, info, name, args.plot)
+        render.note(f"plot written to {args.plot}", args.json)
     return stopped(info)
+
+
+def save_plot(events: list, info: dict, name: str, path: Path) -> None:
+    """Each level's probability per window over time; held windows are greyed by the timeline."""
+    from edge.cli.plot import save_timeline
+
+    first = next((e.values for e in events if e.values), {})
+    levels = tuple(k for k in first if k.startswith("level_"))
+    title = f"{name}: {info['model']} on {info['engine']}"
+    end = max((e.end_s for e in events), default=info["seconds"])
+    note = "calibrating: no EEG window scored"
+    save_timeline(events, path, title, end, levels or ("level_1",), note, "p(level)")
+
+
+#: Windows a table shows before it is thinned.
+MAX_ROWS = 40
+
+
+def shown_rows(events: list) -> list:
+    """Every window when there are at most MAX_ROWS; else every held or flagged one (what a reader
+    looks for) and an even sample of the rest."""
+    if len(events) <= MAX_ROWS:
+        return events
+    step = -(-len(events) // MAX_ROWS)
+    return [
+        e for i, e in enumerate(events) if i % step == 0 or not e.updated or flag_notes(e.quality)
+    ]
 
 
 def flag_notes(quality: dict) -> str:
@@ -304,7 +341,7 @@ def show(events: list, info: dict, name: str) -> None:
     if not events:
         return
     rows = []
-    shown = events if len(events) <= 40 else events[:: -(-len(events) // 40)]
+    shown = shown_rows(events)
     for e in shown:
         rows.append(
             [
@@ -318,6 +355,12 @@ def show(events: list, info: dict, name: str) -> None:
             ]
         )
     render.table(title, ["window", "level (1-5)", "top p", "scored", "flags"], rows)
+    if len(shown) < len(events):
+        step = -(-len(events) // MAX_ROWS)
+        render.line(
+            f"rows thinned: {len(shown)} of {len(events)} windows shown (every held or flagged "
+            f"one, and 1 in {step} of the rest); --json or -o FILE gives all of them"
+        )
     counts = Counter(k for e in events for k in FLAGS if e.quality.get(k))
     scored = [e.latency_ms["model"] for e in events if e.updated]
     render.line(
