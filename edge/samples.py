@@ -12,6 +12,10 @@ from devices.profile import electrodes
 
 #: The 14 electrodes of the Emotiv layout the synthetic recording carries (the device profile's).
 EMOTIV_14 = electrodes("emotiv-14")
+#: How long the demo's inputs last (the synthetic recording; the photograph is shown as long).
+DEMO_SECONDS = 12.0
+#: The synthetic recording's calibration, after 2 s of filter settling.
+DEMO_CALIBRATION_S = 2.0
 
 
 def sample_clip() -> Path:
@@ -47,3 +51,13 @@ def synthetic_eeg(rate_hz: int = 128, seconds: int = 12, seed: int = 0) -> np.nd
     for name in ("T7", "T8"):
         x[EMOTIV_14.index(name), 9 * rate_hz : 10 * rate_hz] += 50 * burst / burst.std()
     return x
+
+
+def write_synthetic_csv(path: Path, rate_hz: int = 128) -> Path:
+    """`synthetic_eeg` as a CSV (a time column `t` in seconds, then one column per electrode)."""
+    x = synthetic_eeg(rate_hz, int(DEMO_SECONDS))
+    rows = [
+        f"{i / rate_hz:.5f}," + ",".join(f"{v:.2f}" for v in x[:, i]) for i in range(x.shape[1])
+    ]
+    path.write_text("t," + ",".join(EMOTIV_14) + "\n" + "\n".join(rows) + "\n")
+    return path

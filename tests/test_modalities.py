@@ -131,6 +131,7 @@ def toy():
             open_source=open_source,
             build_pipeline=build_pipeline,
             load_bundles=lambda modality, options: None,
+            sample=lambda folder, speed: ("count:24", ToyOptions(rate_hz=2.0, speed=speed)),
         )
     )
     yield modality
@@ -188,6 +189,13 @@ def test_the_daemon_names_the_toml_key_of_a_bad_option(toy, tmp_path) -> None:
         with pytest.raises(ConfigError) as info:
             parse_config(data, "toy.toml", tmp_path)
         assert str(info.value).startswith(message), str(info.value)
+
+
+def test_a_registered_modality_with_a_sample_runs_in_the_demo(toy, capsys) -> None:
+    assert main(["demo", "--speed", "50", "--json"]) == 0
+    together = json.loads(capsys.readouterr().out)["together"]
+    assert together["events"]["toy"] == 24  # 12 s of counting at 2 Hz, beside the others
+    assert together["events"]["speech"] > 0 and together["events"]["eeg"] > 0
 
 
 # --- the options classes -----------------------------------------------------------------------

@@ -26,7 +26,13 @@ from edge.cli.run_eeg import flag_notes
 from edge.frontends.eeg import FLAGS
 from edge.runtime import load_bundle
 from edge.runtime.registry import default_bundle
-from edge.samples import EMOTIV_14, sample_clip, sample_face, synthetic_eeg
+from edge.samples import (  # noqa: F401 - re-exported for scripts that read them here
+    DEMO_CALIBRATION_S,
+    EMOTIV_14,
+    sample_clip,
+    sample_face,
+    synthetic_eeg,
+)
 
 HELP = "run the default models on the bundled sample inputs (what `make demo` runs)"
 
@@ -42,7 +48,7 @@ def face_demo() -> tuple[list, dict] | None:
     return face_events(str(sample_face()))
 
 
-EEG_CALIBRATION_S = 2.0
+EEG_CALIBRATION_S = DEMO_CALIBRATION_S
 
 
 class Collector:
@@ -70,42 +76,21 @@ class Collector:
 def live_demo(
     speed: float = 1.0, live: bool = True, web: str | None = None
 ) -> tuple[Collector, dict]:
-    """Speech, face and EEG at once through the daemon's workers; returns the events and each
-    worker's figures. `web` ("[ADDRESS:]PORT"): serve the live page there too."""
+    """Every registered modality with a demo input (speech, face and EEG, and any other) at once
+    through the daemon's workers; returns the events and each worker's figures. `web`
+    ("[ADDRESS:]PORT"): serve the live page there too."""
+    from edge import modalities as registry
     from edge.daemon.config import DaemonConfig, ModalityConfig
     from edge.daemon.runner import Daemon
-    from edge.modalities import get
 
     collector = Collector()
     with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "eeg.csv"
-        x = synthetic_eeg()
-        rows = [
-            f"{i / 128:.5f}," + ",".join(f"{v:.2f}" for v in x[:, i]) for i in range(x.shape[1])
-        ]
-        csv.write_text("t," + ",".join(EMOTIV_14) + "\n" + "\n".join(rows) + "\n")
-        modalities = [
-            ModalityConfig("speech", f"file:{sample_clip()}", get("speech").options(speed=speed)),
-            ModalityConfig(
-                "eeg",
-                f"file:{csv}",
-                get("eeg").options(
-                    csv_columns=tuple(EMOTIV_14),
-                    csv_time="t",
-                    calibration_s=EEG_CALIBRATION_S,
-                    block_ms=62.5,
-                    speed=speed,
-                ),
-            ),
-        ]
-        if face_available():
-            modalities.append(
-                ModalityConfig(
-                    "face",
-                    f"file:{sample_face()}",
-                    get("face").options(still_s=x.shape[1] / 128, still_fps=5.0, speed=speed),
-                )
-            )
+        modalities = []
+        for name in registry.names():
+            sample = registry.get(name).sample
+            given = sample(Path(tmp), speed) if sample is not None else None
+            if given is not None:
+                modalities.append(ModalityConfig(name, *given))
         web_config = _web_config(web) if web else None
         config = DaemonConfig(
             "demo",
@@ -153,14 +138,6 @@ def _web_config(web: str):
             "address use the daemon's [web] table with a token"
         )
     return parse_web({"address": address.strip("[]") or "127.0.0.1", "port": int(port)}, "--web")
-
-
-def face_available() -> bool:
-    try:
-        import cv2  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _watch(daemon, collector: Collector, live: bool) -> None:
@@ -214,6 +191,10 @@ def _live_table(collector: Collector, elapsed: float):
         t.add_row("eeg", level + (f" (flagged: {flags})" if flags else ""), str(len(eeg)))
     else:
         t.add_row("eeg", f"calibrating ({2 + EEG_CALIBRATION_S:.0f} s)", "0")
+    for name in sorted({e.modality for e in collector.events} - {"speech", "face", "eeg"}):
+        mine = collector.of(name)
+        latest = ", ".join(f"{k} {v:.2f}" for k, v in mine[-1].values.items())
+        t.add_row(name, latest or "-", str(len(mine)))
     return t
 
 
@@ -224,9 +205,7 @@ def budget_rows(figures: dict) -> list[dict]:
 
     profile = load_profile("x86-host")
     out = []
-    for name in ("speech", "face", "eeg"):
-        if name not in figures:
-            continue
+    for name in figures:
         lat = figures[name].get("pipeline", {}).get("model_latency", {})
         budget = profile.budget(name)
         p99 = lat.get("p99_ms")
@@ -321,7 +300,7 @@ def run(args: argparse.Namespace) -> int:
                 },
                 "together": {
                     "speed": args.speed,
-                    "events": {k: len(collector.of(k)) for k in ("speech", "face", "eeg")},
+                    "events": {k: len(collector.of(k)) for k in figures},
                     "budgets": budgets,
                     "profile": "x86-host",
                 },

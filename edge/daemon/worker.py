@@ -57,7 +57,7 @@ class ModalityWorker(threading.Thread):
     def _open_pipeline(self, source):
         # Live sources and paced files: the model on the pipeline's thread, the newest window
         # winning. A file read as fast as possible has no clock to keep: every window is scored.
-        fast_file = self.config.source.startswith("file:") and not self.config.options.pace
+        fast_file = not source.live and not self.config.options.pace
         return self.config.modality.build_pipeline(
             self.bundle,
             source,
@@ -101,7 +101,6 @@ class ModalityWorker(threading.Thread):
         from edge.stream import Paced, run
 
         source = self._open_source()
-        is_file = self.config.source.startswith("file:")
         recorder = None
         if self.record is not None:
             from edge.daemon.record import Recorder
@@ -117,12 +116,11 @@ class ModalityWorker(threading.Thread):
             pipeline = self._open_pipeline(source)
             self.pipeline = pipeline
             self.state = "running"
-            if is_file and self.config.options.pace:
+            # A file (any source with an end) plays at its own rate unless told not to.
+            if not source.live and self.config.options.pace:
                 source = self._paced = Paced(source, self.config.options.speed, self.stop_event)
             try:
-                result = run(
-                    source, pipeline, stop=self.stop_event, live=not is_file, on_frame=seen
-                )
+                result = run(source, pipeline, stop=self.stop_event, on_frame=seen)
                 return result.ended
             finally:
                 pipeline.close()

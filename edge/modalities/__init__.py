@@ -8,7 +8,9 @@ entry-point group, or a `register()` call) that registers a `Modality`:
 - `schemes`: the source URIs it opens besides ``file:PATH`` (``mic``, ``camera:``, ``board:``...);
 - `open_source(uri, options, bundles)`: the source a URI names;
 - `build_pipeline(bundles, source, options, mode, on_event)`: its pipeline for an open source;
-- `default_bundle` (and `load_bundles`, where it needs more than one bundle).
+- `default_bundle` (and `load_bundles`, where it needs more than one bundle);
+- `sample` (optional): the demo's input for it, so `affect-edge demo` runs every modality that
+  has one.
 
 The daemon and `affect-edge run` look modalities up here by name, so adding one is adding a
 module; no other file names the modalities.
@@ -53,6 +55,9 @@ class Modality:
     load_bundles: Callable[[Modality, Any], Any] = _one_bundle
     #: Where it comes in listings (the daemon's workers, `--help`): lower first.
     rank: int = 100
+    #: The demo's input: `sample(folder, speed)` -> (URI, options at `speed` times real time),
+    #: anything it needs written under `folder`; None where it cannot run here.
+    sample: Callable[[Path, float], tuple[str, StreamOptions] | None] | None = None
 
     def bundles(self, options: StreamOptions) -> Any:
         """The bundle(s) the pipeline needs, loaded and verified (a bad one raises here)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from edge.frontends.eeg import CYTON_RAIL_UV
@@ -142,6 +143,21 @@ def build_pipeline(bundle, source, options: EegOptions, mode: str = "sync", on_e
     )
 
 
+def sample(folder: Path, speed: float) -> tuple[str, EegOptions]:
+    """The demo's input: the synthetic 14-channel recording (`edge.samples`) as a CSV in
+    `folder`, calibrated on its first seconds."""
+    from edge.samples import DEMO_CALIBRATION_S, EMOTIV_14, write_synthetic_csv
+
+    options = EegOptions(
+        csv_columns=tuple(EMOTIV_14),
+        csv_time="t",
+        calibration_s=DEMO_CALIBRATION_S,
+        block_ms=62.5,
+        speed=speed,
+    )
+    return f"file:{write_synthetic_csv(folder / 'eeg.csv')}", options
+
+
 EEG = register(
     Modality(
         name="eeg",
@@ -151,5 +167,6 @@ EEG = register(
         open_source=open_source,
         build_pipeline=build_pipeline,
         rank=30,
+        sample=sample,
     )
 )

@@ -5,6 +5,7 @@ bundle)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from edge.errors import ConfigError
@@ -103,6 +104,19 @@ def build_pipeline(bundles, source, options: FaceOptions, mode: str = "sync", on
     )
 
 
+def sample(folder: Path, speed: float) -> tuple[str, FaceOptions] | None:
+    """The demo's input: the bundled photograph as a still video as long as the others' inputs
+    (None without OpenCV)."""
+    import importlib.util
+
+    from edge.samples import DEMO_SECONDS, sample_face
+
+    if importlib.util.find_spec("cv2") is None:
+        return None
+    options = FaceOptions(still_s=DEMO_SECONDS, still_fps=5.0, speed=speed)
+    return f"file:{sample_face()}", options
+
+
 FACE = register(
     Modality(
         name="face",
@@ -113,5 +127,6 @@ FACE = register(
         build_pipeline=build_pipeline,
         load_bundles=load_bundles,
         rank=20,
+        sample=sample,
     )
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from edge.modalities import Modality, after_colon, file_path, register
@@ -55,6 +56,13 @@ def build_pipeline(bundle, source, options: SpeechOptions, mode: str = "sync", o
     )
 
 
+def sample(folder: Path, speed: float) -> tuple[str, SpeechOptions]:
+    """The demo's input: the bundled clip."""
+    from edge.samples import sample_clip
+
+    return f"file:{sample_clip()}", SpeechOptions(speed=speed)
+
+
 SPEECH = register(
     Modality(
         name="speech",
@@ -64,5 +72,6 @@ SPEECH = register(
         open_source=open_source,
         build_pipeline=build_pipeline,
         rank=10,
+        sample=sample,
     )
 )
