@@ -11,7 +11,7 @@ EXTRAS ?= dev,bench,cli,plot,litert,audio,camera,eeg,mqtt,systemd,bridge,fuzz,ex
 # tests drive a real headless browser through its DevTools protocol.
 SYSTEM_PACKAGES := libportaudio2 mosquitto clang libclang-rt-14-dev chromium
 STAMP := $(VENV)/.installed
-SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd firmware_bridge/*.pyx)
+SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd edge/dsp/c/*.[ch] firmware_bridge/*.pyx)
 
 .PHONY: help setup system demo test soak bench lint format clean
 

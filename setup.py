@@ -38,7 +38,9 @@ extensions = [
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")]
         + (_CLONES if name in _C_SOURCES else []),
-        extra_compile_args=["-O3"],
+        # Python's own CFLAGS carry -fwrapv, which keeps GCC from widening int induction
+        # variables: the HiSTN kernel's loops ran 40% slower with it (standalone C, same flags).
+        extra_compile_args=["-O3", *(["-fno-wrapv"] if name in _C_SOURCES else [])],
     )
     for name in _KERNELS
 ]

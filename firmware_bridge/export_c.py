@@ -269,7 +269,9 @@ def student_sources(bundle: Bundle) -> tuple[str, str]:
     temporal, depth, head = (np.asarray(w[k]) for k in ("temporal", "depth", "head"))
     header = f"""
 /* The HiSTN student (the bundle's model_fp32.onnx) for ae_histn_run; scores: AE_MODEL_OUTPUTS
- * logits, one per level. ae_histn_run needs AE_STUDENT_SCRATCH floats of scratch. */
+ * logits, one per level. ae_histn_run needs AE_STUDENT_SCRATCH floats of scratch, filled once
+ * by ae_histn_prepare (the kernel's tables: {f"a {kernel.fft_size}-point FFT" if kernel.fft_size else "none, the direct conv"}
+ * here); it holds for AE_HISTN_VL up to the default 16 and for AE_HISTN_DIRECT. */
 #include "ae_histn.h"
 #define AE_STUDENT_SCRATCH {kernel.scratch_floats}u
 extern const ae_histn ae_student;
@@ -381,6 +383,7 @@ static ae_eeg front;                                  /* static: no heap anywher
 static float window[AE_EEG_WINDOW * AE_EEG_CHANNELS];
 
 ae_eeg_init(&front);                                  /* or ae_eeg_set_baseline(&front, std_uv) */
+ae_histn_prepare(&ae_student, scratch);               /* once: the student's FFT tables */
 /* On each sample of all electrodes (µV, in the order of ae_eeg_channel_names): */
 if (ae_eeg_push(&front, sample_uv)) {
     ae_eeg_window(&front, window);

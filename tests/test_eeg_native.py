@@ -117,3 +117,76 @@ def test_native_equals_onnx_on_random_graphs(channels, regions, samples):
     k.run_batch(np.ascontiguousarray(x[:, 0]), got)
     assert float(np.abs(want).max()) > 0.1
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+def _export_form_reference(w: dict, x: np.ndarray) -> np.ndarray:
+    """HiSTN's export form in float64 NumPy: x (samples, electrodes) -> scores (levels,)."""
+    t, tb = w["temporal"].astype(np.float64), w["temporal_bias"].astype(np.float64)
+    d, db = w["depth"].astype(np.float64), w["depth_bias"].astype(np.float64)
+    head, hb = w["head"].astype(np.float64), w["head_bias"].astype(np.float64)
+    samples, electrodes = x.shape
+    maps, taps = t.shape
+    xp = np.zeros((samples + taps, electrodes))
+    xp[w["pad"] : w["pad"] + samples] = x
+    y = np.stack([sum(t[m, k] * xp[k : k + samples] for k in range(taps)) for m in range(maps)])
+    y = y + tb[:, None, None]
+    y = np.where(y > 0, y, np.expm1(np.minimum(y, 0)))
+    dpad = d.shape[1] // 2
+    yp = np.pad(y, ((0, 0), (dpad, dpad), (0, 0)))
+    z = np.stack(
+        [sum(d[m, i] * yp[m, i : i + samples] for i in range(d.shape[1])) for m in range(maps)]
+    )
+    z = z + db[:, None, None]
+    z = np.where(z > 0, z, np.expm1(np.minimum(z, 0)))
+    half = samples // 2
+    pooled = 0.5 * (z[:, 0 : 2 * half : 2] + z[:, 1 : 2 * half : 2])  # (maps, half, electrodes)
+    return head.reshape(len(hb), -1) @ pooled.reshape(-1) + hb
+
+
+@pytest.mark.parametrize(
+    "electrodes, samples, taps, pad, maps, fft",
+    [
+        (14, 128, 64, 32, 4, 256),  # DREAMER's shapes: the FFT path
+        (14, 125, 33, 16, 3, 256),  # odd window and kernel
+        (20, 256, 64, 32, 4, 512),  # two lane blocks, the second partial
+        (32, 128, 17, 8, 5, 256),  # two full blocks
+        (9, 128, 64, 10, 4, 256),  # more pad after than before
+        (6, 128, 64, 32, 4, 0),  # few electrodes: the direct conv
+        (14, 128, 8, 4, 4, 0),  # a short kernel: the direct conv
+    ],
+)
+def test_the_kernel_equals_a_float64_reference_on_both_paths(
+    electrodes, samples, taps, pad, maps, fft
+):
+    """The C kernel (FFT or direct temporal conv) against the export form in float64 NumPy,
+    on random weights; the path taken is the one the shapes call for."""
+    from edge.dsp._histn import HistnKernel
+
+    rng = np.random.default_rng(electrodes * 1000 + taps)
+    levels = 5
+    w = {
+        "temporal": 0.3 * rng.standard_normal((maps, taps)),
+        "temporal_bias": 0.1 * rng.standard_normal(maps),
+        "depth": 0.5 * rng.standard_normal((maps, 5)),
+        "depth_bias": 0.1 * rng.standard_normal(maps),
+        "head": 0.02 * rng.standard_normal((levels, maps, samples // 2, electrodes)),
+        "head_bias": 0.1 * rng.standard_normal(levels),
+        "samples": samples,
+        "electrodes": electrodes,
+        "pad": pad,
+    }
+    w = {k: v.astype(np.float32) if isinstance(v, np.ndarray) else v for k, v in w.items()}
+    k = HistnKernel(**w)
+    assert k.fft_size == fft
+    x = rng.standard_normal((6, samples, electrodes)).astype(np.float32)
+    x[0] *= 8.0  # large inputs: deep into ELU's negative side
+    got = np.empty((len(x), levels), np.float32)
+    k.run_batch(x, got)
+    want = np.stack([_export_form_reference(w, xi) for xi in x])
+    assert float(np.abs(want).max()) > 0.1
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    # One window at a time, again and again on the same scratch, gives the same.
+    one = np.empty(levels, np.float32)
+    for i in (0, 5, 0):
+        k.run(x[i], one)
+        np.testing.assert_array_equal(one, got[i])

@@ -22,6 +22,7 @@ int main(int argc, char **argv) {
     out = fopen(argv[2], "wb");
     if (!in || !out) return 3;
     ae_eeg_init(&state);
+    ae_histn_prepare(&ae_student, scratch);
     while (fread(sample, sizeof sample, 1, in) == 1) {
         if (ae_eeg_push(&state, sample)) {
             ae_eeg_window(&state, window);

@@ -9,9 +9,14 @@
  *   -> one matrix (the graph's linear hierarchy, folded) -> `levels` scores.
  *
  * The weights are the caller's (read from a bundle, or const arrays in firmware); the head's
- * columns are in this kernel's order, [levels][maps][electrodes][samples / 2], not ONNX's
- * [levels][maps][samples / 2][electrodes]. Nothing is allocated: the caller gives
- * ae_histn_scratch() floats of scratch. One call per window; not re-entrant on one scratch.
+ * columns are in ONNX's order, [levels][maps][samples / 2][electrodes]. Nothing is allocated:
+ * the caller gives ae_histn_scratch() floats of scratch, filled once by ae_histn_prepare().
+ * One call per window; not re-entrant on one scratch.
+ *
+ * Two ways to the temporal conv, the same function to float rounding: with more than
+ * AE_HISTN_VL / 2 electrodes, a circular convolution by FFT (electrodes as the SIMD lanes, the
+ * kernels' spectra prepared once: about half the arithmetic of 64 taps over 128 samples);
+ * otherwise (or with AE_HISTN_DIRECT defined) directly, time as the lanes.
  */
 #ifndef AE_HISTN_H
 #define AE_HISTN_H
@@ -20,6 +25,13 @@
 
 /* Lanes of time the temporal conv computes at once; rows are padded to a multiple of it. */
 #define AE_HISTN_LANES 64
+/* Lanes (electrodes) the FFT path computes at once; it is taken for more than VL / 2 electrodes
+ * and at least 16 taps, up to circular convolutions of AE_HISTN_MAX_FFT points. Define
+ * AE_HISTN_DIRECT for the direct conv alone (less scratch, e.g. on a microcontroller). */
+#ifndef AE_HISTN_VL
+#define AE_HISTN_VL 16
+#endif
+#define AE_HISTN_MAX_FFT 4096
 /* The largest temporal kernel and the most maps the kernel takes. */
 #define AE_HISTN_MAX_TAPS 256
 #define AE_HISTN_MAX_MAPS 64
@@ -36,15 +48,22 @@ typedef struct {
     const float *temporal_bias; /* [maps] */
     const float *depth;         /* [maps][depth_taps] */
     const float *depth_bias;    /* [maps] */
-    const float *head;          /* [levels][maps][electrodes][samples / 2] */
+    const float *head;          /* [levels][maps][samples / 2][electrodes] */
     const float *head_bias;     /* [levels] */
 } ae_histn;
 
 /* 0 when the shapes are ones the kernel computes; else a negative code (see ae_histn.c). */
 int ae_histn_check(const ae_histn *net);
 
+/* The FFT path's circular convolution size for these shapes, 0 where the direct conv runs. */
+int ae_histn_fft_size(const ae_histn *net);
+
 /* Floats of scratch ae_histn_run needs. */
 size_t ae_histn_scratch(const ae_histn *net);
+
+/* Fills the scratch's constant part (the FFT path's twiddles and the temporal kernels' spectra):
+ * once per scratch, before its first ae_histn_run; the scratch then belongs to this net. */
+void ae_histn_prepare(const ae_histn *net, float *scratch);
 
 /* One window: x [samples][electrodes] -> out [levels]. */
 void ae_histn_run(const ae_histn *net, const float *x, float *scratch, float *out);

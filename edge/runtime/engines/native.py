@@ -192,8 +192,8 @@ def histn_weights(data: bytes, samples: int, electrodes: int) -> dict:
     if gemm.attrs.get("transB") != 1 or head.shape[1] != maps * half * electrodes:
         raise ValueError(f"its matrix is {head.shape}, for {maps} maps x {half} x {electrodes}")
     levels = head.shape[0]
-    # ONNX flattens (maps, time, electrodes); the kernel reads (maps, electrodes, time).
-    head = head.reshape(levels, maps, half, electrodes).transpose(0, 1, 3, 2)
+    # ONNX flattens (maps, time, electrodes), the order the kernel reads.
+    head = head.reshape(levels, maps, half, electrodes)
     return {
         "temporal": temporal[:, 0, :, 0],
         "temporal_bias": w[conv.inputs[2]] if len(conv.inputs) > 2 else np.zeros(maps),
@@ -240,9 +240,5 @@ class NativeEngine(Engine):
         x = arrays[0]
         if not x.flags.c_contiguous:
             x = np.ascontiguousarray(x)
-        out = np.empty((x.shape[0], self.levels), dtype=np.float32)
-        if x.shape[0] == 1:
-            self.kernel.run(x.reshape(self.samples, self.electrodes), out[0])
-        else:
-            self.kernel.run_batch(x.reshape(x.shape[0], self.samples, self.electrodes), out)
-        return [out]
+        # The base class checked the shape (batch, 1, samples, electrodes) and the dtype.
+        return [self.kernel.score(x)]
