@@ -76,6 +76,15 @@ class Resampler:
         self._flushed = False
 
     @property
+    def passthrough(self) -> bool:
+        """Equal rates: `process` returns a checked copy of its input, and no delay."""
+        return self._passthrough
+
+    @property
+    def flushed(self) -> bool:
+        return self._flushed
+
+    @property
     def delay_s(self) -> float:
         """How far output lags input while streaming, in seconds."""
         return (

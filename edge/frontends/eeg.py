@@ -411,7 +411,10 @@ class EegFrontEnd:
             self._pedestal = x[:, 0].copy()
         if self._pedestal is not None:
             x = x - self._pedestal[:, None]
-        y = self._resampler.process(np.concatenate([x, bad.astype(np.float64)]))
+        y = np.concatenate([x, bad.astype(np.float64)])
+        if not self._resampler.passthrough or self._resampler.flushed:
+            # At equal rates the resampler would return a copy of y (finite: held above).
+            y = self._resampler.process(y)
         return self._consume(y)
 
     def finish(self) -> list[tuple[int, np.ndarray, dict]]:

@@ -145,9 +145,14 @@ class EegPipeline(Pipeline):
         return out
 
     def _infer(self, window: Window) -> dict[str, float]:
-        y = next(iter(self.engine.run(window.inputs).values())).astype(np.float64)
-        p = class_probabilities(y, self._logits)[0]
-        values = {name: float(v) for name, v in zip(self.outputs, p, strict=True)}
+        y = next(iter(self.engine.run(window.inputs).values()))[0].astype(np.float64)
+        if self._logits:
+            # class_probabilities' softmax on the one row (the same operations, fewer calls).
+            p = np.exp(y - y.max())
+            p /= p.sum()
+        else:
+            p = class_probabilities(y[None], False)[0]
+        values = dict(zip(self.outputs, p.tolist(), strict=True))
         values["level"] = float(p @ self._levels)
         return values
 
