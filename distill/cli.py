@@ -7,6 +7,7 @@ device CLI never imports the offline half. torch is imported only when the comma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from pathlib import Path
 
@@ -47,16 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="folder the data is recorded relative to in the checkpoint (default: none, the "
         "audio folder's last two path parts)",
     )
-    s.add_argument(
-        "--run",
-        type=Path,
-        help="run folder: config, metrics.csv, last.pt every epoch, best.pt (default OUTPUT.run/)",
-    )
-    s.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the unfinished run in the run folder from its last finished epoch",
-    )
+    add_run_options(s)
     s.add_argument(
         "--relabel",
         action="store_true",
@@ -120,6 +112,47 @@ def default_run(output: Path) -> Path:
     return output.with_suffix(".run")
 
 
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """--run and --resume, as every trainer (speech, face, EEG) takes them."""
+    p.add_argument(
+        "--run",
+        type=Path,
+        help="run folder: config, metrics.csv, last.pt every epoch, best.pt (default OUTPUT.run/)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the unfinished run in the run folder from its last finished epoch",
+    )
+
+
+#: What a run folder holds that prepare_run may remove (EEG's stages carry a prefix).
+RUN_FILES = (
+    *(
+        f"{stage}{name}"
+        for stage in ("", "teacher-", "student-")
+        for name in ("last.pt", "best.pt", "metrics.csv")
+    ),
+    "config.json",
+    "data.json",
+)
+
+
+@contextlib.contextmanager
+def resumable(run: Path, writer: bool = True):
+    """On Ctrl-C, say how to go on from the run folder's last finished epoch (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if writer and any(run.glob("*last.pt")):
+            render.note(
+                f"interrupted; every finished epoch is in {run}: rerun the same command "
+                "with --resume to continue",
+                True,
+            )
+        raise
+
+
 class EpochLine:
     """'epoch 3/40  loss ..  METRIC ..  1.2 s/epoch, ETA 45 s' from the epochs seen so far."""
 
@@ -144,19 +177,19 @@ class EpochLine:
         )
 
 
-def prepare_run(args: argparse.Namespace, cfg) -> Path:
-    """The run folder (default OUTPUT.run/): config.json (every option, the source revision),
-    then per epoch last.pt, best.pt and metrics.csv (written by the training loop), and data.json
-    (the teacher-label cache's fingerprint of the data). An unfinished run there is continued
-    with --resume or replaced with --force, never silently overwritten."""
+def prepare_run(args: argparse.Namespace, command: str, settings: dict) -> Path:
+    """The run folder (default OUTPUT.run/): config.json (every option, the training
+    `settings`, the source revision), then per epoch last.pt, best.pt and metrics.csv (written by
+    the training loop), and for speech data.json (the teacher-label cache's fingerprint of the
+    data). An unfinished run there is continued with --resume or replaced with --force, never
+    silently overwritten."""
     import json as _json
-    from dataclasses import asdict
 
     from distill.checkpoint import source_revision
 
     run = args.run or default_run(args.output)
-    ours = ("last.pt", "best.pt", "metrics.csv", "config.json", "data.json")
-    unfinished = (run / "last.pt").exists()
+    ours = RUN_FILES
+    unfinished = any(run.glob("*last.pt"))
     if args.resume and not unfinished:
         raise ConfigError(f"--resume: {run} holds no unfinished run (no last.pt)")
     if unfinished and not args.resume:
@@ -168,13 +201,13 @@ def prepare_run(args: argparse.Namespace, cfg) -> Path:
             (run / name).unlink(missing_ok=True)
     run.mkdir(parents=True, exist_ok=True)
     config = {
-        "command": "distill speech",
+        "command": command,
         "options": {
             k: str(v) if isinstance(v, Path) else v
             for k, v in vars(args).items()
             if k not in ("handler", "json", "verbose")
         },
-        "fit": asdict(cfg.fit),
+        "fit": settings,
         "source_revision": source_revision(),
     }
     if not args.resume:
@@ -314,6 +347,7 @@ def add_face(sub) -> None:
     )
     f.add_argument("-o", "--output", type=Path, required=True, help="checkpoint to write (.pt)")
     add_force(f)
+    add_run_options(f)
     f.add_argument(
         "--cache", type=Path, help="teacher-label cache folder (default: OUTPUT.labels/)"
     )
@@ -392,16 +426,21 @@ def run_face(args: argparse.Namespace) -> int:
         name=args.name,
         seed=args.seed,
     )
+    from dataclasses import asdict
+
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    run_dir = prepare_run(args, "distill face", settings)
     quiet = args.json
-    with progress_bars(not quiet) as bars:
+    epochs = EpochLine(args.epochs, "validation agreement")
+    with resumable(run_dir), progress_bars(not quiet) as bars:
 
         def on_epoch(epoch: int, loss: float, agreement: float) -> None:
             if not quiet:
-                render.line(
-                    f"epoch {epoch + 1:3d}  loss {loss:.4f}  validation agreement {agreement:.4f}"
-                )
+                render.line(epochs.line(epoch, loss, agreement))
 
-        ckpt, report = distill_face(cfg, on_epoch=on_epoch, progress=bars)
+        ckpt, report = distill_face(
+            cfg, on_epoch=on_epoch, progress=bars, run=run_dir, resume=args.resume
+        )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     ckpt.save(args.output)
     if args.json:
@@ -520,6 +559,7 @@ def add_eeg(sub) -> None:
     add_eeg_data(e)
     e.add_argument("-o", "--output", type=Path, required=True, help="checkpoint to write (.pt)")
     add_force(e)
+    add_run_options(e)
     e.add_argument(
         "--write-synthetic", type=positive_int, metavar="N", help="write N synthetic subjects first"
     )
@@ -578,6 +618,9 @@ def run_eeg(args: argparse.Namespace) -> int:
     cfg = EegFitConfig(
         epochs=args.epochs, steps_per_epoch=args.steps_per_epoch, seed=args.seed, arch_config=graph
     )
+    from dataclasses import asdict
+
+    run_dir = prepare_run(args, "distill eeg", asdict(cfg))
     lines = {"teacher": EpochLine(args.epochs, "validation F1")}
 
     def on_epoch(model: str, epoch: int, loss: float, f1: float) -> None:
@@ -586,7 +629,10 @@ def run_eeg(args: argparse.Namespace) -> int:
         if not args.json:
             render.line(f"{model}  " + lines[model].line(epoch, loss, f1))
 
-    student, teacher, report = train_final(trials, args.target, cfg, on_epoch=on_epoch)
+    with resumable(run_dir):
+        student, teacher, report = train_final(
+            trials, args.target, cfg, on_epoch=on_epoch, run=run_dir, resume=args.resume
+        )
     ckpt = eeg_checkpoint(student, teacher, report, args, trials)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     ckpt.save(args.output)
@@ -735,26 +781,23 @@ def run(args: argparse.Namespace) -> int:
     from distill.train import rank_and_world
 
     rank, _ = rank_and_world()
-    run_dir = prepare_run(args, cfg) if rank == 0 else (args.run or default_run(args.output))
+    from dataclasses import asdict
+
+    run_dir = (
+        prepare_run(args, "distill speech", asdict(cfg.fit))
+        if rank == 0
+        else (args.run or default_run(args.output))
+    )
     cfg.run, cfg.resume = run_dir, args.resume
     quiet = args.json or rank != 0
     epochs = EpochLine(args.epochs, "validation CCC")
-    try:
-        with progress_bars(not quiet) as bars:
+    with resumable(run_dir, rank == 0), progress_bars(not quiet) as bars:
 
-            def on_epoch(epoch: int, loss: float, val: float | None) -> None:
-                if not quiet:
-                    render.line(epochs.line(epoch, loss, val))
+        def on_epoch(epoch: int, loss: float, val: float | None) -> None:
+            if not quiet:
+                render.line(epochs.line(epoch, loss, val))
 
-            ckpt, report = distill_speech(cfg, on_epoch=on_epoch, progress=bars)
-    except KeyboardInterrupt:
-        if (run_dir / "last.pt").exists() and rank == 0:
-            render.note(
-                f"interrupted; every finished epoch is in {run_dir}: rerun the same command "
-                "with --resume to continue",
-                True,
-            )
-        raise
+        ckpt, report = distill_speech(cfg, on_epoch=on_epoch, progress=bars)
     if rank != 0:
         return 0  # rank 0 alone reports and writes
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -19,14 +19,17 @@ Seq2HR (the top-1 and top-2 levels are adjacent and one of them is the truth).
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
 from distill.dreamer import RATE_HZ, Trial
+from distill.run_state import RunState, generators, restore_generators
 from distill.students import create
 from edge.errors import ConfigError
 from edge.frontends.eeg import window_inputs
@@ -34,6 +37,8 @@ from edge.frontends.eeg import window_inputs
 LEVELS = 5
 BLOCKS = 10
 BLOCK_S = 6
+#: metrics.csv's columns in a run folder (distill/run_state.py).
+METRICS_FIELDS = ("epoch", "loss", "val_f1", "seconds")
 
 
 def ordinal_targets(y: np.ndarray, sigma: float = 0.5, levels: int = LEVELS) -> np.ndarray:
@@ -113,15 +118,29 @@ def fit(
     cfg: EegFitConfig,
     teacher: torch.nn.Module | None = None,
     on_epoch=None,
+    files: RunState | None = None,
+    resume: bool = False,
 ) -> dict:
     """Train in place with ordinal smoothing (+ KD when a teacher is given); keep the best
-    validation F1's weights. `on_epoch(epoch, loss, val_f1)` after each epoch."""
+    validation F1's weights. `on_epoch(epoch, loss, val_f1)` after each epoch. With `files` (a
+    stage of a run folder) every epoch leaves last.pt, best.pt and a metrics.csv row; `resume`
+    goes on from last.pt (a stage that finished is not trained again)."""
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     drop = int(cfg.epochs * 0.6)
     best = {"f1": -1.0, "state": None, "epoch": -1}
-    for epoch in range(cfg.epochs):
+    files = files or RunState(None, {}, METRICS_FIELDS)
+    history: list[dict] = []
+    first = 0
+    if resume and (state := files.load()) is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        restore_generators(state, rng)
+        best, history, first = state["best"], state["history"], state["epoch"] + 1
+    files.start(history)
+    for epoch in range(first, cfg.epochs):
+        started = time.perf_counter()
         if epoch == drop:
             for g in opt.param_groups:
                 g["lr"] = cfg.lr / 2
@@ -145,10 +164,30 @@ def fit(
             opt.step()
             losses.append(loss.item())
         f1 = metrics(val[1], predict(model, val[0]))["f1"]
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": float(np.mean(losses)),
+                "val_f1": f1,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        improved = f1 > best["f1"]
+        if improved:
+            best = {"f1": f1, "state": copy.deepcopy(model.state_dict()), "epoch": epoch}
+        files.save(
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                **generators(rng),
+                "best": best,
+            },
+            history,
+            best["state"] if improved else None,
+        )
         if on_epoch is not None:
             on_epoch(epoch, float(np.mean(losses)), f1)
-        if f1 > best["f1"]:
-            best = {"f1": f1, "state": copy.deepcopy(model.state_dict()), "epoch": epoch}
     model.load_state_dict(best["state"])
     model.eval()
     return {"best_epoch": best["epoch"], "val_f1": best["f1"]}
@@ -301,23 +340,36 @@ def train_final(
     cfg: EegFitConfig | None = None,
     channels: tuple[str, ...] | None = None,
     on_epoch=None,
+    run: Path | None = None,
+    resume: bool = False,
 ) -> tuple[torch.nn.Module, torch.nn.Module, dict]:
     """Teacher and KD student on every subject's blocks 0-8 (block 9 of every clip validates):
-    the model a bundle ships. Returns (student, teacher, report)."""
+    the model a bundle ships. Returns (student, teacher, report). With `run` (a folder) each
+    stage leaves its epochs there (teacher-last.pt, student-metrics.csv...); `resume` goes on
+    from the last finished epoch."""
     cfg = cfg or EegFitConfig()
     channels = channels or trials[0].channels
     arch = {"channels": list(channels), **cfg.arch_config}
     x, y = _blocks(trials, target)
     train = x[:, : BLOCKS - 1].reshape(len(trials), -1, x.shape[-1])
     val = _windows(x[:, BLOCKS - 1], y)
+    # Each model starts from the seed (torch's own start is random per process), so a run is
+    # the same run to run, and a student resumed after its teacher finished starts as it did.
+    torch.manual_seed(cfg.seed)
     teacher = create(cfg.architecture, **{**arch, **cfg.teacher_config})
 
     def stage(name: str):
         return None if on_epoch is None else (lambda e, loss, f1: on_epoch(name, e, loss, f1))
 
-    t_report = fit(teacher, train, y, val, cfg, on_epoch=stage("teacher"))
+    settings = {**asdict(cfg), "target": target, "channels": list(channels)}
+
+    def files(name: str) -> RunState:
+        return RunState(run, settings, METRICS_FIELDS, prefix=f"{name}-")
+
+    t_report = fit(teacher, train, y, val, cfg, None, stage("teacher"), files("teacher"), resume)
+    torch.manual_seed(cfg.seed)
     student = create(cfg.architecture, **arch)
-    s_report = fit(student, train, y, val, cfg, teacher=teacher, on_epoch=stage("student"))
+    s_report = fit(student, train, y, val, cfg, teacher, stage("student"), files("student"), resume)
     report = {
         "teacher_val": metrics(val[1], predict(teacher, val[0])),
         "student_val": metrics(val[1], predict(student, val[0])),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ from distill.face_data import (
     split_groups,
     teacher_log_probs,
 )
+from distill.provenance import face_licence
+from distill.run_state import RunState, generators, restore_generators
 from distill.students import create
 from distill.teachers.face import EXPRESSIONS, FacexTeacher, FerTeacher, combine, soft_targets
 from edge.errors import ConfigError
@@ -53,6 +56,8 @@ FACE_SPEC = {
     "crop_margin": 0.1,
 }
 SPLIT = {"train": 0.7, "val": 0.15, "test": 0.15}
+#: metrics.csv's columns in a run folder (distill/run_state.py).
+METRICS_FIELDS = ("epoch", "loss", "val_agreement", "seconds")
 WEIGHT_GRID = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)
 
 
@@ -127,7 +132,12 @@ def distill_face(
     cfg: FaceDistillConfig,
     on_epoch: Callable[[int, float, float], None] | None = None,
     progress: Callable[[str, int], Callable[[], None]] | None = None,
+    run: Path | None = None,
+    resume: bool = False,
 ) -> tuple[Checkpoint, dict]:
+    """Label, split and train. With `run` (a folder) every epoch leaves last.pt, best.pt and a
+    metrics.csv row there (distill/run_state.py); `resume` continues from last.pt and ends with
+    the weights of a run never stopped."""
     unknown = sorted(set(cfg.teachers) - set(TEACHERS))
     if unknown or not cfg.teachers:
         raise ConfigError(f"unknown face teacher(s) {unknown}; choose from {sorted(TEACHERS)}")
@@ -175,7 +185,22 @@ def distill_face(
     best = {"agreement": -1.0, "epoch": -1, "state": None}
     history = []
     t2 = cfg.temperature**2
-    for epoch in range(cfg.epochs):
+    settings = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    settings["faces"] = [str(f) for f in cfg.faces]
+    files = RunState(run, settings, METRICS_FIELDS)
+    first = 0
+    if resume and (state := files.load()) is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        restore_generators(state, rng)
+        best, history, first = state["best"], state["history"], state["epoch"] + 1
+    files.start(history)
+    stopped = best["epoch"] >= 0 and first - 1 - best["epoch"] >= cfg.patience
+    for epoch in range(first, cfg.epochs):
+        if stopped:
+            break
+        started = time.perf_counter()
         model.train()
         order = rng.permutation(len(train_x))
         tick = progress(f"epoch {epoch + 1}/{cfg.epochs}", steps) if progress else None
@@ -195,17 +220,39 @@ def distill_face(
             if tick:
                 tick()
         agreement = float(np.mean(predict(model, val_x).argmax(1) == val_top))
-        history.append({"epoch": epoch, "loss": float(np.mean(losses)), "val_agreement": agreement})
-        if on_epoch:
-            on_epoch(epoch, float(np.mean(losses)), agreement)
-        if agreement > best["agreement"]:
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": float(np.mean(losses)),
+                "val_agreement": agreement,
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        improved = agreement > best["agreement"]
+        if improved:
             best = {
                 "agreement": agreement,
                 "epoch": epoch,
                 "state": copy.deepcopy(model.state_dict()),
             }
         elif epoch - best["epoch"] >= cfg.patience:
-            break
+            stopped = True
+        files.save(
+            {
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                **generators(rng),
+                "best": best,
+            },
+            history,
+            best["state"] if improved else None,
+        )
+        if on_epoch:
+            on_epoch(epoch, float(np.mean(losses)), agreement)
+    if best["state"] is None:
+        raise ConfigError("no epoch was trained (nothing left to resume?)")
     model.load_state_dict(best["state"])
     model.eval()
 
@@ -270,8 +317,7 @@ def distill_face(
         + "; split by group 70/15/15, the test groups never trained on nor chosen on",
         "date": "",
         "source_revision": "",
-        "licence": "research / non-commercial: distilled on FER2013 and LFW face images "
-        "(research use only); teachers: fer and facex (MIT)",
+        "licence": face_licence(cfg.faces, {n: TEACHERS[n].licence for n in cfg.teachers}),
     }
     ckpt = Checkpoint(
         cfg.architecture,

@@ -43,3 +43,30 @@ def licence_text(teacher_licence: str, folder: Path) -> str:
     return f"teacher: {teacher_licence}; data: " + (
         data or "no licence found beside the data (state it before shipping)"
     )
+
+
+#: The shared face arrays (data/faces/*.npz, by file name): what each is and on what terms.
+FACE_DATA = {
+    "fer2013": "FER2013 (Goodfellow et al. 2013; image rights never settled): research use only",
+    "lfw-expressions": "LFW people with expression labels (muxspace/facial_expressions; news "
+    "photos, rights with their owners): research use only",
+    "genki4k": "GENKI-4K (MPLab, UC San Diego: cite 'The MPLab GENKI Database, GENKI-4K Subset'): "
+    "research use",
+}
+
+
+def face_licence(faces: list[Path] | tuple[Path, ...], teachers: dict[str, str]) -> str:
+    """A face student's licence text from what it was trained on: each `--faces` source's own
+    terms (a shared array by its name; any other by the 'Licence:' line of a README beside it)
+    and each teacher's (`teachers`: name -> licence)."""
+    data, research = [], False
+    for path in map(Path, faces):
+        known = FACE_DATA.get(path.stem) if path.suffix == ".npz" else None
+        research |= known is not None
+        found = known or data_licence(path if path.is_dir() else path.parent)
+        data.append(
+            found or f"{path.name}: no licence found beside the data (state it before shipping)"
+        )
+    taught = "; ".join(f"{name}: {text}" for name, text in teachers.items()) or "none"
+    head = "research / non-commercial: " if research else ""
+    return f"{head}data: {'; '.join(data)}; teachers: {taught}"

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from distill.metrics import ccc
+from distill.run_state import RunState
 from edge.dsp.logmel import subtract_window_mean
 from edge.errors import ConfigError
 
@@ -100,42 +101,12 @@ def predict_utterances(
     return np.asarray(out, dtype=np.float64)
 
 
-STATE_FORMAT = "affect-edge-train-state/1"
 METRICS_FIELDS = ("epoch", "loss", "val_ccc", "seconds", "lr")
 
 
 def rank_and_world() -> tuple[int, int]:
     """This process's rank and the number of processes (torchrun sets RANK and WORLD_SIZE)."""
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def _metrics_row(h: dict) -> str:
-    val = "" if h["val_ccc"] is None else f"{h['val_ccc']:.6f}"
-    return f"{h['epoch'] + 1},{h['loss']:.6f},{val},{h['seconds']:.3f},{h['lr']:.6g}\n"
-
-
-def _save_atomic(payload: dict, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    tmp.replace(path)
-
-
-def _load_state(path: Path, config: FitConfig) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for damaged files
-        raise ConfigError(
-            f"{path} is not a readable training state ({type(exc).__name__})"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise ConfigError(f"{path} is not an affect-edge training state")
-    if state["config"] != asdict(config):
-        differ = sorted(k for k, v in asdict(config).items() if state["config"].get(k) != v)
-        raise ConfigError(
-            f"cannot resume from {path}: it was trained with other settings ({', '.join(differ)}); "
-            "resume with the same options, or start over with --force"
-        )
-    return state
 
 
 def fit(
@@ -175,9 +146,8 @@ def fit(
     best = {"score": -np.inf, "epoch": -1, "state": None, "ccc": None}
     history: list[dict] = []
     first = 0
-    writer = run is not None and rank == 0
-    if run is not None and resume:
-        state = _load_state(Path(run) / "last.pt", config)
+    files = RunState(run, asdict(config), METRICS_FIELDS, writer=rank == 0)
+    if resume and (state := files.load()) is not None:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -185,13 +155,7 @@ def fit(
         torch.set_rng_state(state["torch_rng"])
         best, history, first = state["best"], state["history"], state["epoch"] + 1
         log.info("resuming at epoch %d of %d from %s", first + 1, config.epochs, run)
-    if writer:
-        Path(run).mkdir(parents=True, exist_ok=True)
-        metrics = Path(run) / "metrics.csv"
-        # Rewritten from the state on resume: exactly one row per finished epoch.
-        metrics.write_text(
-            ",".join(METRICS_FIELDS) + "\n" + "".join(_metrics_row(h) for h in history)
-        )
+    files.start(history)
     stopped = best["epoch"] >= 0 and first - 1 - best["epoch"] >= config.patience
     for epoch in range(first, config.epochs):
         if stopped:
@@ -260,30 +224,19 @@ def fit(
                 gathered: list = [None] * world
                 dist.all_gather_object(gathered, rng_states)
                 rng_states = gathered
-            if writer:
-                # The state first, then the metrics row: a row is never ahead of last.pt.
-                if improved:
-                    _save_atomic(
-                        {"epoch": epoch, "score": current, "model": best["state"]},
-                        Path(run) / "best.pt",
-                    )
-                _save_atomic(
-                    {
-                        "format": STATE_FORMAT,
-                        "epoch": epoch,
-                        "config": asdict(config),
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "scheduler": sched.state_dict(),
-                        "numpy_rng": rng_states,
-                        "torch_rng": torch.get_rng_state(),
-                        "best": best,
-                        "history": history,
-                    },
-                    Path(run) / "last.pt",
-                )
-                with (Path(run) / "metrics.csv").open("a") as f:
-                    f.write(_metrics_row(history[-1]))
+            files.save(
+                {
+                    "epoch": epoch,
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "numpy_rng": rng_states,
+                    "torch_rng": torch.get_rng_state(),
+                    "best": best,
+                },
+                history,
+                best["state"] if improved else None,
+            )
         if on_epoch and rank == 0:
             on_epoch(epoch, mean_loss, score)
     if best["state"] is None:
