@@ -13,7 +13,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
 
+project_python("numpy", "soundfile", "cv2")
 from tests.cli_cases import CASES, make_inputs, message, run_case  # noqa: E402
 
 

@@ -17,7 +17,8 @@ DREAMER.mat (`--dreamer`, Emotiv 14 channels) the same steps build a real one.
 5. A held-out subject's raw recording (baseline then clip, DC offsets and all) streamed through
    the shipped EEG pipeline on both engines; for the Cyton montage also the real OpenBCI
    recording in ../shared, with its blink and muscle flags counted. Into `measured.checks`.
-Usage: python scripts/build_default_eeg.py [--montage emotiv-14] [--target valence]
+Usage: python scripts/build_default_eeg.py [--montage emotiv-14] [--target valence] [--output DIR]
+(any python: one without the project's modules runs it again under .venv/bin/python)
 """
 
 from __future__ import annotations
@@ -30,10 +31,13 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "torch")
+import numpy as np  # noqa: E402
+
 BUILD = ROOT / "build" / "eeg"
 CLI = [sys.executable, "-m", "edge.cli.main"]
 OPENBCI = "data/eeg-openbci/OpenBCI_GUI-v6-blinks-jawClench-alpha.txt"
@@ -131,9 +135,28 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--name", help="bundle name (default by montage: eeg-valence, ...)")
     parser.add_argument(
+        "--output",
+        type=Path,
+        help="bundle folder to write (default edge/models/NAME, the shipped bundle, replaced)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --output (only a bundle affect-edge wrote)",
+    )
+    parser.add_argument(
         "--reuse", action="store_true", help="export the checkpoint already in build/eeg/"
     )
     args = parser.parse_args()
+    if args.output is not None:
+        from distill.outputs import bundle_problem, check_output
+        from edge.errors import ConfigError
+
+        # Before the training: never over a user's folder, never without --force.
+        try:
+            check_output(args.output, args.force, bundle_problem, "bundle", option="--output")
+        except ConfigError as exc:
+            parser.error(str(exc))
 
     import torch
 
@@ -202,7 +225,7 @@ def main() -> None:
     manifest["measured"]["checks"] = stream_check(staging, held, args.shared / OPENBCI)
     from edge.runtime.bundle import load_bundle, write_bundle
 
-    out = ROOT / "edge" / "models" / name
+    out = args.output or ROOT / "edge" / "models" / name
     files = {p.name: p.read_bytes() for p in staging.iterdir() if p.name != "manifest.json"}
     write_bundle(out, manifest, files, overwrite=True)
     load_bundle(out)

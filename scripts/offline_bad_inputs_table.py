@@ -14,7 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
 
+project_python("numpy", "torch")
 from tests.offline_cases import CASES, make_inputs, run_case  # noqa: E402
 
 

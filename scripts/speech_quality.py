@@ -18,10 +18,12 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "soundfile")
+import numpy as np  # noqa: E402
 
 from devices.audio import AudioFileSource  # noqa: E402
 from devices.audio.file import read_audio  # noqa: E402
