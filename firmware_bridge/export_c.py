@@ -40,7 +40,7 @@ import edge.dsp
 from devices.profile import Profile, load_profile
 from edge.dsp.mel import sparse_filterbank
 from edge.errors import ConfigError
-from edge.frontends.eeg import SETTLE_S, chain_sos
+from edge.frontends.eeg import CYTON_RAIL_UV, QUALITY, SETTLE_S, chain_sos, is_frontal
 from edge.runtime import load_bundle
 from edge.runtime.budget import Check, load_checks
 from edge.runtime.bundle import Bundle
@@ -313,6 +313,7 @@ def eeg_config(bundle: Bundle, model: ModelFile, mains_hz: int | None) -> tuple[
     outputs = bundle.manifest.task.outputs
     names_decl, names_body = _names(outputs, "ae_model_output_names", "AE_MODEL_OUTPUTS")
     ch_decl, ch_body = _names(spec.channels, "ae_eeg_channel_names", "AE_EEG_CHANNELS")
+    quality_h, quality_c = eeg_quality_tables(spec)
     name = bundle.manifest.name
     filters = ", ".join(spec.filters) or "none"
     mains = f"{mains_hz} Hz notch" if mains_hz else "no mains notch"
@@ -340,6 +341,7 @@ def eeg_config(bundle: Bundle, model: ModelFile, mains_hz: int | None) -> tuple[
 {ch_decl}
 
 extern const ae_real ae_eeg_sos[AE_EEG_SECTIONS][6];
+{quality_h}
 {student_h}
 #endif
 """
@@ -353,7 +355,93 @@ extern const ae_real ae_eeg_sos[AE_EEG_SECTIONS][6];
 const ae_real ae_eeg_sos[AE_EEG_SECTIONS][6] = {{
 {sections}
 }};
+{quality_c}
 {student_c}"""
+    return header, source
+
+
+def eeg_quality_tables(spec: EegSpec) -> tuple[str, str]:
+    """The quality flags' numbers for ae_eeg_quality: the host's thresholds (QUALITY), its rfft
+    bin masks, the slow band's DFT tables and each electrode's frontal bit."""
+    w, rate = spec.window_samples, spec.rate_hz
+    if w < 8 or w & (w - 1):
+        raise ConfigError(f"export-c: the EEG flags need a power-of-two window >= 8, not {w}")
+    t = QUALITY
+    bins = t.bins(w, rate)
+    slow = np.flatnonzero(bins["slow"])
+    if not slow.size:
+        raise ConfigError(f"export-c: a {w}-sample window at {rate} Hz has no slow-band bin")
+    weight = np.where((slow == 0) | (2 * slow == w), 1.0, 2.0) / w
+    arg = 2.0 * np.pi * slow[:, None] * np.arange(w)[None, :] / w
+    half = w // 2
+    tw = np.exp(-2j * np.pi * np.arange(max(half // 2, 1)) / half)
+    sp = np.exp(-2j * np.pi * np.arange(half + 1) / w)
+    bits = half.bit_length() - 1
+    bitrev = [int(f"{i:0{bits}b}"[::-1], 2) if bits else 0 for i in range(half)]
+    frontal = [int(is_frontal(c)) for c in spec.channels]
+
+    def rows(a: np.ndarray) -> str:
+        return ",\n".join("    {" + _reals(r, per_line=8).strip() + "}" for r in a)
+
+    header = f"""
+/* The quality flags (edge/frontends/eeg.py QualityThresholds, the host's defaults). */
+#define AE_EEG_CALIB_WINDOWS {max(1, round(spec.baseline_s * rate) // w)}
+#define AE_EEG_SLOW_BINS {slow.size}
+#define AE_EEG_FLAT_STD_UV {t.flat_std_uv!r}
+#define AE_EEG_RAIL_SHARE {t.rail_share!r}
+#define AE_EEG_STUCK_UV {t.stuck_uv!r}
+#define AE_EEG_LINE_SHARE {t.line_share!r}
+#define AE_EEG_RELATIVE {t.relative!r}
+#define AE_EEG_SLOW_FLOOR {float(t.slow_uv[0])!r}
+#define AE_EEG_SLOW_CEILING {float(t.slow_uv[1])!r}
+#define AE_EEG_MUSCLE_FLOOR {float(t.muscle_uv[0])!r}
+#define AE_EEG_MUSCLE_CEILING {float(t.muscle_uv[1])!r}
+/* The amplifier's rail in µV (an OpenBCI Cyton at gain 24 unless defined otherwise). */
+#ifndef AE_EEG_RAIL_UV
+#define AE_EEG_RAIL_UV {CYTON_RAIL_UV!r}
+#endif
+extern const uint8_t ae_eeg_line_bin[AE_EEG_WINDOW / 2 + 1];
+extern const uint8_t ae_eeg_ac_bin[AE_EEG_WINDOW / 2 + 1];
+extern const uint8_t ae_eeg_fast_bin[AE_EEG_WINDOW / 2 + 1];
+extern const ae_real ae_eeg_slow_cos[AE_EEG_SLOW_BINS][AE_EEG_WINDOW];
+extern const ae_real ae_eeg_slow_sin[AE_EEG_SLOW_BINS][AE_EEG_WINDOW];
+extern const ae_real ae_eeg_slow_weight[AE_EEG_SLOW_BINS];
+extern const uint8_t ae_eeg_frontal[AE_EEG_CHANNELS];
+extern const ae_rfft ae_eeg_fft;
+"""
+    source = f"""
+/* rfft bins: the mains bands ({", ".join(f"{m:g}" for m in t.mains_hz)} Hz +- {t.mains_width_hz:g}), from {t.ac_from_hz:g} Hz,
+ * above {t.muscle_from_hz:g} Hz outside the mains; the slow band {t.slow_band_hz[0]:g}-{t.slow_band_hz[1]:g} Hz. */
+const uint8_t ae_eeg_line_bin[AE_EEG_WINDOW / 2 + 1] = {{{_ints(bins["line"].astype(int))}}};
+const uint8_t ae_eeg_ac_bin[AE_EEG_WINDOW / 2 + 1] = {{{_ints(bins["ac"].astype(int))}}};
+const uint8_t ae_eeg_fast_bin[AE_EEG_WINDOW / 2 + 1] = {{{_ints(bins["fast"].astype(int))}}};
+const ae_real ae_eeg_slow_cos[AE_EEG_SLOW_BINS][AE_EEG_WINDOW] = {{
+{rows(np.cos(arg))}
+}};
+const ae_real ae_eeg_slow_sin[AE_EEG_SLOW_BINS][AE_EEG_WINDOW] = {{
+{rows(np.sin(arg))}
+}};
+const ae_real ae_eeg_slow_weight[AE_EEG_SLOW_BINS] = {{{_reals(weight).strip()}}};
+/* 1 where a slow deflection is a blink (Fp, AF, F), else movement. */
+const uint8_t ae_eeg_frontal[AE_EEG_CHANNELS] = {{{_ints(frontal)}}};
+
+static const ae_real eeg_tw_re[] = {{
+{_reals(tw.real)}
+}};
+static const ae_real eeg_tw_im[] = {{
+{_reals(tw.imag)}
+}};
+static const ae_real eeg_sp_re[] = {{
+{_reals(sp.real)}
+}};
+static const ae_real eeg_sp_im[] = {{
+{_reals(sp.imag)}
+}};
+static const uint16_t eeg_bitrev[] = {{
+{_ints(bitrev)}
+}};
+const ae_rfft ae_eeg_fft = {{AE_EEG_WINDOW, eeg_tw_re, eeg_tw_im, eeg_sp_re, eeg_sp_im, eeg_bitrev}};
+"""
     return header, source
 
 
@@ -387,6 +475,9 @@ ae_histn_prepare(&ae_student, scratch);               /* once: the student's FFT
 /* On each sample of all electrodes (µV, in the order of ae_eeg_channel_names): */
 if (ae_eeg_push(&front, sample_uv)) {
     ae_eeg_window(&front, window);
+    /* The host's quality flags (a byte per electrode: AE_EEG_BLINK, AE_EEG_MUSCLE, ...):
+     * score only a window without any, as the host does. */
+    int ok = ae_eeg_quality(&front, flags, &max_uv, &mains_uv);
     /* The student in C (ae_histn.c, no interpreter): AE_MODEL_OUTPUTS logits, one per level;
      * static float scratch[AE_STUDENT_SCRATCH], scores[AE_MODEL_OUTPUTS]. */
     ae_histn_run(&ae_student, window, scratch, scores);

@@ -215,17 +215,43 @@ def test_the_c_eeg_front_end_matches_the_python_one(eeg, tmp_path, precision, to
 STUDENT_HARNESS = ROOT / "tests" / "c" / "eeg_student_harness.c"
 
 
-def c_student_levels(out: Path, x: np.ndarray, tmp: Path) -> np.ndarray:
+def c_student_levels(out: Path, x: np.ndarray, tmp: Path, quality: bool = False):
     """The exported tree (front end + HiSTN student in C) built strict with ASan/UBSan, run on
-    `x` (samples, electrodes) µV at the model's rate: each window's scores."""
+    `x` (samples, electrodes) µV at the model's rate: each window's scores; with `quality`,
+    also each window's ae_eeg_quality record (flag bytes per electrode, max_uv, mains_uv)."""
     sources = [out / n for n in ("ae_dsp.c", "ae_eeg.c", "ae_histn.c", "ae_config.c")]
     exe = build_c(tmp / "student", [*sources, STUDENT_HARNESS], out, *SANITIZE)
     x.astype(np.float32).tofile(tmp / "in.f32")
+    extra = [str(tmp / "quality.bin")] if quality else []
     run = subprocess.run(
-        [str(exe), str(tmp / "in.f32"), str(tmp / "out.f32")], capture_output=True, text=True
+        [str(exe), str(tmp / "in.f32"), str(tmp / "out.f32"), *extra],
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, run.stderr
-    return np.fromfile(tmp / "out.f32", dtype=np.float32)
+    scores = np.fromfile(tmp / "out.f32", dtype=np.float32)
+    if not quality:
+        return scores
+    n = x.shape[1]
+    record = np.dtype([("flags", np.uint8, n), ("figures", "<f4", 2)])
+    return scores, np.fromfile(tmp / "quality.bin", dtype=record)
+
+
+def python_windows(bundle, x: np.ndarray) -> list:
+    """The Python front end on the same samples: (model input, quality) per window."""
+    spec = bundle.manifest.front_end
+    front = EegFrontEnd(spec, spec.rate_hz, spec.channels, mains_hz=50)
+    return [(w, q) for _, w, q in front.feed(x.T.astype(np.float64))]
+
+
+def flag_bits(quality: dict, channels) -> np.ndarray:
+    """A Python window's quality dict as ae_eeg_quality's byte per electrode."""
+    bits = dict(disconnected=1, flat=2, railed=4, line_noise=8, blink=16, muscle=32, movement=64)
+    out = np.zeros(len(channels), np.uint8)
+    for name, bit in bits.items():
+        for c in quality[name]:
+            out[channels.index(c)] |= bit
+    return out
 
 
 def python_scores(bundle, x: np.ndarray) -> np.ndarray:
@@ -253,10 +279,14 @@ def test_the_exported_eeg_student_scores_every_window_as_python_does(eeg, tmp_pa
     spec = bundle.manifest.front_end
     x = eeg_signal(len(spec.channels), spec.rate_hz, 40)
     want = python_scores(bundle, x)
-    got = c_student_levels(out, x, tmp_path).reshape(-1, want.shape[1])
-    assert len(got) == len(want) == 28
+    got, quality = c_student_levels(out, x, tmp_path, quality=True)
+    got = got.reshape(-1, want.shape[1])
+    assert len(got) == len(want) == len(quality) == 28
     assert np.abs(got - want).max() <= 1e-3
     assert np.abs(expected_level(got) - expected_level(want)).max() <= 1e-3
+    channels = list(spec.channels)
+    flags = [flag_bits(q, channels) for _, q in python_windows(bundle, x)]
+    np.testing.assert_array_equal(quality["flags"], np.stack(flags))
 
 
 @needs_gcc
@@ -278,9 +308,19 @@ def test_the_exported_cyton_tree_on_the_openbci_recording(shared_dir, tmp_path) 
     out = tmp_path / "export"
     export_c(find_bundle("eeg-valence-cyton8"), out)
     want = python_scores(bundle, x)
-    got = c_student_levels(out, x, tmp_path).reshape(-1, want.shape[1])
-    assert len(got) == len(want) >= 70
+    got, quality = c_student_levels(out, x, tmp_path, quality=True)
+    got = got.reshape(-1, want.shape[1])
+    assert len(got) == len(want) == len(quality) >= 70
     assert np.abs(expected_level(got) - expected_level(want)).max() <= 1e-3
+    # Every window's flags, electrode by electrode, as Python's (blinks and jaw clenches
+    # included), and its figures (Python rounds them to 0.1 µV; the C filters run in float).
+    channels = list(spec.channels)
+    windows = python_windows(bundle, x)
+    wanted = np.stack([flag_bits(q, channels) for _, q in windows])
+    np.testing.assert_array_equal(quality["flags"], wanted)
+    assert (wanted & 16).any() and (wanted & 32).any() and not wanted.all()
+    figures = np.array([[q["max_uv"], q["mains_uv"]] for _, q in windows])
+    assert np.all(np.abs(quality["figures"] - figures) <= 0.05 + 1e-3 * figures)
 
 
 def test_the_arena_estimate_lies_between_the_busiest_operator_and_all_activations(speech) -> None:
