@@ -3,9 +3,9 @@
     frame on the wire = COBS(header | payload | CRC-32C) | 0x00
 
 `encode_frame` builds one frame; `Decoder.feed(bytes)` takes whatever a serial port or socket
-delivers (any chunking, garbage, lost bytes) and returns the good frames, resynchronising at the
-next zero byte after anything bad and counting every kind of trouble: `garbage` (bytes that formed
-no frame), `bad_crc`, `oversize`, `bad_version`, `short` (shorter than a header and CRC), and
+delivers (any chunking, garbage, lost bytes) and returns the good frames as `Packet`s (apart from
+`devices.Frame`, a sensor block), resynchronising at the next zero byte after anything bad and
+counting every kind of trouble: `garbage` (bytes that formed no frame), `bad_crc`, `oversize`, `bad_version`, `short` (shorter than a header and CRC), and
 `gaps` / `lost` (sequence numbers skipped, modulo 65536). The byte work (COBS, CRC) is compiled
 (`_codec.pyx`).
 
@@ -47,7 +47,10 @@ class Type(IntEnum):
 
 
 @dataclass(frozen=True)
-class Frame:
+class Packet:
+    """One decoded wire frame (header fields and payload). Named apart from `devices.Frame`,
+    the sensor block every source yields."""
+
     type: int
     seq: int
     timestamp_us: int
@@ -69,8 +72,8 @@ def encode_frame(
     return cobs_encode(raw) + b"\x00"
 
 
-def parse_frame(block: bytes) -> Frame | str:
-    """One COBS block (no delimiter) -> a Frame, or the name of what is wrong with it."""
+def parse_frame(block: bytes) -> Packet | str:
+    """One COBS block (no delimiter) -> a Packet, or the name of what is wrong with it."""
     if len(block) > MAX_ENCODED:
         return "oversize"
     raw = cobs_decode(block)
@@ -86,7 +89,7 @@ def parse_frame(block: bytes) -> Frame | str:
         return "bad_version"
     if len(body) - HEADER_SIZE > MAX_PAYLOAD:
         return "oversize"
-    return Frame(msg_type, seq, ts, bytes(body[HEADER_SIZE:]), flags, version)
+    return Packet(msg_type, seq, ts, bytes(body[HEADER_SIZE:]), flags, version)
 
 
 @dataclass
@@ -107,8 +110,8 @@ class Decoder:
     _skipping: bool = False
     _last_seq: int | None = None
 
-    def feed(self, data: bytes) -> list[Frame]:
-        out: list[Frame] = []
+    def feed(self, data: bytes) -> list[Packet]:
+        out: list[Packet] = []
         start = 0
         n = len(data)
         while start < n:
@@ -132,7 +135,7 @@ class Decoder:
             start = zero + 1
         return out
 
-    def _take(self, block: bytes, out: list[Frame]) -> None:
+    def _take(self, block: bytes, out: list[Packet]) -> None:
         got = parse_frame(block)
         if isinstance(got, str):
             if got == "garbage":
@@ -427,7 +430,7 @@ class Ack:
 MESSAGES = {m.type: m for m in (Hello, Caps, Audio, Eeg, Affect, Config, Heartbeat, Error, Ack)}
 
 
-def decode_message(frame: Frame):
+def decode_message(frame: Packet):
     """The message a frame carries; a `ProtocolError` for an unknown type or a bad payload."""
     try:
         cls = MESSAGES[Type(frame.type)]

@@ -22,7 +22,7 @@ from firmware_bridge.protocol import (
     Audio,
     Decoder,
     Eeg,
-    Frame,
+    Packet,
     Type,
     decode_message,
     encode_frame,
@@ -111,7 +111,7 @@ def test_bad_frames_are_counted_and_skipped():
 def test_every_message_round_trips_and_bad_payloads_are_refused():
     for i, (t, seq, ts, flags, payload, frame) in enumerate(vectors.vectors()):
         (got,) = Decoder().feed(frame)
-        assert got == Frame(t, seq, ts, payload, flags)
+        assert got == Packet(t, seq, ts, payload, flags)
         if i < 13:  # the message vectors (the rest are raw payloads of extreme sizes)
             msg = decode_message(got)
             assert encode_message(msg, seq, ts, flags) == frame
@@ -127,7 +127,7 @@ def test_every_message_round_trips_and_bad_payloads_are_refused():
     with pytest.raises(ProtocolError, match="whole 2-channel samples"):
         Audio.unpack(Audio(16000, np.zeros((4, 2), np.int16)).pack()[:-1])
     with pytest.raises(ProtocolError, match="unknown message type 42"):
-        decode_message(Frame(42, 0, 0, b""))
+        decode_message(Packet(42, 0, 0, b""))
 
 
 def test_the_checked_in_vectors_are_what_the_python_codec_makes(tmp_path):
