@@ -5,9 +5,9 @@
 `encode_frame` builds one frame; `Decoder.feed(bytes)` takes whatever a serial port or socket
 delivers (any chunking, garbage, lost bytes) and returns the good frames as `Packet`s (apart from
 `devices.Frame`, a sensor block), resynchronising at the next zero byte after anything bad and
-counting every kind of trouble: `garbage` (bytes that formed no frame), `bad_crc`, `oversize`, `bad_version`, `short` (shorter than a header and CRC), and
-`gaps` / `lost` (sequence numbers skipped, modulo 65536). The byte work (COBS, CRC) is compiled
-(`_codec.pyx`).
+counting every kind of trouble: `garbage` (bytes that formed no frame), `bad_crc`, `oversize`,
+`bad_version`, `short` (shorter than a header and CRC), and `gaps` / `lost` (sequence numbers
+skipped, modulo 65536). The byte work (COBS, CRC) is compiled (`_codec.pyx`).
 
 Messages: `Hello`, `Caps`, `Audio`, `Eeg`, `Affect`, `Config`, `Heartbeat`, `Error`, `Ack`, each
 with `pack() -> bytes` and `unpack(payload)`; `decode_message(frame)` gives the right one.
