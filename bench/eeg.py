@@ -174,9 +174,10 @@ def main(quick: bool = False) -> None:
         },
         [
             "Native rows: the student's export form run by affect-edge's C99 kernel "
-            "(edge/dsp/c/ae_histn.c, weights read from the bundle's fp32 ONNX; its hot loops "
-            "cloned for AVX-512/AVX2/baseline): the engine row includes the engine's checks and "
-            "output dict, the bare row is the compiled call alone.",
+            "(edge/dsp/c/ae_histn.c, weights read from the bundle's fp32 ONNX; the 64-tap "
+            "temporal conv as a 256-point FFT convolution, electrodes as the SIMD lanes; its hot "
+            "loops cloned for AVX-512/AVX2/baseline): the engine row includes the engine's checks "
+            "and output dict, the bare row is the compiled call alone.",
             "Every front end: the 1 s block minus its DC, a 1-45 Hz band-pass and a 50 Hz notch "
             "(order-4 Butterworth each), z-scored and scaled per window; ours adds the six quality "
             "flags (two real FFTs and a 0.5-4 Hz DFT per electrode) and keeps state, BrainFlow's "
