@@ -169,7 +169,10 @@ def run(
     - `pace`: play at this many times real time (`Paced`); None: as fast as frames come.
     - `live`: a read that returns nothing means "nothing yet" rather than "the end" (default: the
       source's `live`). Live sources run until `stop`, a signal, `max_frames` or `duration_s`
-      (wall-clock seconds from the start of the run).
+      (wall-clock seconds from the start of the run), or until they say they have `ended` (a
+      wire link whose pipe closed).
+    - A frame with no samples is not pushed; it ends its stream where the pipeline has
+      `end_stream(frame)` (the wire's end-of-stream marker), whose events are delivered.
     - `on_frame(frame, events)`: called after each frame is pushed, with the events it gave (the
       CLI's annotator, the daemon's recorder and frame count).
     - `signals`: on the main thread, SIGINT and SIGTERM stop the stream between frames.
@@ -210,12 +213,16 @@ def run(
                 while not stop.is_set():
                     frame = reader.read(timeout)
                     if frame is None:
-                        if not live:
+                        if not live or getattr(source, "ended", False):
                             result.ended = True
                             break
                     elif not stop.is_set():
                         result.frames += 1
-                        batch = pipeline.push(frame) if frame.n_samples else ()
+                        if frame.n_samples:
+                            batch = pipeline.push(frame)
+                        else:
+                            end = getattr(pipeline, "end_stream", None)
+                            batch = tuple(end(frame)) if end is not None else ()
                         deliver(batch)
                         if on_frame is not None:
                             on_frame(frame, batch)

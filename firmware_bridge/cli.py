@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 
 from edge.console.argtypes import positive_number, whole_number
@@ -62,10 +61,9 @@ def run(args: argparse.Namespace) -> int:
     else:
         transport = StdioTransport()
     bridge = Bridge(transport, speech, eeg, queue=args.queue, lossless=args.stdio)
-    signal.signal(signal.SIGTERM, lambda *_: bridge._stop.set())
     try:
-        bridge.serve(args.seconds)
-    except KeyboardInterrupt:
+        bridge.serve(args.seconds)  # SIGINT and SIGTERM end it (edge.stream.run)
+    except KeyboardInterrupt:  # a second Ctrl-C while a block is scored
         pass
     finally:
         bridge.stop()

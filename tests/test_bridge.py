@@ -170,13 +170,13 @@ def test_control_messages_eeg_with_caps_and_an_overloaded_host():
         )
         before = bridge.dropped_blocks
         for frame in Decoder().feed(wire):
-            bridge._handle(frame)
-        bridge._report_overload()
+            bridge.source.handle(frame)
+        bridge.source.report_overload()
         assert bridge.dropped_blocks > before
         errors = [m for m in link.messages() if isinstance(m, Error)]
         assert errors and errors[-1].code == 3 and "dropped" in errors[-1].message
         # EEG with a channel count no CAPS named: an ERROR back, the bridge goes on.
-        bridge._handle(
+        bridge.source.handle(
             Decoder().feed(encode_message(Eeg(128, np.zeros((4, 3), np.int32), 1.0), 900))[0]
         )
         time.sleep(0.5)

@@ -84,7 +84,7 @@ def test_an_error_longer_than_the_wire_in_utf8_does_not_stop_the_scoring():
     assert not any(e.code == 3 for e in errors)  # no false "overloaded"
     assert any(isinstance(m, Heartbeat) for m in msgs)
     assert sum(isinstance(m, Affect) for m in msgs) == len(expected) >= 10
-    assert bridge.dropped_blocks == 0 and bridge._worker.is_alive() is False  # stopped cleanly
+    assert bridge.dropped_blocks == 0 and not bridge.running  # stopped cleanly
 
 
 def test_two_udp_senders_each_get_their_own_decoder_pipelines_and_answers():
