@@ -79,11 +79,18 @@ class SosFilterBank:
             raise InputError(f"filter state must have shape {expected}, got {state.shape}")
         self._kernel.set_state(state)
 
-    def process(self, block: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Filter (channels, samples) -> (filters, channels, samples)."""
-        x = checks.eeg_block(block, self.n_channels)
-        x, replaced = checks.finite(x, self.nonfinite, "EEG block")
-        self.nonfinite_replaced += replaced
+    def process(
+        self, block: np.ndarray, out: np.ndarray | None = None, trusted: bool = False
+    ) -> np.ndarray:
+        """Filter (channels, samples) -> (filters, channels, samples). `trusted`: the caller
+        guarantees a C-contiguous, finite float64 (channels, samples) block (a front end's own
+        per-block path), so its checks are skipped."""
+        if trusted:
+            x = block
+        else:
+            x = checks.eeg_block(block, self.n_channels)
+            x, replaced = checks.finite(x, self.nonfinite, "EEG block")
+            self.nonfinite_replaced += replaced
         shape = (self.n_filters, self.n_channels, x.shape[1])
         if out is None:
             out = np.empty(shape)

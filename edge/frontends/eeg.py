@@ -308,6 +308,12 @@ class EegFrontEnd:
         self.spec = spec
         self.channels = tuple(spec.channels)
         self.index = np.array(match_channels(input_channels, self.channels))
+        # The source's electrodes are the model's, in its order, in µV: no selection or scaling.
+        self._identity = bool(
+            scale == 1.0
+            and len(input_channels) == len(self.channels)
+            and np.array_equal(self.index, np.arange(len(self.channels)))
+        )
         self.input_rate_hz = int(input_rate_hz)
         self.scale = scale
         self.thresholds = thresholds
@@ -398,7 +404,10 @@ class EegFrontEnd:
     def feed(self, block: np.ndarray) -> list[tuple[int, np.ndarray, dict]]:
         """Consume (source channels, samples); return the windows completed: (end position in
         resampled samples, model input (1, 1, samples, electrodes), quality)."""
-        x = np.asarray(block, dtype=np.float64)[self.index] * self.scale
+        x = np.asarray(block, dtype=np.float64)
+        if not self._identity:
+            x = x[self.index] * self.scale
+        # (x is only read below: the caller's block is never changed.)
         bad = ~np.isfinite(x)
         if bad.any():
             self.nonfinite += int(bad.sum())
@@ -445,10 +454,9 @@ class EegFrontEnd:
     def _consume(self, y: np.ndarray) -> list[tuple[int, np.ndarray, dict]]:
         out: list[tuple[int, np.ndarray, dict]] = []
         n = len(self.channels)
-        if self._filters is not None:
-            y = np.concatenate([self._filters.process(y[:n])[0], y])
-        else:
-            y = np.concatenate([y[:n], y])
+        # y: the resampled electrodes and gap indicators (finite, C-contiguous); f: the
+        # electrodes filtered. The ring's rows: f, then y.
+        f = self._filters.process(y[:n], trusted=True)[0] if self._filters is not None else y[:n]
         start, total = 0, y.shape[1]
         if self._settled < self.settle:
             skip = min(self.settle - self._settled, total)
@@ -458,7 +466,9 @@ class EegFrontEnd:
         while start < total:
             if self._inv_std is None:
                 take = min(self._calib_need - self._calib_n, total - start)
-                self._calib.append(y[:, start : start + take])
+                self._calib.append(
+                    np.concatenate([f[:, start : start + take], y[:, start : start + take]])
+                )
                 self._calib_n += take
                 start += take
                 self.samples_out += take
@@ -466,8 +476,10 @@ class EegFrontEnd:
                     self._calibrate()
                 continue
             take = min(self.hop - self._since, total - start)
-            self._ring[:, :-take] = self._ring[:, take:]
-            self._ring[:, -take:] = y[:, start : start + take]
+            ring = self._ring
+            ring[:, :-take] = ring[:, take:]
+            ring[:n, -take:] = f[:, start : start + take]
+            ring[n:, -take:] = y[:, start : start + take]
             self._filled = min(self.window, self._filled + take)
             self._since += take
             start += take
