@@ -302,10 +302,11 @@ def distill_face(
         "test_crops": int(all_test.sum()),
         "cost": {"params": count_params(model), "macs_per_face": count_macs(model, example)},
         "history": history,
+        # The cache is a path on the machine that trained: not part of the recipe.
         "config": {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in asdict(cfg).items()
-            if k != "faces"
+            if k not in ("faces", "cache")
         },
     }
     teacher_text = " + ".join(
@@ -387,10 +388,14 @@ def train_face(
     fer, split = load_fer2013(faces / "fer2013.npz")
     lfw = load_npz(faces / "lfw-expressions.npz")
     lfw_parts = split_groups(lfw, SPLIT, seed=0)
-    teachers = {n: TEACHERS[n]() for n in cfg.teachers}
-    weights = list(cfg.weights or [1.0] * len(cfg.teachers))
+    # kd_weight 0 trains on the labels alone: no teacher is made or asked.
+    names = cfg.teachers if cfg.kd_weight > 0 else ()
+    teachers = {n: TEACHERS[n]() for n in names}
+    weights = list(cfg.weights or [1.0] * len(names))
 
     def teacher_lp(fs: FaceSet) -> np.ndarray:
+        if not teachers:
+            return np.zeros((len(fs), len(EXPRESSIONS)))
         return combine(
             [teacher_log_probs(fs, t, cfg.cache, n) for n, t in teachers.items()], weights
         )
@@ -474,12 +479,13 @@ def train_face(
         model.head.bias -= torch.from_numpy((adjust * log_prior).astype(np.float32))
     example = torch.zeros(1, 1, FACE_SPEC["height"], FACE_SPEC["width"])
     teacher_text = " + ".join(
-        f"{w:.2f} x {TEACHERS[n].name}" for n, w in zip(cfg.teachers, weights, strict=True)
+        f"{w:.2f} x {TEACHERS[n].name}" for n, w in zip(names, weights, strict=True)
     )
     report = {
-        "recipe": "class-weighted CE on human labels + KD from the teachers",
-        "teachers": {n: TEACHERS[n].name for n in cfg.teachers},
-        "teacher_weights": dict(zip(cfg.teachers, weights, strict=True)),
+        "recipe": "class-weighted CE on human labels"
+        + (" + KD from the teachers" if names else " (no distillation)"),
+        "teachers": {n: TEACHERS[n].name for n in names},
+        "teacher_weights": dict(zip(names, weights, strict=True)),
         "temperature": cfg.temperature,
         "kd_weight": cfg.kd_weight,
         "class_balance": cfg.balance,
@@ -506,7 +512,9 @@ def train_face(
         },
     }
     provenance = {
-        "teacher": f"human labels + distillation (T={cfg.temperature}) from {teacher_text}",
+        "teacher": f"human labels + distillation (T={cfg.temperature}) from {teacher_text}"
+        if names
+        else "human labels only (no teacher)",
         "data": "fer2013 train split (human labels)"
         + (", lfw-expressions train people (human labels)" if cfg.lfw else "")
         + "; chosen on fer2013 val and lfw-expressions validation people; "

