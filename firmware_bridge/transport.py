@@ -1,4 +1,5 @@
-"""Byte links to a device: a serial port (pyserial), UDP, and standard input/output.
+"""Byte links to a device: a serial port (pyserial), UDP, standard input/output, and a recording
+of one (`FileTransport`).
 
 Each transport has `read() -> bytes` (what arrived within about 50 ms, possibly nothing),
 `write(bytes)` and `close()`. A serial port that disappears (a USB adapter unplugged) is
@@ -171,3 +172,31 @@ class StdioTransport:
 
     def close(self) -> None:
         pass
+
+
+class FileTransport:
+    """A recorded byte stream (what a device sent, captured from its link) played back as fast
+    as it is read; it closes at the end of the file. Replies have nowhere to go: they are
+    counted in `write_drops`."""
+
+    def __init__(self, path: str, chunk: int = 4096) -> None:
+        try:
+            self._file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the wire recording {path}: {exc}") from None
+        self.chunk = chunk
+        self.reopens = 0
+        self.write_drops = 0
+        self.closed = False
+
+    def read(self) -> bytes:
+        data = self._file.read(self.chunk)
+        if not data:
+            self.closed = True
+        return data
+
+    def write(self, data: bytes) -> None:
+        self.write_drops += 1
+
+    def close(self) -> None:
+        self._file.close()

@@ -37,6 +37,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -186,9 +187,18 @@ class WireSource(Source):
     kind = "wire"
     live = True
 
-    def __init__(self, link: WireLink, queue: int = 64, lossless: bool = False) -> None:
-        super().__init__("wire")
+    def __init__(
+        self,
+        link: WireLink,
+        queue: int = 64,
+        lossless: bool = False,
+        owns_transport: bool = False,
+        source_id: str = "wire",
+    ) -> None:
+        super().__init__(source_id)
         self.link = link
+        #: Opened for this source (from a URI): closed with it.
+        self.owns_transport = owns_transport
         # A pipe can wait: the reader stops reading while the queue is full, so a recording
         # piped in at full speed is scored whole. A device on a wire cannot, so its oldest go.
         self.lossless = lossless
@@ -240,7 +250,8 @@ class WireSource(Source):
             self.reader.join(5)
 
     def _close(self) -> None:
-        pass
+        if self.owns_transport:
+            self.link.transport.close()
 
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "queued": len(self._queue), **self.link.stats()}
@@ -344,10 +355,30 @@ class WirePipeline:
     sender's stream of its kind: the pipeline scores what it holds and the next block starts
     afresh. A block that cannot be scored is answered with an ERROR frame, never raised."""
 
-    def __init__(self, link: WireLink, bundles: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        link: WireLink,
+        bundles: dict[str, Any],
+        reply: WireSink | None = None,
+        on_event: Callable[[Any], None] | None = None,
+    ) -> None:
         self.link = link
-        self.bundles = bundles
+        self.bundles = dict(bundles)
         self.pipelines: dict[tuple[str, str], Any] = {}
+        #: Where the run's own sinks are not the wire's (the daemon, `affect-edge run wire`):
+        #: every event is answered on the wire here first.
+        self.reply = reply
+        #: As every pipeline's: events handed to it as they are made, `push` returning nothing.
+        self.on_event = on_event
+
+    def _out(self, events) -> tuple:
+        events = tuple(events)
+        for event in events:
+            if self.reply is not None:
+                self.reply.write(event)
+            if self.on_event is not None:
+                self.on_event(event)
+        return () if self.on_event is not None else events
 
     def _evict(self) -> None:
         while self.link.evicted:
@@ -379,10 +410,11 @@ class WirePipeline:
         if not frame.n_samples:
             return self.end_stream(frame)
         try:
-            return tuple(self._pipeline(frame).push(frame))
+            events = self._pipeline(frame).push(frame)
         except Exception as exc:
             self._refuse(frame, exc)
             return ()
+        return self._out(events)
 
     def end_stream(self, frame: Frame) -> tuple:
         """The end of `frame`'s sender's stream of its kind: what its pipeline still holds."""
@@ -391,13 +423,14 @@ class WirePipeline:
         if pipe is None:
             return ()
         try:
-            return tuple(pipe.flush())
+            events = pipe.flush()
         except Exception as exc:
             self._refuse(frame, exc)
             return ()
         finally:
             with contextlib.suppress(Exception):
                 pipe.close()
+        return self._out(events)
 
     def _refuse(self, frame: Frame, exc: Exception) -> None:
         # What the device sent cannot be served (a rate, a channel count): its own code, 1 for
@@ -414,7 +447,7 @@ class WirePipeline:
         for pipe in list(self.pipelines.values()):
             with contextlib.suppress(Exception):
                 out.extend(pipe.flush())
-        return tuple(out)
+        return self._out(out)
 
     def reset(self) -> None:
         self.close()

@@ -6,12 +6,15 @@ closes."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 
+from edge.errors import ConfigError
 from edge.pipelines.speech import SpeechPipeline
 from edge.runtime import load_bundle
 from edge.runtime.registry import default_bundle
@@ -139,3 +142,73 @@ def test_eeg_before_caps_is_a_bad_frame_answered_at_once() -> None:
     (error,) = link.transport.messages()
     assert error.code == 1 and f"EEG frames with {n} channels before a CAPS" in error.message
     assert link.bad_messages == 1
+
+
+# --- the wire as a registered modality: `affect-edge run wire` and the daemon's [wire] table ---------
+@pytest.fixture
+def wire_modality():
+    from edge import modalities
+    from firmware_bridge.modality import WIRE
+
+    modalities.register(WIRE)  # what the affect_edge.modalities entry point does when installed
+    yield WIRE
+    modalities.unregister("wire")
+
+
+def recording(tmp_path: Path) -> tuple[Path, list]:
+    """The speech clip as the bytes a device sends (HELLO, AUDIO blocks, the end marker), and
+    the events the speech pipeline gives for the same samples."""
+    x, rate = sf.read(CLIP, dtype="int16")
+    block = 441
+    with SpeechPipeline(load_bundle(default_bundle("speech")), input_rate_hz=rate) as pipe:
+        expected = run_stream(pipe, audio_frames(x, rate, block))
+    wire = [encode_message(Hello("earbud-7"), 0)]
+    for i, s in enumerate(range(0, len(x), block)):
+        ts = round(s / rate * 1e6)
+        wire.append(encode_message(Audio(rate, x[s : s + block, None]), 1 + i, ts))
+    wire.append(encode_message(Audio(rate, np.zeros((0, 1), np.int16)), len(wire)))
+    path = tmp_path / "earbud.wire"
+    path.write_bytes(b"".join(wire))
+    return path, expected
+
+
+def test_a_wire_recording_runs_through_affect_edge_run(wire_modality, tmp_path, capsys) -> None:
+    from edge.cli.main import main
+
+    path, expected = recording(tmp_path)
+    assert main(["run", "wire", f"file:{path}", "--queue", "4", "--json"]) == 0
+    events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(events) == len(expected) >= 10
+    for got, want in zip(events, expected, strict=True):
+        assert got["modality"] == "speech" and got["values"] == want.values
+        assert got["end_s"] == want.end_s
+
+
+def test_a_wire_link_runs_in_the_daemon_from_its_toml_table(wire_modality, tmp_path) -> None:
+    from edge.daemon.config import parse_config
+    from edge.daemon.runner import Daemon
+    from firmware_bridge.modality import WireOptions
+
+    path, expected = recording(tmp_path)
+    events = tmp_path / "events.jsonl"
+    data = {
+        "wire": {"source": f"file:{path}", "queue": 4},
+        "sinks": [{"kind": "jsonl", "path": str(events)}],
+        "report_s": 0,
+    }
+    config = parse_config(data, "bridge.toml", tmp_path)
+    (stream,) = config.modalities
+    assert stream.options == WireOptions(queue=4)
+    daemon = Daemon(config)
+    try:
+        deadline = time.monotonic() + 60
+        while daemon.running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        snapshot = daemon.snapshot()["modalities"]["wire"]
+    finally:
+        daemon.close()
+    assert snapshot["state"] == "ended" and snapshot["frames"] > len(expected)
+    got = [json.loads(line) for line in events.read_text().splitlines()]
+    assert [e["values"] for e in got] == [e.values for e in expected]
+    with pytest.raises(ConfigError, match=r"bridge.toml \[wire\].bundle: the wire serves"):
+        parse_config({**data, "wire": {**data["wire"], "bundle": "x"}}, "bridge.toml", tmp_path)
