@@ -134,7 +134,9 @@ def augment_device(wave: np.ndarray, key: str, variant: int, gate: bool = False)
     rng = np.random.default_rng(_seed(f"device|{key}#{variant}"))
     x = wave.astype(np.float64)
     if rng.random() < 0.5:
-        x = np.convolve(x, _reverb(rng, rng.uniform(0.15, 0.8)))[: len(x)]
+        # FFT convolution: the same room to float precision, ~50x cheaper than np.convolve for
+        # a 0.8 s response (what made device-augmented inputs cost 0.5 s of CPU per copy)
+        x = signal.fftconvolve(x, _reverb(rng, rng.uniform(0.15, 0.8)))[: len(x)]
     if rng.random() < 0.5:
         low, high = rng.uniform(80, 300), rng.uniform(3400, 7000)
         x = signal.sosfilt(

@@ -661,11 +661,14 @@ def run_eeg(args: argparse.Namespace) -> int:
 def add_evaluate(sub) -> None:
     e = sub.add_parser(
         "evaluate",
-        help="judge speech bundles and two anchors, leaving speakers out, on EmoDB and RAVDESS",
-        description="CCC against circumplex-mapped labels, arousal AUC and valence AUC per corpus, "
-        "on speaker-disjoint folds and across corpora, for the anchors (loudness; a logistic "
-        "regression on log-mel statistics and pitch) and for bundles run on the device path. "
-        "Held-out speakers (EmoDB 10, RAVDESS 11 and 12) are reported apart.",
+        help="judge speech bundles and two anchors on EmoDB, RAVDESS and nEMO, leaving speakers "
+        "out and each corpus out",
+        description="CCC against circumplex-mapped labels, arousal AUC and valence AUC per corpus "
+        "(EmoDB, RAVDESS and nEMO, whichever the shared folder holds), on speaker-disjoint folds "
+        "and leaving one corpus out, for the anchors (loudness; a logistic regression on log-mel "
+        "statistics and pitch), the backbone probes whose weights are installed (GE2E, "
+        "Whisper-base) and bundles run on the device path. Held-out speakers (EmoDB 10, RAVDESS "
+        "11 and 12, nEMO MK0 and WR0) are reported apart.",
     )
     e.add_argument("--shared", type=Path, required=True, help="the shared folder (holds data/)")
     e.add_argument(

@@ -13,14 +13,16 @@ Anchors, trained and scored fold by fold on the same speaker-disjoint folds:
   voiced frames) plus pitch (median, spread and range of log F0 over voiced frames, librosa's YIN):
   one binary classifier per AUC, and ridge regression for the CCC rows.
 
-A probe, where its weights are installed: the same logistic and ridge regressions on the top-layer
-features of a pretrained GE2E speaker encoder (`distill/teachers/ge2e.py`, weights from the
-resemblyzer wheel), to judge it as a teacher's backbone before any teacher is trained on it.
+Probes, where their weights are installed: the same logistic and ridge regressions on the
+top-layer features of a pretrained GE2E speaker encoder (`distill/teachers/ge2e.py`, weights from
+the resemblyzer wheel) and on Whisper-base encoder layers 2 and 3 (`distill/teachers/whisper.py`),
+to judge a backbone before any teacher is trained on it.
 
-Folds: EmoDB leaves one speaker out (4 folds); RAVDESS leaves out a male-female pair of actors
-(01+02, 03+04, ...; 6 folds). Cross-corpus rows train on one corpus and test on the other.
-`HELD_OUT` speakers (EmoDB 10, RAVDESS 11 and 12) are reported apart: no choice of teacher,
-student or recipe may be made on them.
+Corpora: EmoDB (German), RAVDESS (English) and nEMO (Polish), whichever ../shared holds.
+Folds: EmoDB and nEMO leave one speaker out; RAVDESS leaves out a male-female pair of actors
+(01+02, 03+04, ...). Leave-one-corpus-out rows fit on the other corpora (each weighing the same)
+and score the third. `HELD_OUT` speakers (EmoDB 10, RAVDESS 11 and 12, nEMO MK0 and WR0) are
+reported apart: no choice of teacher, student or recipe may be made on them.
 
 A bundle is scored on the device path: each file streamed through `SpeechPipeline` (its int8
 model by default), the utterance's value the mean of its updated events.
@@ -29,6 +31,7 @@ model by default), the utterance's value the mean of its updated events.
 from __future__ import annotations
 
 import csv
+import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -58,8 +61,9 @@ CORPORA = {
 #: Speakers no choice is made on: scored apart, for the record (nEMO: the last female and the last
 #: male actor by id, fixed before any figure was seen).
 HELD_OUT = {"emodb": ("10",), "ravdess": ("11", "12"), "nemo": ("MK0", "WR0")}
-#: Rows of a corpus's labels.csv kept (every n-th) by `read_corpus`.
-STRIDE = {"nemo": 3}
+#: Rows of a corpus's labels.csv kept (every n-th) by `read_corpus`: none thinned since the Whisper
+#: backbone was measured at about 1 s of one core per 30 s window (all 4,481 nEMO utterances).
+STRIDE: dict[str, int] = {}
 
 
 @dataclass(frozen=True)
@@ -106,9 +110,8 @@ def read_labelled(root: Path, audio: str, name: str) -> Corpus:
 
 
 def read_corpus(shared: Path, name: str, full: bool = False) -> Corpus:
-    """A labelled corpus of ../shared/data by name. nEMO is read as every `STRIDE[name]`-th row of
-    its labels.csv unless `full` (1,494 of 4,481 utterances, every actor and state: the Whisper
-    backbone costs about 7 s of CPU per 30 s of audio on this shared machine)."""
+    """A labelled corpus of ../shared/data by name: every row of its labels.csv, or every
+    `STRIDE[name]`-th row where `STRIDE` thins a corpus and not `full`."""
     if name not in CORPORA:
         raise ConfigError(f"unknown corpus {name!r}; known: {sorted(CORPORA)}")
     folder, audio = CORPORA[name]
@@ -527,11 +530,27 @@ def evaluate(
         for layer, by_corpus in sorted(layers.items(), key=lambda kv: -kv[0]):
             probes[WHISPER_PROBE.format(layer)] = by_corpus
     for label, by_corpus in probes.items():
-        rows += probe_rows(label, corpora, by_corpus)
+        # keyed by the features themselves (and the corpora's files, as `cached` keys them)
+        digest = hashlib.sha256(label.encode())
+        for name in sorted(by_corpus):
+            digest.update(np.ascontiguousarray(by_corpus[name]).tobytes())
+        rows += cached(
+            f"probe-rows-{digest.hexdigest()[:16]}",
+            join(list(corpora.values()), "all"),
+            lambda b=by_corpus, lab=label: probe_rows(lab, corpora, b),
+            cache,
+        )
     for label, (bundle, seen) in (bundles or {}).items():
         for name, corpus in corpora.items():
             tick = progress(f"{label} on {name}", len(corpus.files)) if progress else None
-            pred = bundle_predictions(bundle, corpus, progress=tick)
+            # keyed by the model files' hashes: a bundle judged before is not streamed again
+            models = "+".join(sorted(m.sha256[:16] for m in bundle.manifest.models))
+            pred = cached(
+                f"bundle-{hashlib.sha256(models.encode()).hexdigest()[:16]}",
+                corpus,
+                lambda b=bundle, c=corpus, t=tick: bundle_predictions(b, c, progress=t),
+                cache,
+            )
             unseen = ~np.isin(corpus.speakers, seen.get(name, ()))
             held = np.isin(corpus.speakers, HELD_OUT[name])
             protocol = (

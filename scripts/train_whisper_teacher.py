@@ -31,7 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-ALPHAS = (30.0, 300.0, 3000.0)
+ALPHAS = (300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 NAMES = ("emodb", "ravdess", "nemo")
 
 
