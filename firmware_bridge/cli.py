@@ -9,6 +9,7 @@ import json
 import sys
 
 from edge.console.argtypes import positive_number, whole_number
+from firmware_bridge.options import WireOptions
 
 HELP = "serve a wearable over the wire protocol: sensor frames in, AFFECT frames back"
 
@@ -28,8 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--baud",
         type=whole_number(50, 20_000_000, "serial ports run at 50 to 20,000,000 baud"),
-        default=921_600,
-        help="serial speed (default 921600)",
+        default=WireOptions.default("baud"),
+        help=f"serial speed (default {WireOptions.default('baud')})",
     )
     p.add_argument("--speech-bundle", help="speech bundle (default: the shipped one)")
     p.add_argument("--eeg-bundle", help="EEG bundle (default: the shipped one)")
@@ -41,32 +42,37 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--queue",
         type=whole_number(1, 1_000_000),
-        default=64,
-        help="sensor frames waiting at most (default 64; at least 1)",
+        default=WireOptions.default("queue"),
+        help=f"sensor frames waiting at most (default {WireOptions.default('queue')}; at least 1)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from edge.runtime import load_bundle
-    from edge.runtime.registry import DEFAULTS, find_bundle
     from firmware_bridge.bridge import Bridge
-    from firmware_bridge.transport import SerialTransport, StdioTransport, UdpTransport
+    from firmware_bridge.modality import load_bundles
+    from firmware_bridge.transport import open_uri
 
-    speech = load_bundle(find_bundle(args.speech_bundle or DEFAULTS["speech"]))
-    eeg = load_bundle(find_bundle(args.eeg_bundle or DEFAULTS["eeg"]))
+    options = WireOptions(
+        speech_bundle=args.speech_bundle,
+        eeg_bundle=args.eeg_bundle,
+        queue=args.queue,
+        baud=args.baud,
+    )
+    bundles = load_bundles(None, options)
     if args.serial:
-        transport = SerialTransport(args.serial, args.baud)
+        uri = f"wire:serial:{args.serial}"
     elif args.udp:
-        transport = UdpTransport(args.udp)
+        uri = f"wire:udp:{args.udp}"
     else:
-        transport = StdioTransport()
-    bridge = Bridge(transport, speech, eeg, queue=args.queue, lossless=args.stdio)
+        uri = "wire:stdio"
+    link, pipe = open_uri(uri, options.baud)
+    bridge = Bridge(link, bundles["speech"], bundles["eeg"], queue=options.queue, lossless=pipe)
     try:
         bridge.serve(args.seconds)  # SIGINT and SIGTERM end it (edge.stream.run)
     except KeyboardInterrupt:  # a second Ctrl-C while a block is scored
         pass
     finally:
         bridge.stop()
-        transport.close()
+        link.close()
     print(json.dumps(bridge.stats()), file=sys.stderr)
     return 0

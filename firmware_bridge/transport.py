@@ -200,3 +200,17 @@ class FileTransport:
 
     def close(self) -> None:
         self._file.close()
+
+
+def open_uri(uri: str, baud: int = 921_600):
+    """The byte link a URI names (opened); whether it is a pipe (one that can wait)."""
+    if uri.startswith("file:"):
+        return FileTransport(uri[5:]), True
+    kind, _, where = uri.split(":", 1)[1].partition(":")
+    if kind == "stdio" and not where:
+        return StdioTransport(), True
+    if kind == "udp" and where:
+        return UdpTransport(where), False
+    if kind == "serial" and where:
+        return SerialTransport(where, baud), False
+    raise ConfigError(f"{uri!r}: a wire link is wire:serial:PORT, wire:udp:HOST:PORT or wire:stdio")
