@@ -456,7 +456,10 @@ class EegFrontEnd:
         n = len(self.channels)
         # y: the resampled electrodes and gap indicators (finite, C-contiguous); f: the
         # electrodes filtered. The ring's rows: f, then y.
-        f = self._filters.process(y[:n], trusted=True)[0] if self._filters is not None else y[:n]
+        if self._filters is not None:
+            f = self._filters.process(np.ascontiguousarray(y[:n]), trusted=True)[0]
+        else:
+            f = y[:n]
         start, total = 0, y.shape[1]
         if self._settled < self.settle:
             skip = min(self.settle - self._settled, total)
