@@ -521,8 +521,11 @@ def train_face(
         "fer2013 test, lfw test people and genki4k never trained on nor chosen on",
         "date": "",
         "source_revision": "",
-        "licence": "research / non-commercial: trained on FER2013 and LFW face images "
-        "(research use only); teachers: fer and facex (MIT)",
+        "licence": face_licence(
+            [cfg.shared / "data" / "faces" / "fer2013.npz"]
+            + ([cfg.shared / "data" / "faces" / "lfw-expressions.npz"] if cfg.lfw else []),
+            {n: TEACHERS[n].licence for n in names},
+        ),
     }
     ckpt = Checkpoint(
         cfg.architecture,

