@@ -113,6 +113,22 @@ class _BlockFileSource(Source):
         return Frame(data, start, self._rate, self._names, "eeg", self.id, self.frames_read)
 
 
+class _ChunkedFileSource(_BlockFileSource):
+    """A recording read a chunk at a time (`_fill` loads `_chunk`, channels x samples, starting
+    at sample `_chunk_at`) and handed out in blocks of `block` samples up to `_n`."""
+
+    def _read(self, timeout_s: float | None) -> Frame | None:
+        if self._pos >= self._n:
+            return None
+        if self._pos >= self._chunk_at + self._chunk.shape[1]:
+            self._fill()
+        at = self._pos - self._chunk_at
+        n = min(self.block, self._chunk.shape[1] - at)
+        data = np.ascontiguousarray(self._chunk[:, at : at + n])
+        self._pos += n
+        return self._frame(data, None)
+
+
 class OpenBCITextSource(_BlockFileSource):
     """The OpenBCI GUI's recorded text (v5/v6): EXG channels in µV, the Timestamp column in ms."""
 
@@ -602,7 +618,7 @@ def blank_spans(data: np.ndarray, start: int, spans: list[tuple[int, int, list[i
             data[np.ix_(rows, np.arange(lo - start, hi - start))] = np.nan
 
 
-class EdfSource(_BlockFileSource):
+class EdfSource(_ChunkedFileSource):
     """EDF/EDF+/BDF through pyedflib: the signals named in `signals` (default: every signal at
     the most common rate), converted from each one's physical dimension to µV, read from disk
     ``read_s`` seconds at a time (one pyedflib call per signal and chunk: per 0.1 s block it
@@ -689,17 +705,6 @@ class EdfSource(_BlockFileSource):
         )
         self._chunk_at = start
         blank_spans(self._chunk, start, self._bad_spans)
-
-    def _read(self, timeout_s: float | None) -> Frame | None:
-        if self._pos >= self._n:
-            return None
-        if self._pos >= self._chunk_at + self._chunk.shape[1]:
-            self._fill()
-        at = self._pos - self._chunk_at
-        n = min(self.block, self._chunk.shape[1] - at)
-        data = np.ascontiguousarray(self._chunk[:, at : at + n])
-        self._pos += n
-        return self._frame(data, None)
 
     def _close(self) -> None:
         self._edf.close()

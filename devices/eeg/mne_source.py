@@ -31,14 +31,13 @@ from pathlib import Path
 import numpy as np
 
 from devices.eeg.files import (
-    _BlockFileSource,
+    _ChunkedFileSource,
     blank_spans,
     choose_channels,
     electrode_names,
     is_bad,
 )
 from devices.errors import ConfigError, SourceError
-from devices.frame import Frame
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ def standard_names() -> dict[str, str]:
     raise SourceError(f"MNE {mne.__version__} has none of the montages {', '.join(MONTAGES)}")
 
 
-class MneRawSource(_BlockFileSource):
+class MneRawSource(_ChunkedFileSource):
     """A recording through ``mne.io.read_raw(preload=False)``, ``read_s`` seconds per disk read.
 
     ``channels``: None streams the file's EEG channels; otherwise the channels to stream, each a
@@ -198,17 +197,6 @@ class MneRawSource(_BlockFileSource):
             data[self._bad_rows] = np.nan
         blank_spans(data, start, self._bad_spans)
         self._chunk, self._chunk_at = data, start
-
-    def _read(self, timeout_s: float | None) -> Frame | None:
-        if self._pos >= self._n:
-            return None
-        if self._pos >= self._chunk_at + self._chunk.shape[1]:
-            self._fill()
-        at = self._pos - self._chunk_at
-        n = min(self.block, self._chunk.shape[1] - at)
-        data = np.ascontiguousarray(self._chunk[:, at : at + n])
-        self._pos += n
-        return self._frame(data, None)
 
     def _close(self) -> None:
         raw = getattr(self, "_raw", None)
