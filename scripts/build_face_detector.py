@@ -17,10 +17,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy")
+import numpy as np  # noqa: E402
+
 MEMBER = "mediapipe/modules/face_detection/face_detection_short_range.tflite"
 WHEEL = "mediapipe==0.10.14"
 

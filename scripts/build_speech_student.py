@@ -23,12 +23,17 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "torch")
+import numpy as np  # noqa: E402
+
 VALIDATION = {"emodb": ("09",), "ravdess": ("09", "10"), "nemo": ("TP0",)}
 LICENCE = (
     "research / non-commercial: learned from EmoDB (free for research use) and RAVDESS "

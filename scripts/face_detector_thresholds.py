@@ -23,10 +23,13 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "cv2")
+import numpy as np  # noqa: E402
+
 W, H = 640, 480
 NO_PEOPLE = (
     "brick", "cat", "chelsea", "clock", "coffee", "coins", "colorwheel", "grass", "gravel",

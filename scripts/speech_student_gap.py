@@ -26,10 +26,12 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "torch")
+import numpy as np  # noqa: E402
 
 
 def main() -> None:

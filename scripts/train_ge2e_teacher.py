@@ -21,12 +21,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "torch")
+import numpy as np  # noqa: E402
+
 ALPHAS = (10.0, 100.0, 1000.0)
 
 

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "torch")
+import numpy as np  # noqa: E402
 
 
 def main() -> None:

@@ -27,10 +27,13 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from scripts.venv import project_python  # noqa: E402
+
+project_python("numpy", "torch")
+import numpy as np  # noqa: E402
+
 ALPHAS = (300.0, 1000.0, 3000.0, 10000.0, 30000.0)
 NAMES = ("emodb", "ravdess", "nemo")
 
