@@ -1,6 +1,6 @@
 """The scripts as the README shows them, `python scripts/X.py`, from a fresh shell whose python
 lacks the project's modules: they run again under .venv/bin/python (scripts/venv.py), and
-build_default_eeg.py's --output refuses a user's folder before any training."""
+the build_default scripts' --output refuses a user's folder before any training."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def script(*argv: str, python: str | None = None) -> subprocess.CompletedProcess
     )
 
 
-@pytest.mark.parametrize("name", ["build_default_eeg.py", "speech_quality.py"])
+@pytest.mark.parametrize(
+    "name", ["build_default_eeg.py", "speech_quality.py", "build_default_speech.py"]
+)
 def test_a_script_runs_from_a_fresh_shell_through_the_project_venv(name: str) -> None:
     if not (ROOT / ".venv" / "bin" / "python").exists():
         pytest.skip("no .venv here")
@@ -67,7 +69,10 @@ def test_a_script_without_a_venv_says_how_to_get_one_in_one_line() -> None:
     assert "make setup" in done.stderr
 
 
-def test_build_default_eeg_output_refuses_a_users_folder_before_training(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "name", ["build_default_eeg.py", "build_default_speech.py", "build_default_face.py"]
+)
+def test_a_build_script_refuses_a_users_folder_before_training(tmp_path: Path, name: str) -> None:
     mine = tmp_path / "thesis"
     mine.mkdir()
     (mine / "thesis.txt").write_text("four years\n")
@@ -75,7 +80,7 @@ def test_build_default_eeg_output_refuses_a_users_folder_before_training(tmp_pat
         ((), "already exists; pass --force to replace it"),
         (("--force",), "refusing to replace it even with --force"),
     ):
-        done = script("scripts/build_default_eeg.py", "--output", str(mine), *flags)
+        done = script(f"scripts/{name}", "--output", str(mine), *flags)
         assert done.returncode == 2, done.stderr
         assert says in done.stderr and "Traceback" not in done.stderr
         assert "training on" not in done.stdout
