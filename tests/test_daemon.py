@@ -402,3 +402,53 @@ path = "{tmp_path / "e.jsonl"}"
     rows = files[".csv"].read_text().splitlines()
     assert rows[0].startswith("time_s,AF3") and len(rows) == 1 + 4 * 128
     assert files[".mp4"].stat().st_size > 1000
+
+
+def test_the_profiles_engine_runs_the_models_and_onnx_runtime_is_not_loaded_on_a_pi(tmp_path):
+    """A config that names no engine runs each model on its device profile's preferred one
+    (tflite on a Raspberry Pi; the EEG student keeps its native kernel), so ONNX Runtime is never
+    imported there; on the x86 host profile the same config runs ONNX Runtime."""
+    results = {}
+    for profile in ("raspberry-pi-4", "x86-host"):
+        config = write(
+            tmp_path / f"{profile}.toml",
+            f"""
+profile = "{profile}"
+[speech]
+source = "file:{CLIP}"
+pace = false
+[face]
+source = "file:{FACE}"
+[eeg]
+source = "file:{eeg_csv(tmp_path / "eeg.csv")}"
+csv_columns = {json.dumps(list(EMOTIV_14))}
+csv_time = "t"
+pace = false
+[[sinks]]
+kind = "jsonl"
+path = "{tmp_path / f"{profile}.jsonl"}"
+""",
+        )
+        code = (
+            "import json, sys, time\n"
+            "from edge.daemon.config import load_config\n"
+            "from edge.daemon.runner import Daemon\n"
+            f"d = Daemon(load_config({str(config)!r}))\n"
+            "t = time.monotonic()\n"
+            "while d.running() and time.monotonic() < t + 60: time.sleep(0.1)\n"
+            "snap = d.snapshot(); d.close()\n"
+            "print(json.dumps({'runtime': {m: s['pipeline']['runtime'] for m, s in "
+            "snap['modalities'].items()}, 'ort': 'onnxruntime' in sys.modules}))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        results[profile] = json.loads(done.stdout.splitlines()[-1])
+    pi, host = results["raspberry-pi-4"], results["x86-host"]
+    assert pi["runtime"]["speech"].startswith("ai-edge-litert"), pi
+    assert pi["runtime"]["face"].startswith("ai-edge-litert"), pi
+    assert pi["runtime"]["eeg"].startswith("affect-edge native"), pi
+    assert pi["ort"] is False
+    assert host["runtime"]["speech"].startswith("onnxruntime") and host["ort"] is True
+    assert host["runtime"]["eeg"].startswith("affect-edge native")

@@ -1,6 +1,7 @@
 """The daemon's TOML configuration, validated once: every error names the file and the key.
 
-profile = "x86-host"                 # a device profile (its budgets are reported against)
+profile = "x86-host"                 # a device profile: budgets reported against it; its
+                                     # preferred engine runs a model whose engine is not set
 status_socket = "/run/affect-edge/status.sock"   # `affect-edge status` reads it (optional)
 queue = 1000                         # events waiting for the sinks; the oldest is dropped
 

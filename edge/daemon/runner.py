@@ -83,7 +83,15 @@ class Daemon:
         """Workers for a config, their bundles loaded (a bad bundle raises here, before anything
         running is stopped)."""
         stop = threading.Event()
-        return stop, [ModalityWorker(m, None, stop, record) for m in config.modalities]
+        preferred = None
+        if config.profile:
+            from devices.profile import load_profile
+
+            preferred = load_profile(config.profile).preferred_engine
+        return stop, [
+            ModalityWorker(m, None, stop, record, preferred_engine=preferred)
+            for m in config.modalities
+        ]
 
     def _stop_workers(self, timeout_s: float = 1.5) -> None:
         self.stop_event.set()

@@ -23,6 +23,22 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF_S = 30.0
 
 
+def engine_for(bundles: Any, options: Any, preferred: str | None) -> Any:
+    """`options` with the device profile's preferred engine (`devices.profile`: "tflite" on a
+    Pi, so that ONNX Runtime is never loaded there) when they name none and the modality's model
+    bundle (the first, where it has several) holds a model of that format; a bundle whose own
+    default is the native kernel keeps it. Otherwise `options` unchanged."""
+    from edge.runtime.engines import native_default
+
+    main = bundles[0] if isinstance(bundles, tuple) else bundles
+    manifest = getattr(main, "manifest", None)
+    if preferred is None or options.engine is not None or manifest is None:
+        return options
+    if native_default(main) or preferred not in {m.format for m in manifest.models}:
+        return options
+    return options.replace(engine=preferred)
+
+
 class ModalityWorker(threading.Thread):
     def __init__(
         self,
@@ -30,6 +46,7 @@ class ModalityWorker(threading.Thread):
         publish,
         stop: threading.Event,
         record: str | Path | None = None,
+        preferred_engine: str | None = None,
     ) -> None:
         super().__init__(name=f"{config.name}-source", daemon=True)
         self.config = config
@@ -46,22 +63,25 @@ class ModalityWorker(threading.Thread):
         self.pipeline = None
         self._paced = None
         self.bundle = self._load_bundles()
+        #: The options the stream runs with: the config's, with the device profile's engine
+        #: where the config names none (`engine_for`).
+        self.options = engine_for(self.bundle, config.options, preferred_engine)
 
     # --- what the modality registry says -------------------------------------------------------
     def _load_bundles(self):
         return self.config.modality.bundles(self.config.options)
 
     def _open_source(self):
-        return self.config.modality.open(self.config.source, self.config.options, self.bundle)
+        return self.config.modality.open(self.config.source, self.options, self.bundle)
 
     def _open_pipeline(self, source):
         # Live sources and paced files: the model on the pipeline's thread, the newest window
         # winning. A file read as fast as possible has no clock to keep: every window is scored.
-        fast_file = not source.live and not self.config.options.pace
+        fast_file = not source.live and not self.options.pace
         return self.config.modality.build_pipeline(
             self.bundle,
             source,
-            self.config.options,
+            self.options,
             mode="sync" if fast_file else "async",
             on_event=self.publish,
         )
@@ -85,7 +105,7 @@ class ModalityWorker(threading.Thread):
                 self.restarts += 1
                 continue
             backoff = 0.5
-            if ended and self.config.options.loop and not self.stop_event.is_set():
+            if ended and self.options.loop and not self.stop_event.is_set():
                 self.loops += 1
                 continue
             break
@@ -117,8 +137,8 @@ class ModalityWorker(threading.Thread):
             self.pipeline = pipeline
             self.state = "running"
             # A file (any source with an end) plays at its own rate unless told not to.
-            if not source.live and self.config.options.pace:
-                source = self._paced = Paced(source, self.config.options.speed, self.stop_event)
+            if not source.live and self.options.pace:
+                source = self._paced = Paced(source, self.options.speed, self.stop_event)
             try:
                 result = run(source, pipeline, stop=self.stop_event, on_frame=seen)
                 return result.ended

@@ -240,6 +240,7 @@ class Pipeline(ABC):
             "gap_s": round(self.clock.gap_s, 6),
             "backward_jumps": self.clock.backward_jumps,
             "model_latency": self.engine.latency.summary(),
+            "runtime": self.engine.runtime,
         }
 
     # --- for the modalities: handing windows over ----------------------------------------------

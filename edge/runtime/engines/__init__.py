@@ -25,8 +25,9 @@ def native_default(bundle: Bundle) -> bool:
 
 
 def choose_format(bundle: Bundle, engine: str | None = None, preferred: str | None = None) -> str:
-    """Explicit choice, else the device profile's preference if the bundle has it, else the
-    bundle's own default (`native` where its manifest says so), else ONNX, else TFLite."""
+    """Explicit choice, else the bundle's native kernel where its manifest names it the default
+    (no interpreter at all beats either), else the device profile's preference if the bundle has
+    it, else ONNX, else TFLite."""
     have = {m.format for m in bundle.manifest.models}
     if engine is not None:
         if engine == NATIVE:
@@ -44,10 +45,10 @@ def choose_format(bundle: Bundle, engine: str | None = None, preferred: str | No
                 f"bundle {bundle.manifest.name!r} has no {engine} model (it has {sorted(have)})"
             )
         return engine
-    if preferred in have:
-        return preferred
     if native_default(bundle):
         return NATIVE
+    if preferred in have:
+        return preferred
     return "onnx" if "onnx" in have else "tflite"
 
 
