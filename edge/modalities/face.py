@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.errors import ConfigError
+from edge.frontends.face import DETECT_EVERY
 from edge.modalities import Modality, file_path, register
 from edge.modalities.options import StreamOptions, number, path_field, text
 from edge.runtime.registry import DEFAULTS
@@ -19,7 +20,7 @@ class FaceOptions(StreamOptions):
     #: The face-detector bundle (None: the default).
     detector: str | None = path_field(kind="bundle")
     #: Run the detector every N video frames, tracking faces in between.
-    detect_every: int = 3
+    detect_every: int = DETECT_EVERY
     #: Per-face smoothing weight on the newest frame, (0, 1] (1: none).
     smoothing: float = 0.6
     #: An image file shown as a still video for this long (0: one frame).

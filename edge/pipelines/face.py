@@ -29,7 +29,7 @@ import numpy as np
 from devices.frame import Frame
 from edge.errors import InputError
 from edge.events import AffectEvent
-from edge.frontends.face import FaceFrontEnd, as_bgr
+from edge.frontends.face import DETECT_EVERY, FaceFrontEnd, as_bgr
 from edge.frontends.face.detect import MIN_FACE_PX, SCORE_THRESHOLD
 from edge.pipelines.base import Pipeline, Window, class_probabilities, require_bundle
 from edge.runtime import Bundle
@@ -49,7 +49,7 @@ class FacePipeline(Pipeline):
         engine: str | None = None,
         precision: str | None = None,
         threads: int = 1,
-        detect_every: int = 1,
+        detect_every: int = DETECT_EVERY,
         max_faces: int = 10,
         min_face_px: float = MIN_FACE_PX,
         score_threshold: float = SCORE_THRESHOLD,

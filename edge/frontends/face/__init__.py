@@ -19,6 +19,10 @@ from edge.runtime.engines import open_engine
 from edge.runtime.specs import ImageSpec
 
 DETECTOR = "face-detect"
+#: The detector runs on every third frame and the tracker carries faces in between: the one
+#: default of the front end, the pipeline and the CLI / daemon options (`edge.modalities.face`).
+#: A single image is always detected (the modality sets 1 for it).
+DETECT_EVERY = 3
 
 
 class FaceFrontEnd:
@@ -26,7 +30,7 @@ class FaceFrontEnd:
         self,
         spec: ImageSpec,
         detector: Bundle | None = None,
-        detect_every: int = 1,
+        detect_every: int = DETECT_EVERY,
         score_threshold: float = SCORE_THRESHOLD,
         max_faces: int = 10,
         min_face_px: float = MIN_FACE_PX,
@@ -52,14 +56,23 @@ class FaceFrontEnd:
         self.detect_every = detect_every
         self.min_face_px = min_face_px
         self.frames = 0
+        self._shape: tuple[int, ...] | None = None
 
     def reset(self) -> None:
         self.tracker.reset()
         self.frames = 0
+        self._shape = None
 
     def faces(self, frame_bgr: np.ndarray) -> tuple[list[Face], bool]:
-        """The faces in this frame (ids stable across frames) and whether the detector ran."""
-        detect = self.frames % self.detect_every == 0 or not self.tracker.tracks
+        """The faces in this frame (ids stable across frames) and whether the detector ran: every
+        `detect_every` frames, when nothing is tracked, and on a frame whose size differs from the
+        last one's (another picture, not the next frame of a video: the tracks mean nothing there)."""
+        detect = (
+            self.frames % self.detect_every == 0
+            or not self.tracker.tracks
+            or frame_bgr.shape != self._shape
+        )
+        self._shape = frame_bgr.shape
         self.frames += 1
         if detect:
             found = [f for f in self.detector.detect(frame_bgr) if f.size >= self.min_face_px]
