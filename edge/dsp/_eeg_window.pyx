@@ -15,7 +15,10 @@ reads it and writes
   unfiltered window gives the mains at the electrode;
 - the largest filtered deflection and the worst electrode's mains RMS, both in µV.
 
-No allocation per call; the caller owns every buffer.
+The per-stream figures (each electrode's `inv_std`, pedestal, calibrated level and limits,
+the rail) change only at calibration, so `set_stream` takes them once and `run` takes the ring
+and the two outputs alone: no allocation per call, and three buffers to hand over rather than
+ten.
 """
 
 from libc.math cimport sqrt, fabs, M_PI
@@ -60,6 +63,15 @@ cdef class EegWindowKernel:
     cdef double[::1] means
     cdef double[::1] devs
     cdef double gap_share, flat_std_uv, rail_share, stuck_uv, line_share
+    # The stream's figures (set_stream): copies, so the caller's arrays may change after.
+    cdef double[::1] inv_std
+    cdef double[::1] pedestal
+    cdef double[::1] reference
+    cdef double[::1] slow_limit
+    cdef double[::1] fast_limit
+    cdef unsigned char[::1] frontal
+    cdef double rail_uv
+    cdef bint ready
 
     def __cinit__(self, Py_ssize_t n, Py_ssize_t window, double rate_hz, thresholds):
         cdef Py_ssize_t k, t
@@ -89,34 +101,48 @@ cdef class EegWindowKernel:
         self.scratch = np.zeros(window)
         self.means = np.zeros(n)
         self.devs = np.zeros(n)
+        self.ready = False
 
-    def run(
-        self,
-        const double[:, ::1] ring,
-        const double[::1] inv_std,
-        const double[::1] pedestal,
-        const double[::1] reference,
-        double rail_uv,
-        const double[::1] slow_limit,
-        const double[::1] fast_limit,
-        const unsigned char[::1] frontal,
-        float[:, ::1] model_out,
-        unsigned char[::1] flags_out,
-    ):
-        """Fill `model_out` (window, n) and `flags_out` (n,); return (max_uv, mains_uv).
+    def set_stream(self, inv_std, pedestal, reference, double rail_uv, slow_limit, fast_limit,
+                   frontal):
+        """The stream's figures, per electrode (n,): `inv_std` (1 / the calibrated std),
+        `pedestal` (µV taken off the unfiltered rows), `reference` (the calibrated level, µV,
+        for the stuck-level test), `slow_limit` and `fast_limit` (µV: the 0.5-4 Hz peak-to-peak
+        and the RMS above 20 Hz), `frontal` (1 where a slow deflection is a blink, 0 where it
+        is movement); `rail_uv` the amplifier's rail. `EegFrontEnd` makes them all."""
+        arrays = [np.array(a, dtype=np.float64).reshape(-1)
+                  for a in (inv_std, pedestal, reference, slow_limit, fast_limit)]
+        flags = np.array(frontal, dtype=np.uint8).reshape(-1)
+        if any(a.shape[0] != self.n for a in arrays) or flags.shape[0] != self.n:
+            raise ValueError(
+                f"inv_std, pedestal, reference, the limits and frontal need {self.n} values each"
+            )
+        self.inv_std, self.pedestal, self.reference, self.slow_limit, self.fast_limit = arrays
+        self.frontal = flags
+        self.rail_uv = rail_uv
+        self.ready = True
 
-        ring: (3n, window), rows filtered µV, unfiltered µV minus `pedestal`, gap indicators.
-        reference: each electrode's calibrated level (µV), for the stuck-level test.
-        slow_limit, fast_limit: each electrode's limits (µV) on the 0.5-4 Hz peak-to-peak and
-        the RMS above 20 Hz; frontal: 1 where a slow deflection is a blink, 0 where it is
-        movement (`EegFrontEnd.limits` makes all three).
+    def run(self, const double[:, ::1] ring, float[:, ::1] model_out,
+            unsigned char[::1] flags_out):
+        """Fill `model_out` (window, n) and `flags_out` (n,); return (max_uv, mains_uv, any
+        flag set).
+
+        ring: (3n, window), rows filtered µV, unfiltered µV minus the pedestal, gap indicators
+        (the figures `set_stream` took say how to read them).
         """
         cdef Py_ssize_t n = self.n, w = self.window, bins = self.window // 2 + 1
         cdef Py_ssize_t c, t, k, n_slow = self.slow_cos.shape[0]
         cdef double d, mean, level, peak, raw_std, line_p, ac_p, fast_p, re, im
         cdef double lo, hi, v, gap, gap_lo, max_uv = 0.0, mains_uv = 0.0, scale = 0.0, mains_p, z
         cdef bint disconnected, railed, flat, live
-        cdef unsigned char bits
+        cdef unsigned char bits, any_bits = 0
+        cdef const double* inv_std
+        cdef const double* pedestal
+        cdef const double* reference
+        cdef const double* slow_limit
+        cdef const double* fast_limit
+        cdef const unsigned char* frontal
+        cdef double rail_uv = self.rail_uv
         cdef const double* x
         cdef double* p = &self.power[0]
         cdef double* slow = &self.scratch[0]
@@ -126,13 +152,16 @@ cdef class EegWindowKernel:
         cdef double acc_im[MAX_SLOW]
         if ring.shape[0] != 3 * n or ring.shape[1] != w:
             raise ValueError(f"ring must be ({3 * n}, {w}), got ({ring.shape[0]}, {ring.shape[1]})")
-        if (inv_std.shape[0] != n or pedestal.shape[0] != n or reference.shape[0] != n
-                or slow_limit.shape[0] != n or fast_limit.shape[0] != n or frontal.shape[0] != n
-                or model_out.shape[0] != w or model_out.shape[1] != n or flags_out.shape[0] != n):
-            raise ValueError(
-                "inv_std, pedestal, reference, a limit, frontal, model_out or flags_out has the "
-                "wrong shape"
-            )
+        if model_out.shape[0] != w or model_out.shape[1] != n or flags_out.shape[0] != n:
+            raise ValueError(f"model_out must be ({w}, {n}) and flags_out ({n},)")
+        if not self.ready:
+            raise ValueError("set_stream() must give the stream's figures before run()")
+        inv_std = &self.inv_std[0]
+        pedestal = &self.pedestal[0]
+        reference = &self.reference[0]
+        slow_limit = &self.slow_limit[0]
+        fast_limit = &self.fast_limit[0]
+        frontal = &self.frontal[0]
         with nogil:
             for c in range(n):
                 # Filtered: mean, largest deflection from it, power by band, the slow wave.
@@ -200,6 +229,7 @@ cdef class EegWindowKernel:
                 if live and sqrt(2.0 * fast_p) / w > fast_limit[c]:
                     bits |= 32
                 flags_out[c] = bits
+                any_bits |= bits
             # The model input: z-scored, centred per electrode, scaled by the window's peak.
             if scale > 0.0:
                 scale = 1.0 / scale
@@ -211,4 +241,4 @@ cdef class EegWindowKernel:
                 z = inv_std[c] * scale
                 for t in range(w):
                     model_out[t, c] = <float>((x[t] - mean) * z)
-        return max_uv, mains_uv
+        return max_uv, mains_uv, any_bits != 0

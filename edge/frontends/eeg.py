@@ -375,6 +375,7 @@ class EegFrontEnd:
         self._pedestal: np.ndarray | None = None
         self._inv_std: np.ndarray | None = None
         self.slow_limit, self.fast_limit = self.limits(None)
+        self._kernel_stale = True  # the kernel's per-stream figures are set before its next run
         if self._stored is not None:
             # A stored baseline's level is taken off from the first sample on.
             self._pedestal = self._stored.level.copy()
@@ -408,8 +409,12 @@ class EegFrontEnd:
         if not self._identity:
             x = x[self.index] * self.scale
         # (x is only read below: the caller's block is never changed.)
-        bad = ~np.isfinite(x)
-        if bad.any():
+        # One sum says whether every sample is finite (NaN and Inf propagate; a finite sum
+        # that overflows only sends the block the careful way).
+        finite = np.isfinite(x.sum())
+        bad = None
+        if not finite:
+            bad = ~np.isfinite(x)
             self.nonfinite += int(bad.sum())
             x = self._hold(x, bad)
         elif x.shape[1]:
@@ -418,17 +423,25 @@ class EegFrontEnd:
             # Consumer headsets sit thousands of µV off zero; taking the first sample's level
             # off keeps the resampler's and filters' start-up transients small.
             self._pedestal = x[:, 0].copy()
+            self._kernel_stale = True
         if self._pedestal is not None:
             x = x - self._pedestal[:, None]
-        y = np.concatenate([x, bad.astype(np.float64)])
         if not self._resampler.passthrough or self._resampler.flushed:
-            # At equal rates the resampler would return a copy of y (finite: held above).
-            y = self._resampler.process(y)
-        return self._consume(y)
+            gaps = np.zeros(x.shape) if bad is None else bad.astype(np.float64)
+            y = self._resampler.process(np.concatenate([x, gaps]))
+            n = len(self.channels)
+            return self._consume(y[:n], y[n:])
+        # At equal rates the resampler would return a copy (finite: held above); a block
+        # without gaps has all-zero indicators, which the ring writes without an array.
+        return self._consume(
+            np.ascontiguousarray(x), None if bad is None else bad.astype(np.float64)
+        )
 
     def finish(self) -> list[tuple[int, np.ndarray, dict]]:
         """End of stream: the resampler's last samples (a window that is due is still made)."""
-        return self._consume(self._resampler.flush())
+        y = self._resampler.flush()
+        n = len(self.channels)
+        return self._consume(y[:n], y[n:])
 
     # --- internals ----------------------------------------------------------------------------
     def _hold(self, x: np.ndarray, bad: np.ndarray) -> np.ndarray:
@@ -451,16 +464,18 @@ class EegFrontEnd:
         # its windows are flagged flat anyway.
         return (1.0 / np.maximum(std, self.thresholds.flat_std_uv))[:, None]
 
-    def _consume(self, y: np.ndarray) -> list[tuple[int, np.ndarray, dict]]:
+    def _consume(
+        self, x: np.ndarray, gaps: np.ndarray | None
+    ) -> list[tuple[int, np.ndarray, dict]]:
+        """x: the resampled electrodes (finite), gaps: their gap indicators (None: all zero)."""
         out: list[tuple[int, np.ndarray, dict]] = []
         n = len(self.channels)
-        # y: the resampled electrodes and gap indicators (finite, C-contiguous); f: the
-        # electrodes filtered. The ring's rows: f, then y.
+        # f: the electrodes filtered. The ring's rows: f, then x, then the gap indicators.
         if self._filters is not None:
-            f = self._filters.process(np.ascontiguousarray(y[:n]), trusted=True)[0]
+            f = self._filters.process(np.ascontiguousarray(x), trusted=True)[0]
         else:
-            f = y[:n]
-        start, total = 0, y.shape[1]
+            f = x
+        start, total = 0, x.shape[1]
         if self._settled < self.settle:
             skip = min(self.settle - self._settled, total)
             self._settled += skip
@@ -469,9 +484,9 @@ class EegFrontEnd:
         while start < total:
             if self._inv_std is None:
                 take = min(self._calib_need - self._calib_n, total - start)
-                self._calib.append(
-                    np.concatenate([f[:, start : start + take], y[:, start : start + take]])
-                )
+                part = slice(start, start + take)
+                g = np.zeros((n, take)) if gaps is None else gaps[:, part]
+                self._calib.append(np.concatenate([f[:, part], x[:, part], g]))
                 self._calib_n += take
                 start += take
                 self.samples_out += take
@@ -480,9 +495,14 @@ class EegFrontEnd:
                 continue
             take = min(self.hop - self._since, total - start)
             ring = self._ring
-            ring[:, :-take] = ring[:, take:]
+            if take < self.window:
+                ring[:, :-take] = ring[:, take:]
             ring[:n, -take:] = f[:, start : start + take]
-            ring[n:, -take:] = y[:, start : start + take]
+            ring[n : 2 * n, -take:] = x[:, start : start + take]
+            if gaps is None:
+                ring[2 * n :, -take:] = 0.0
+            else:
+                ring[2 * n :, -take:] = gaps[:, start : start + take]
             self._filled = min(self.window, self._filled + take)
             self._since += take
             start += take
@@ -511,6 +531,7 @@ class EegFrontEnd:
         )
         self._inv_std = self._inverse(std)
         self.slow_limit, self.fast_limit = self.limits(self.baseline)
+        self._kernel_stale = True
 
     def _window(self) -> tuple[np.ndarray, dict]:
         n = len(self.channels)
@@ -519,21 +540,21 @@ class EegFrontEnd:
             # Any constant the filters leave is removed by the per-window centring.
             model = window_inputs((ring[:n] * self._inv_std).T)[None, None]
             return model, self.quality(ring[:n], ring[n : 2 * n], ring[2 * n :])
-        model = np.empty((self.window, n), dtype=np.float32)
+        if self._kernel_stale:
+            self._kernel.set_stream(
+                self._inv_std[:, 0],
+                self._pedestal,
+                self.baseline.level if self.baseline is not None else np.full(n, np.nan),
+                self.rail_uv,
+                self.slow_limit,
+                self.fast_limit,
+                self._frontal,
+            )
+            self._kernel_stale = False
+        model = np.empty((1, 1, self.window, n), dtype=np.float32)
         flags = np.empty(n, dtype=np.uint8)
-        max_uv, mains_uv = self._kernel.run(
-            ring,
-            self._inv_std[:, 0],
-            self._pedestal,
-            self.baseline.level if self.baseline is not None else np.full(n, np.nan),
-            self.rail_uv,
-            self.slow_limit,
-            self.fast_limit,
-            self._frontal,
-            model,
-            flags,
-        )
-        if flags.any():
+        max_uv, mains_uv, flagged = self._kernel.run(ring, model[0, 0], flags)
+        if flagged:
             q: dict = {
                 name: [self.channels[i] for i in np.flatnonzero(flags & FLAG_BITS[name])]
                 for name in FLAGS
@@ -544,7 +565,7 @@ class EegFrontEnd:
             q["ok"] = True
         q["max_uv"] = round(max_uv, 1)
         q["mains_uv"] = round(mains_uv, 1)
-        return model[None, None], q
+        return model, q
 
     def _figures(self, filtered: np.ndarray) -> tuple[np.ndarray, ...]:
         """Per window of (..., window) filtered µV: the share of power at the mains, the RMS
