@@ -7,8 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+# Under emulation (make arm64-check: `--hypothesis-profile emulated`) a call takes 10-50x as long
+# as here, so hypothesis's 200 ms per-example deadline would fail correct code.
+settings.register_profile("emulated", deadline=None)
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from devices.audio import AudioFileSource, read_audio
 from devices.audio import file as file_module
 from devices.errors import SourceError
 
+pytestmark = pytest.mark.device
+
 
 def stream(path: Path, **kwargs) -> tuple[list, AudioFileSource]:
     with AudioFileSource(path, **kwargs) as src:

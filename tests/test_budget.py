@@ -11,6 +11,8 @@ from edge.errors import BudgetError
 from edge.runtime.budget import check_load, check_runtime, enforce
 from tests.bundles import dense_bundle
 
+pytestmark = pytest.mark.device
+
 
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory):

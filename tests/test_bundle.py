@@ -16,6 +16,8 @@ from edge.runtime.bundle import MANIFEST, sha256_bytes
 from edge.runtime.manifest import Manifest
 from tests.bundles import dense_bundle
 
+pytestmark = pytest.mark.device
+
 SCHEMA = json.loads((Path(__file__).parents[1] / "edge/runtime/manifest.schema.json").read_text())
 
 

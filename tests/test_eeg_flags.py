@@ -15,6 +15,8 @@ from edge.runtime import load_bundle
 from edge.runtime.registry import find_bundle
 from tests.eeg_headsets import headset
 
+pytestmark = pytest.mark.device
+
 BUNDLES = {"emotiv": "eeg-valence", "muse": "eeg-valence-muse4"}
 
 

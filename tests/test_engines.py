@@ -16,6 +16,8 @@ from quant.reference_models import tensor_spec
 from tests.bundles import PROVENANCE, dense_bundle
 from tests.streams import error_in_thread
 
+pytestmark = pytest.mark.device
+
 
 @pytest.fixture(scope="module")
 def dense(tmp_path_factory):

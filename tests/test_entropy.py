@@ -9,6 +9,8 @@ from scipy import signal
 from edge.dsp import BandDifferentialEntropy, stored_sos
 from edge.errors import ConfigError
 
+pytestmark = pytest.mark.device
+
 
 def reference_de(x, rate, bands, window, hop, prefilters=()):
     for p in prefilters:

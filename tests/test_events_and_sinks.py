@@ -14,6 +14,8 @@ from edge.errors import ConfigError
 from edge.events import SCHEMA_VERSION, AffectEvent, schema
 from edge.sinks import JsonLinesSink, Sink
 
+pytestmark = pytest.mark.device
+
 
 def event(i: int = 0, **changes) -> AffectEvent:
     fields = dict(

@@ -17,6 +17,8 @@ from edge.pipelines.face import FacePipeline  # noqa: E402
 from edge.runtime import load_bundle  # noqa: E402
 from edge.runtime.registry import default_bundle  # noqa: E402
 
+pytestmark = pytest.mark.device
+
 FACE = np.array([186, 79, 281, 174], np.float32)  # where the detector puts her face, shifted
 SUIT = np.array([7, 301, 224, 518], np.float32)  # the old false positive
 

@@ -21,6 +21,8 @@ from edge.runtime.engines import open_engine  # noqa: E402
 from edge.runtime.registry import find_bundle  # noqa: E402
 from edge.runtime.specs import ImageSpec  # noqa: E402
 
+pytestmark = pytest.mark.device
+
 YUNET = (
     Path(__file__).resolve().parents[2] / "shared" / "models" / "face_detection_yunet_2023mar.onnx"
 )

@@ -23,6 +23,8 @@ from edge.pipelines.face import FacePipeline  # noqa: E402
 from edge.runtime import load_bundle  # noqa: E402
 from edge.runtime.registry import default_bundle  # noqa: E402
 
+pytestmark = pytest.mark.device
+
 LABELS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 

@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from edge.dsp._fft import RealFFT
 
+pytestmark = pytest.mark.device
+
 
 @pytest.mark.parametrize("n_fft", [4, 8, 16, 64, 256, 512, 1024, 2048])
 def test_power_spectrum_matches_numpy(n_fft: int, rng: np.random.Generator) -> None:

@@ -12,6 +12,8 @@ from edge.dsp import SosFilterBank, stored_sos
 from edge.errors import ConfigError, InputError
 from tests.conftest import split_at
 
+pytestmark = pytest.mark.device
+
 
 @settings(max_examples=50, deadline=None)
 @given(cuts=st.lists(st.integers(0, 2000), max_size=10), n_channels=st.integers(1, 16))

@@ -23,6 +23,8 @@ from edge.events import AffectEvent
 from edge.modalities.face import FaceOptions
 from edge.modalities.options import StreamOptions, number
 
+pytestmark = pytest.mark.device
+
 
 # --- a toy modality, defined here and nowhere else ------------------------------------------------
 @dataclass(frozen=True)

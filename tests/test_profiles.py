@@ -9,6 +9,8 @@ import pytest
 from devices.profile import electrodes, list_profiles, load_profile
 from edge.errors import ConfigError
 
+pytestmark = pytest.mark.device
+
 TARGETS = [
     "emotiv-14",
     "hearing-aid-coprocessor",

@@ -31,6 +31,8 @@ from firmware_bridge.protocol import (
 )
 from tests.cbuild import SANITIZE, build_c, needs_gcc
 
+pytestmark = pytest.mark.device
+
 ROOT = Path(__file__).resolve().parents[1]
 C_DIR = ROOT / "firmware_bridge" / "c"
 

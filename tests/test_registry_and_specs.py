@@ -16,6 +16,8 @@ from edge.runtime.registry import MODELS_ENV, default_bundle, find_bundle, searc
 from edge.runtime.specs import EegSpec, ImageSpec, LogMelSpec, NoFrontEnd, parse_front_end
 from tests.bundles import dense_bundle
 
+pytestmark = pytest.mark.device
+
 
 def test_names_are_found_in_the_package_then_the_environment_then_extra_dirs(
     tmp_path, monkeypatch

@@ -13,6 +13,8 @@ from edge.dsp.resample import resample_factors
 from edge.errors import ConfigError, InputError
 from tests.conftest import split_at
 
+pytestmark = pytest.mark.device
+
 RATE_PAIRS = [
     (250, 128),
     (256, 128),

@@ -19,6 +19,8 @@ from edge.runtime.registry import default_bundle
 from edge.samples import sample_clip
 from tests.streams import audio_frames, error_in_thread, run_stream
 
+pytestmark = pytest.mark.device
+
 ADV = ("arousal", "dominance", "valence")
 
 

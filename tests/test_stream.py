@@ -17,6 +17,8 @@ from edge.events import AffectEvent
 from edge.stream import EventList, FrameStream, Paced, run
 from tests.streams import audio_frames
 
+pytestmark = pytest.mark.device
+
 
 class Echo:
     """A toy pipeline: one event per frame (its first sample as the value), one more on flush."""

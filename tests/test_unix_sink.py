@@ -16,6 +16,8 @@ from edge.events import AffectEvent
 from edge.sinks.unix import UnixSocketSink
 from tests import streams
 
+pytestmark = pytest.mark.device
+
 
 def event(i: int) -> AffectEvent:
     return AffectEvent(
