@@ -12,6 +12,8 @@ import pytest
 from edge.cli.main import main
 from tests.bundles import dense_bundle
 
+pytestmark = pytest.mark.device
+
 
 @pytest.fixture(scope="module")
 def bundle_path(tmp_path_factory) -> Path:
@@ -145,6 +147,14 @@ def test_profiles_list_and_show(capsys) -> None:
     code, profile = run_json(capsys, "profiles", "show", "muse-2")
     assert code == 0 and profile["sensors"][0]["channels"] == ["TP9", "AF7", "AF8", "TP10"]
     assert main(["profiles", "show", "toaster"]) == 2
+
+
+def test_profiles_show_says_arm64_was_checked_under_emulation_and_latency_is_scaled(capsys) -> None:
+    assert main(["profiles", "show", "jetson-orin-nano"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "checked on aarch64" in out and "under emulation only" in out
+    assert main(["profiles", "show", "x86-host"]) == 0
+    assert "checked on" not in capsys.readouterr().out
 
 
 def test_bench_runs_the_native_eeg_engine_by_name_and_as_the_bundles_default(capsys) -> None:

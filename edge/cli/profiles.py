@@ -9,6 +9,12 @@ from devices.profile import list_profiles, load_profile
 from edge.cli import render
 
 HELP = "list and show device profiles (budgets, sensors, compute)"
+#: How far the device half has been checked on each profile's arch (README, "On arm64").
+CHECKED = {
+    "aarch64": "under emulation only: make arm64-check installs and runs the device half on "
+    "Debian 12 arm64 (Python 3.11) in qemu-user and compares its events with x86's; "
+    "latency is this host's times the factor above, not measured on the device",
+}
 
 
 def _basis(estimate: bool, source: str) -> str:
@@ -70,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
                 if c.host_latency_scale is None
                 else f"x{c.host_latency_scale:g} ({c.host_latency_scale_source})",
             ],
+            *([["checked on " + p.arch, CHECKED[p.arch]]] if p.arch in CHECKED else []),
         ],
     )
     render.table(
