@@ -13,7 +13,7 @@ SYSTEM_PACKAGES := libportaudio2 mosquitto clang libclang-rt-14-dev chromium
 STAMP := $(VENV)/.installed
 SOURCES := pyproject.toml setup.py constraints.txt $(wildcard edge/*/*.pyx edge/*/*.pxd edge/dsp/c/*.[ch] firmware_bridge/*.pyx)
 
-.PHONY: help setup system demo test soak bench lint format clean
+.PHONY: help setup system demo test soak bench lint format clean arm64-check
 
 help:
 	@echo "make demo   set up and run the main job on the bundled sample inputs"
@@ -21,6 +21,7 @@ help:
 	@echo "make soak   the long runs (the daemon soak) that make test leaves out"
 	@echo "make bench  benchmarks against their comparators -> bench/results/*.md"
 	@echo "make lint   ruff check, format check and the import contracts"
+	@echo "make arm64-check  the device half on arm64 under qemu, events compared with x86 (slow)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +54,12 @@ bench: setup
 	$(PY) -m bench
 	$(PY) scripts/readme_tables.py
 	$(PY) scripts/bad_inputs_table.py
+
+# The device half on Debian arm64 under qemu-user-static (README, "On arm64"): emulation is
+# slow, so `make test` leaves it out. Root (debootstrap, chroot); cached under build/arm64/.
+arm64-check: setup
+	@scripts/install_system_packages.sh debootstrap qemu-user-static
+	scripts/arm64_check.sh
 
 lint: setup
 	$(VENV)/bin/ruff check .
