@@ -335,9 +335,11 @@ class Pipeline(ABC):
             values = self._infer(window)
             model_ms = (time.perf_counter() - t0) * 1e3
             y = np.fromiter(values.values(), dtype=np.float64, count=len(values))
+            # Without smoothing the newest estimate is the smoothed one (1 * y + 0 * old, the
+            # same values) and needs no arithmetic.
             self._smoothed = (
                 y
-                if self._smoothed is None
+                if self._smoothed is None or self.smoothing == 1.0
                 else self.smoothing * y + (1 - self.smoothing) * self._smoothed
             )
             self._names = tuple(values)
@@ -345,7 +347,7 @@ class Pipeline(ABC):
         shown = (
             {}
             if self._smoothed is None
-            else {k: round(float(v), 4) for k, v in zip(self._names, self._smoothed, strict=True)}
+            else {k: round(v, 4) for k, v in zip(self._names, self._smoothed.tolist(), strict=True)}
         )
         quality = self._event_quality(window)
         if self.clock.jumps_between(window.first, window.end - 1):
