@@ -26,7 +26,7 @@ from libc.math cimport sqrt, fabs, M_PI
 import numpy as np
 
 from edge.dsp._fft cimport RealFFT
-from edge.dsp._reduce cimport _dot, _max_abs, _range, _sum, _sum_sq_dev
+from edge.dsp._reduce cimport _dot, _max_abs, _mn, _mx, _range, _sum, _sum_sq_dev
 
 # At most this many DFT bins in 0.5-4 Hz (a window of up to 8 s).
 cdef enum:
@@ -59,7 +59,6 @@ cdef class EegWindowKernel:
     cdef double[:, ::1] slow_sin
     cdef double[::1] slow_weight
     cdef double[::1] power
-    cdef double[::1] scratch
     cdef double[::1] means
     cdef double[::1] devs
     cdef double gap_share, flat_std_uv, rail_share, stuck_uv, line_share
@@ -98,7 +97,6 @@ cdef class EegWindowKernel:
         self.slow_cos = np.ascontiguousarray(np.cos(arg))
         self.slow_sin = np.ascontiguousarray(np.sin(arg))
         self.power = np.zeros(window // 2 + 1)
-        self.scratch = np.zeros(window)
         self.means = np.zeros(n)
         self.devs = np.zeros(n)
         self.ready = False
@@ -145,11 +143,13 @@ cdef class EegWindowKernel:
         cdef double rail_uv = self.rail_uv
         cdef const double* x
         cdef double* p = &self.power[0]
-        cdef double* slow = &self.scratch[0]
         cdef const double* cs = &self.slow_cos[0, 0]
         cdef const double* sn = &self.slow_sin[0, 0]
         cdef double acc_re[MAX_SLOW]
         cdef double acc_im[MAX_SLOW]
+        cdef double s0, s1, s2, s3
+        cdef const double* c4
+        cdef const double* n4
         if ring.shape[0] != 3 * n or ring.shape[1] != w:
             raise ValueError(f"ring must be ({3 * n}, {w}), got ({ring.shape[0]}, {ring.shape[1]})")
         if model_out.shape[0] != w or model_out.shape[1] != n or flags_out.shape[0] != n:
@@ -187,14 +187,27 @@ cdef class EegWindowKernel:
                 for k in range(n_slow):
                     acc_re[k] = _dot(x, cs + k * w, w)
                     acc_im[k] = _dot(x, sn + k * w, w)
-                for t in range(w):
-                    slow[t] = 0.0
                 for k in range(n_slow):
-                    re = acc_re[k] * self.slow_weight[k]
-                    im = acc_im[k] * self.slow_weight[k]
-                    for t in range(w):
-                        slow[t] += re * cs[k * w + t] + im * sn[k * w + t]
-                _range(slow, w, &lo, &hi)
+                    acc_re[k] *= self.slow_weight[k]
+                    acc_im[k] *= self.slow_weight[k]
+                # Four samples of the wave at a time, summed over the bins in registers (the
+                # same sums in the same order as bin by bin through memory), their range kept.
+                lo = hi = 0.0
+                for t in range(0, w, 4):
+                    s0 = s1 = s2 = s3 = 0.0
+                    for k in range(n_slow):
+                        re = acc_re[k]
+                        im = acc_im[k]
+                        c4 = cs + k * w + t
+                        n4 = sn + k * w + t
+                        s0 += re * c4[0] + im * n4[0]
+                        s1 += re * c4[1] + im * n4[1]
+                        s2 += re * c4[2] + im * n4[2]
+                        s3 += re * c4[3] + im * n4[3]
+                    if t == 0:
+                        lo = hi = s0
+                    lo = _mn(_mn(lo, s0), _mn(s1, _mn(s2, s3)))
+                    hi = _mx(_mx(hi, s0), _mx(s1, _mx(s2, s3)))
                 # Unfiltered: level, peak at the amplifier, spread, mains at the electrode.
                 x = &ring[n + c, 0]
                 mean = _sum(x, w) / w
