@@ -73,6 +73,10 @@ if [ ! -f "$ROOT/.affect-edge-root" ]; then
   say "root ready: $(chroot "$ROOT" uname -m), $(chroot "$ROOT" python3 --version)"
 fi
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# pip inside trusts what pip here trusts (here: a TLS-intercepting proxy's CA in the host bundle).
+HOST_CA=${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}
+cp "$HOST_CA" "$ROOT/etc/ssl/certs/host-ca-bundle.crt" 2>/dev/null ||
+  cp "$ROOT/etc/ssl/certs/ca-certificates.crt" "$ROOT/etc/ssl/certs/host-ca-bundle.crt"
 
 # --- the sources: this checkout's HEAD, as a fresh clone has it (uncommitted edits are not
 # checked), unpacked for both sides. Nothing is written into this checkout but build/.
@@ -113,7 +117,7 @@ $NICE unshare --mount --propagation private bash -euo pipefail -c '
   mount -o remount,bind,ro "$ROOT/opt/affect-edge/shared/data/eeg-openbci"
   shift 3
   exec chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-    "$@"
+    PIP_CERT=/etc/ssl/certs/host-ca-bundle.crt "$@"
 ' _ "$ROOT" "$WORK" "$EEG_DIR" \
   bash /opt/affect-edge/src/scripts/arm64_inside.sh "$EXTRAS" "$TEST_PACKAGES" "$EEG_FILE"
 inside=$?
