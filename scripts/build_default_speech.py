@@ -107,6 +107,18 @@ CORPORA_INFO = {
 }
 
 
+def sized(args: argparse.Namespace) -> list[str]:
+    """The size options given, as build_speech_student.py's flags (after the recipe's: they win)."""
+    out = []
+    for name in ("epochs", "steps_per_epoch", "variants"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+            out += [f"--{name.replace('_', '-')}", str(value)]
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -114,6 +126,12 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--teacher", choices=tuple(RECIPES), default="ge2e")
     parser.add_argument("--retrain", action="store_true", help="train again even if built")
+    size = parser.add_argument_group(
+        "the student's run (default: the recipe's; a smaller run is a quick, weaker build)"
+    )
+    size.add_argument("--epochs", type=int, help="training epochs")
+    size.add_argument("--steps-per-epoch", type=int, help="batches of 32 per epoch")
+    size.add_argument("--variants", type=int, help="device-augmented copies of each utterance")
     parser.add_argument(
         "--output",
         type=Path,
@@ -126,6 +144,10 @@ def main() -> None:
         help="replace an existing --output other than the shipped one (only a bundle we wrote)",
     )
     args = parser.parse_args()
+    try:
+        student_size = sized(args)  # checked before any training
+    except ValueError as exc:
+        parser.error(str(exc))
     if args.output.resolve() != OUT.resolve():
         from distill.outputs import bundle_problem, check_output
         from edge.errors import ConfigError
@@ -162,6 +184,7 @@ def main() -> None:
                 "--out",
                 str(build),
                 *recipe.get("student_args", []),
+                *student_size,
             ],
             check=True,
         )
