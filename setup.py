@@ -40,7 +40,13 @@ extensions = [
         + (_CLONES if name in _C_SOURCES else []),
         # Python's own CFLAGS carry -fwrapv, which keeps GCC from widening int induction
         # variables: the HiSTN kernel's loops ran 40% slower with it (standalone C, same flags).
-        extra_compile_args=["-O3", *(["-fno-wrapv"] if name in _C_SOURCES else [])],
+        # Jump threading splits the ELU's branch-free clamps into per-case paths that the
+        # vectoriser then merges back with masks (27 instructions per 16 lanes instead of 21):
+        # without it the kernel is 8-12% faster, its outputs bit for bit the same.
+        extra_compile_args=[
+            "-O3",
+            *(["-fno-wrapv", "-fno-thread-jumps"] if name in _C_SOURCES else []),
+        ],
     )
     for name in _KERNELS
 ]
