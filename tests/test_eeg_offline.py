@@ -165,6 +165,7 @@ def test_synthetic_files_read_back_through_the_real_loader(small_dreamer, tmp_pa
         preprocess(np.zeros((128 * 30, 14)), np.ones((128 * 20, 14)))
 
 
+@pytest.mark.slow  # about 60 s of training on a quiet 2-core host: `make soak`
 def test_protocols_run_end_to_end_at_a_reduced_size(small_dreamer):
     trials = load_dreamer(small_dreamer)
     cfg = EegFitConfig(epochs=10, steps_per_epoch=8)

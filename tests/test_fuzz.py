@@ -55,7 +55,7 @@ def test_libfuzzer_on_the_c_decoder(tmp_path):
         pytest.skip("clang has no libFuzzer runtime here (Debian: libclang-rt-14-dev)")
     assert build.returncode == 0, build.stderr
     run = subprocess.run(
-        [str(exe), "-max_total_time=15", "-max_len=9000", *MEMORY, str(corpus(tmp_path / "corpus"))],
+        [str(exe), "-max_total_time=8", "-max_len=9000", *MEMORY, str(corpus(tmp_path / "corpus"))],
         capture_output=True,
         text=True,
         timeout=120,
@@ -70,7 +70,7 @@ def test_atheris_on_the_python_decoder(tmp_path):
         [
             sys.executable,
             str(ROOT / "tests" / "fuzz" / "fuzz_python_decoder.py"),
-            "-atheris_runs=15000",
+            "-atheris_runs=8000",
             "-max_len=4096",
             *MEMORY,
             str(corpus(tmp_path / "corpus")),
@@ -80,4 +80,4 @@ def test_atheris_on_the_python_decoder(tmp_path):
         timeout=300,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "Done 15000" in run.stderr
+    assert "Done 8000" in run.stderr
