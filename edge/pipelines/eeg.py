@@ -17,6 +17,7 @@ See `edge.pipelines.base` for stamping, the hand-off to the worker thread and th
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -74,7 +75,6 @@ class EegPipeline(Pipeline):
         self.outputs = tuple(m.task.outputs)
         self.score_flagged = score_flagged
         self._logits = m.task.value_range is None
-        self._levels = np.arange(1, len(self.outputs) + 1, dtype=np.float64)
         # Stream positions are input samples; one model-rate sample is this many of them.
         self._to_input = self.input_rate_hz / self.spec.rate_hz
         self.flagged_windows = 0
@@ -145,15 +145,19 @@ class EegPipeline(Pipeline):
         return out
 
     def _infer(self, window: Window) -> dict[str, float]:
-        y = next(iter(self.engine.run(window.inputs).values()))[0].astype(np.float64)
+        row = next(iter(self.engine.run(window.inputs).values()))[0]
         if self._logits:
-            # class_probabilities' softmax on the one row (the same operations, fewer calls).
-            p = np.exp(y - y.max())
-            p /= p.sum()
+            # class_probabilities' softmax on the one row, in float64 on five Python floats:
+            # numpy's per-call cost is most of it for a handful of values (the same to an ulp).
+            y = row.tolist()
+            top = max(y)
+            z = [math.exp(v - top) for v in y]
+            total = sum(z)
+            p = [v / total for v in z]
         else:
-            p = class_probabilities(y[None], False)[0]
-        values = dict(zip(self.outputs, p.tolist(), strict=True))
-        values["level"] = float(p @ self._levels)
+            p = class_probabilities(row[None].astype(np.float64), False)[0].tolist()
+        values = dict(zip(self.outputs, p, strict=True))
+        values["level"] = sum(q * (i + 1) for i, q in enumerate(p))
         return values
 
     def stats(self) -> dict[str, Any]:
