@@ -51,6 +51,7 @@ Thread safety: a front end holds one stream's state; feed it from one thread.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -364,6 +365,8 @@ class EegFrontEnd:
             self._filters.reset()
         self._settled = 0
         self._ring[:] = 0.0
+        # Samples to write before the ring's gap rows are all zero again (0: they are).
+        self._gap_dirty = 0
         self._filled = 0
         self._since = 0
         self.samples_out = 0  # resampled samples so far
@@ -411,7 +414,7 @@ class EegFrontEnd:
         # (x is only read below: the caller's block is never changed.)
         # One sum says whether every sample is finite (NaN and Inf propagate; a finite sum
         # that overflows only sends the block the careful way).
-        finite = np.isfinite(x.sum())
+        finite = math.isfinite(x.sum())
         bad = None
         if not finite:
             bad = ~np.isfinite(x)
@@ -499,10 +502,12 @@ class EegFrontEnd:
                 ring[:, :-take] = ring[:, take:]
             ring[:n, -take:] = f[:, start : start + take]
             ring[n : 2 * n, -take:] = x[:, start : start + take]
-            if gaps is None:
-                ring[2 * n :, -take:] = 0.0
-            else:
+            if gaps is not None:
                 ring[2 * n :, -take:] = gaps[:, start : start + take]
+                self._gap_dirty = self.window
+            elif self._gap_dirty:
+                ring[2 * n :, -take:] = 0.0
+                self._gap_dirty = max(self._gap_dirty - take, 0)
             self._filled = min(self.window, self._filled + take)
             self._since += take
             start += take
