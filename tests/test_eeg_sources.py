@@ -295,3 +295,16 @@ def test_the_rate_of_a_time_column_survives_jitter_a_gap_and_a_jump_back():
     assert estimate_rate(np.round(np.arange(500) / 250, 3)) == 250
     assert estimate_rate(np.arange(500) / 12.3) == pytest.approx(12.3)
     assert estimate_rate(np.zeros(10)) is None and estimate_rate(np.ones(1)) is None
+
+
+def test_a_board_library_that_does_not_load_is_a_one_line_source_error(monkeypatch) -> None:
+    # On arm64 BrainFlow's wheel installs, but its libraries are x86-64 builds: the first board
+    # call raised a bare OSError from ctypes (make arm64-check runs the real case).
+    from brainflow import board_shim
+
+    def no_library(cls):
+        raise OSError("libBoardController.so: cannot open shared object file")
+
+    monkeypatch.setattr(board_shim.BoardControllerDLL, "get_instance", classmethod(no_library))
+    with pytest.raises(SourceError, match=r"x86-64 libraries only.*run eeg FILE"):
+        board_id("synthetic")

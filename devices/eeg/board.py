@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import platform
 import time
 
 import numpy as np
@@ -35,9 +36,25 @@ log = logging.getLogger(__name__)
 
 def _brainflow():
     try:
-        from brainflow.board_shim import BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
+        from brainflow.board_shim import (
+            BoardControllerDLL,
+            BoardIds,
+            BoardShim,
+            BrainFlowError,
+            BrainFlowInputParams,
+        )
     except ImportError as exc:  # pragma: no cover - the eeg extra installs it
         raise SourceError("EEG boards need BrainFlow: pip install 'affect-edge[eeg]'") from exc
+    try:
+        # BrainFlow loads its C++ library on first use; its Linux wheel carries x86-64 builds only,
+        # so on a Raspberry Pi or a Jetson this is where a board would fail, as a bare OSError.
+        BoardControllerDLL.get_instance()
+    except OSError as exc:
+        raise SourceError(
+            f"BrainFlow's board library does not load on this {platform.machine()} machine "
+            f"({exc}); its Linux wheel carries x86-64 libraries only: on arm64 build BrainFlow "
+            "from source, or read a recording (affect-edge run eeg FILE)"
+        ) from None
     return BoardIds, BoardShim, BrainFlowError, BrainFlowInputParams
 
 
