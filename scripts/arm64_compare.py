@@ -128,7 +128,7 @@ def compare_events(modality: str, x86: Path, arm: Path, models: Path) -> list[Ro
         if sorted(x["values"]) != sorted(y["values"]):
             values = math.inf
         else:
-            values = max(values, *(abs(x["values"][k] - y["values"][k]) for k in x["values"]))
+            values = max([values, *(abs(x["values"][k] - y["values"][k]) for k in x["values"])])
         for k in set(x["quality"]) | set(y["quality"]):
             qa, qb = x["quality"].get(k), y["quality"].get(k)
             if isinstance(qa, bool | list | str) or qa is None or qb is None:
