@@ -110,7 +110,8 @@ $NICE unshare --mount --propagation private bash -euo pipefail -c '
   ROOT=$1; WORK=$2; EEG_DIR=$3
   mount -t proc proc "$ROOT/proc"
   mount --rbind /dev "$ROOT/dev"
-  mount -t sysfs sysfs "$ROOT/sys"  # ONNX Runtime reads the CPU list there
+  # No sysfs: with the host'"'"'s /sys, ONNX Runtime'"'"'s cpuinfo crashes under qemu at import;
+  # without it, it warns that it cannot read the CPU list and runs.
   mkdir -p "$ROOT/var/cache/affect-pip" "$ROOT/opt/affect-edge/out" "$ROOT/opt/affect-edge/shared/data/eeg-openbci"
   mount --bind "$WORK/pip-cache" "$ROOT/var/cache/affect-pip"
   mount --bind "$WORK/out-arm64" "$ROOT/opt/affect-edge/out"
