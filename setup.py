@@ -41,7 +41,7 @@ extensions = [
         # Python's own CFLAGS carry -fwrapv, which keeps GCC from widening int induction
         # variables: the HiSTN kernel's loops ran 40% slower with it (standalone C, same flags).
         # Jump threading splits the ELU's branch-free clamps into per-case paths that the
-        # vectoriser then merges back with masks (27 instructions per 16 lanes instead of 21):
+        # vectoriser then merges back with masks (25 instructions per 16 lanes instead of 20):
         # without it the kernel is 8-12% faster, its outputs bit for bit the same.
         extra_compile_args=[
             "-O3",

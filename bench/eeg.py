@@ -130,7 +130,10 @@ def main(quick: bool = False) -> None:
         for _ in range(4):
             push()
         pipes[f"EegPipeline.push, {'fp32' if fmt == 'native' else 'int8'} {fmt}"] = push
+        if fmt == "native":
+            native_pipe, native_push = pipe, push
     e2e = interleaved(pipes, number, repeat)
+    steps = breakdown(native_pipe, native_push, fe, block, number, repeat)
 
     scipy_s = front["scipy sosfilt + numpy"]["median_s"]
     rows = []
@@ -158,6 +161,10 @@ def main(quick: bool = False) -> None:
         rows.append(["student, shorter kernel", name, fmt_time(r["median_s"]), macs, ""])
     for name, r in e2e.items():
         rows.append(["end to end", name, fmt_time(r["median_s"]), "one window", "<= 50 us"])
+    whole = next(iter(steps.values()))["median_s"]
+    for name, r in steps.items():
+        share = r["median_s"] / whole
+        rows.append(["native push, by step", name, fmt_time(r["median_s"]), f"{share:.0%}", ""])
     report.write_table(
         "eeg",
         "EEG: front end, HiSTN student and pipeline per 1 s window (14 ch at 128 Hz, one core)",
@@ -171,6 +178,7 @@ def main(quick: bool = False) -> None:
             "student": model,
             "kernel_lengths": {k: r for k, (r, _) in kernels.items()},
             "end_to_end": e2e,
+            "breakdown": steps,
         },
         [
             "Native rows: the student's export form run by affect-edge's C99 kernel "
@@ -189,6 +197,13 @@ def main(quick: bool = False) -> None:
             "samples x 14 electrodes, most of the rest) and its linear hierarchy as one matrix; "
             "eager PyTorch runs the trained layers (1.05 M MACs). In int8 the two ELUs stay float "
             "operations between quantise and dequantise steps, so int8 is slower than fp32 here.",
+            "By step: the native pipeline's push and its parts timed alone, interleaved in one "
+            "run (share: of the whole push): the SOS filters (their Python wrapper included), the "
+            "window kernel (model input and flags, edge/dsp/_eeg_window.pyx), the front end's "
+            "whole feed (numpy steps, filters, ring, window kernel, quality dict), the student "
+            "through the engine, the engine's softmax and values (EegPipeline._infer less the "
+            "engine is the difference of two rows), and the event record alone (Pipeline._score "
+            "of a window that is not scored: smoothing, rounding, stamps, AffectEvent).",
             "Shorter kernel rows: what the published 64-tap temporal kernel costs, for a decision "
             "on the 50 us target: the export form of an untrained HiSTN (DREAMER graph) with a "
             "K-tap kernel, exported here to TFLite and run by LiteRT's bare invoke (no engine "
@@ -196,6 +211,34 @@ def main(quick: bool = False) -> None:
             "depthwise conv, the ELUs as exp and select, the matrix) costs the same whatever K is.",
         ],
     )
+
+
+def breakdown(pipe, push, fe, block: np.ndarray, number: int, repeat: int) -> dict:
+    """The native pipeline's push and its steps, each timed alone, interleaved (first: the
+    whole push)."""
+    from edge.pipelines.base import Window
+
+    n, w = block.shape[0], fe.window
+    centred = np.ascontiguousarray(block - block.mean(axis=1, keepdims=True))
+    model = np.empty((w, n), dtype=np.float32)
+    flags = np.empty(n, dtype=np.uint8)
+    slot = pipe._slots[0]
+    # A window that is not scored: the event record without the model.
+    held = Window(np.zeros_like(slot.inputs))
+    held.first, held.end, held.update = slot.first, slot.end, False
+    held.quality = dict(slot.quality)
+    steps = {
+        "EegPipeline.push, fp32 native (whole)": push,
+        "EegFrontEnd.feed (filters, ring, window kernel, quality)": lambda: fe.feed(block),
+        "SosFilterBank.process (band-pass + notch)": lambda: fe._filters.process(
+            centred, trusted=True
+        ),
+        "EegWindowKernel.run (model input, flags)": lambda: fe._kernel.run(fe._ring, model, flags),
+        "EegPipeline._infer (engine, softmax, values)": lambda: pipe._infer(slot),
+        "NativeEngine.run (student)": lambda: pipe.engine.run(slot.inputs),
+        "Pipeline._score of a held window (event record alone)": lambda: pipe._score(held),
+    }
+    return interleaved(steps, number, repeat)
 
 
 def kernel_lengths(x: np.ndarray, number: int, repeat: int) -> dict:
