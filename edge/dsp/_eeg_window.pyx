@@ -28,6 +28,12 @@ import numpy as np
 from edge.dsp._fft cimport RealFFT
 from edge.dsp._reduce cimport _dot, _max_abs, _mn, _mx, _range, _sum, _sum_sq_dev
 
+cdef extern from "c/ae_lanes_fft.h":
+    void ae_power_lanes(const double *rows, Py_ssize_t stride, int lanes, int n_fft,
+                        const Py_ssize_t *bitrev, const double *tw_re, const double *tw_im,
+                        const double *sp_re, const double *sp_im, double *zr, double *zi,
+                        double *out) nogil
+
 # At most this many DFT bins in 0.5-4 Hz (a window of up to 8 s).
 cdef enum:
     MAX_SLOW = 32
@@ -58,7 +64,10 @@ cdef class EegWindowKernel:
     cdef double[:, ::1] slow_cos
     cdef double[:, ::1] slow_sin
     cdef double[::1] slow_weight
-    cdef double[::1] power
+    # The batched real FFT's work: (window / 2, 2n) packed samples, (window / 2 + 1, 2n) power.
+    cdef double[:, ::1] z_re
+    cdef double[:, ::1] z_im
+    cdef double[:, ::1] power
     cdef double[::1] means
     cdef double[::1] devs
     cdef double gap_share, flat_std_uv, rail_share, stuck_uv, line_share
@@ -96,7 +105,9 @@ cdef class EegWindowKernel:
         arg = 2.0 * M_PI * slow[:, None] * np.arange(window)[None, :] / window
         self.slow_cos = np.ascontiguousarray(np.cos(arg))
         self.slow_sin = np.ascontiguousarray(np.sin(arg))
-        self.power = np.zeros(window // 2 + 1)
+        self.z_re = np.zeros((window // 2, 2 * n))
+        self.z_im = np.zeros((window // 2, 2 * n))
+        self.power = np.zeros((window // 2 + 1, 2 * n))
         self.means = np.zeros(n)
         self.devs = np.zeros(n)
         self.ready = False
@@ -120,6 +131,15 @@ cdef class EegWindowKernel:
         self.rail_uv = rail_uv
         self.ready = True
 
+    cdef void _power_all(self, const double[:, ::1] ring) noexcept nogil:
+        """The power spectra of the ring's first 2n rows (filtered, then unfiltered) in one
+        call, the rows as the lanes (edge/dsp/c/ae_lanes_fft.c: `RealFFT.power`'s operations
+        in its order, so the same values to the bit)."""
+        ae_power_lanes(&ring[0, 0], ring.shape[1], 2 * self.n, self.window,
+                       &self.fft.bitrev[0], &self.fft.tw_re[0], &self.fft.tw_im[0],
+                       &self.fft.sp_re[0], &self.fft.sp_im[0], &self.z_re[0, 0],
+                       &self.z_im[0, 0], &self.power[0, 0])
+
     def run(self, const double[:, ::1] ring, float[:, ::1] model_out,
             unsigned char[::1] flags_out):
         """Fill `model_out` (window, n) and `flags_out` (n,); return (max_uv, mains_uv, any
@@ -142,7 +162,8 @@ cdef class EegWindowKernel:
         cdef const unsigned char* frontal
         cdef double rail_uv = self.rail_uv
         cdef const double* x
-        cdef double* p = &self.power[0]
+        cdef double* p = &self.power[0, 0]
+        cdef Py_ssize_t lanes = 2 * n
         cdef const double* cs = &self.slow_cos[0, 0]
         cdef const double* sn = &self.slow_sin[0, 0]
         cdef double acc_re[MAX_SLOW]
@@ -163,6 +184,7 @@ cdef class EegWindowKernel:
         fast_limit = &self.fast_limit[0]
         frontal = &self.frontal[0]
         with nogil:
+            self._power_all(ring)
             for c in range(n):
                 # Filtered: mean, largest deflection from it, power by band, the slow wave.
                 x = &ring[c, 0]
@@ -174,14 +196,13 @@ cdef class EegWindowKernel:
                     max_uv = d
                 if d * inv_std[c] > scale:
                     scale = d * inv_std[c]
-                self.fft.power(x, p)
                 line_p = 0.0
                 ac_p = 0.0
                 fast_p = 0.0
                 for k in range(bins):
-                    line_p += p[k] * self.line_mask[k]
-                    ac_p += p[k] * self.ac_mask[k]
-                    fast_p += p[k] * self.fast_mask[k]
+                    line_p += p[k * lanes + c] * self.line_mask[k]
+                    ac_p += p[k * lanes + c] * self.ac_mask[k]
+                    fast_p += p[k * lanes + c] * self.fast_mask[k]
                 # The slow bins' DFT, all bins in one pass over the window (independent sums),
                 # then the wave they make: re and -im are each bin's DFT, added back as a cosine.
                 for k in range(n_slow):
@@ -214,10 +235,9 @@ cdef class EegWindowKernel:
                 peak = _max_abs(x, w, pedestal[c])
                 raw_std = sqrt(_sum_sq_dev(x, w, mean) / w)
                 level = mean + pedestal[c]
-                self.fft.power(x, p)
                 mains_p = 0.0
                 for k in range(bins):
-                    mains_p += p[k] * self.line_mask[k]
+                    mains_p += p[k * lanes + n + c] * self.line_mask[k]
                 v = sqrt(2.0 * mains_p) / w
                 if v > mains_uv:
                     mains_uv = v
