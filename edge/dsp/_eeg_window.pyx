@@ -12,7 +12,8 @@ reads it and writes
   serves windows whose length is not a power of two): one real FFT of the filtered window
   gives the mains, whole-band and above-20-Hz powers, a direct DFT of the few 0.5-4 Hz bins
   rebuilds the slow wave whose peak-to-peak is the blink figure, and one real FFT of the
-  unfiltered window gives the mains at the electrode;
+  unfiltered window gives the mains at the electrode (the FFTs and the band sums of all rows
+  at once, the rows as the SIMD lanes: `edge/dsp/c/ae_lanes_fft.c`);
 - the largest filtered deflection and the worst electrode's mains RMS, both in µV.
 
 The per-stream figures (each electrode's `inv_std`, pedestal, calibrated level and limits,
@@ -69,6 +70,10 @@ cdef class EegWindowKernel:
     cdef double[:, ::1] z_im
     cdef double[:, ::1] power
     cdef double[::1] means
+    # Per lane (2n rows): power in the mains bands; per electrode: whole band, above 20 Hz.
+    cdef double[::1] line_sum
+    cdef double[::1] ac_sum
+    cdef double[::1] fast_sum
     cdef double[::1] devs
     cdef double gap_share, flat_std_uv, rail_share, stuck_uv, line_share
     # The stream's figures (set_stream): copies, so the caller's arrays may change after.
@@ -109,6 +114,9 @@ cdef class EegWindowKernel:
         self.z_im = np.zeros((window // 2, 2 * n))
         self.power = np.zeros((window // 2 + 1, 2 * n))
         self.means = np.zeros(n)
+        self.line_sum = np.zeros(2 * n)
+        self.ac_sum = np.zeros(n)
+        self.fast_sum = np.zeros(n)
         self.devs = np.zeros(n)
         self.ready = False
 
@@ -140,6 +148,31 @@ cdef class EegWindowKernel:
                        &self.fft.sp_re[0], &self.fft.sp_im[0], &self.z_re[0, 0],
                        &self.z_im[0, 0], &self.power[0, 0])
 
+    cdef void _band_sums(self) noexcept nogil:
+        """Each row's power by band from the spectra `_power_all` made, bin after bin from the
+        first (each lane's sum in the order a loop over its own bins takes), the rows side by
+        side so the loops vectorise."""
+        cdef Py_ssize_t L = 2 * self.n, n = self.n, bins = self.window // 2 + 1, k, l
+        cdef const double* p = &self.power[0, 0]
+        cdef double* line = &self.line_sum[0]
+        cdef double* ac = &self.ac_sum[0]
+        cdef double* fast = &self.fast_sum[0]
+        cdef double m_line, m_ac, m_fast
+        for l in range(L):
+            line[l] = 0.0
+        for l in range(n):
+            ac[l] = 0.0
+            fast[l] = 0.0
+        for k in range(bins):
+            m_line = self.line_mask[k]
+            m_ac = self.ac_mask[k]
+            m_fast = self.fast_mask[k]
+            for l in range(L):
+                line[l] += p[k * L + l] * m_line
+            for l in range(n):
+                ac[l] += p[k * L + l] * m_ac
+                fast[l] += p[k * L + l] * m_fast
+
     def run(self, const double[:, ::1] ring, float[:, ::1] model_out,
             unsigned char[::1] flags_out):
         """Fill `model_out` (window, n) and `flags_out` (n,); return (max_uv, mains_uv, any
@@ -148,7 +181,7 @@ cdef class EegWindowKernel:
         ring: (3n, window), rows filtered µV, unfiltered µV minus the pedestal, gap indicators
         (the figures `set_stream` took say how to read them).
         """
-        cdef Py_ssize_t n = self.n, w = self.window, bins = self.window // 2 + 1
+        cdef Py_ssize_t n = self.n, w = self.window
         cdef Py_ssize_t c, t, k, n_slow = self.slow_cos.shape[0]
         cdef double d, mean, level, peak, raw_std, line_p, ac_p, fast_p, re, im
         cdef double lo, hi, v, gap, gap_lo, max_uv = 0.0, mains_uv = 0.0, scale = 0.0, mains_p, z
@@ -162,8 +195,6 @@ cdef class EegWindowKernel:
         cdef const unsigned char* frontal
         cdef double rail_uv = self.rail_uv
         cdef const double* x
-        cdef double* p = &self.power[0, 0]
-        cdef Py_ssize_t lanes = 2 * n
         cdef const double* cs = &self.slow_cos[0, 0]
         cdef const double* sn = &self.slow_sin[0, 0]
         cdef double acc_re[MAX_SLOW]
@@ -185,6 +216,7 @@ cdef class EegWindowKernel:
         frontal = &self.frontal[0]
         with nogil:
             self._power_all(ring)
+            self._band_sums()
             for c in range(n):
                 # Filtered: mean, largest deflection from it, power by band, the slow wave.
                 x = &ring[c, 0]
@@ -196,13 +228,9 @@ cdef class EegWindowKernel:
                     max_uv = d
                 if d * inv_std[c] > scale:
                     scale = d * inv_std[c]
-                line_p = 0.0
-                ac_p = 0.0
-                fast_p = 0.0
-                for k in range(bins):
-                    line_p += p[k * lanes + c] * self.line_mask[k]
-                    ac_p += p[k * lanes + c] * self.ac_mask[k]
-                    fast_p += p[k * lanes + c] * self.fast_mask[k]
+                line_p = self.line_sum[c]
+                ac_p = self.ac_sum[c]
+                fast_p = self.fast_sum[c]
                 # The slow bins' DFT, all bins in one pass over the window (independent sums),
                 # then the wave they make: re and -im are each bin's DFT, added back as a cosine.
                 for k in range(n_slow):
@@ -235,9 +263,7 @@ cdef class EegWindowKernel:
                 peak = _max_abs(x, w, pedestal[c])
                 raw_std = sqrt(_sum_sq_dev(x, w, mean) / w)
                 level = mean + pedestal[c]
-                mains_p = 0.0
-                for k in range(bins):
-                    mains_p += p[k * lanes + n + c] * self.line_mask[k]
+                mains_p = self.line_sum[n + c]
                 v = sqrt(2.0 * mains_p) / w
                 if v > mains_uv:
                     mains_uv = v
