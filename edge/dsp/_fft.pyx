@@ -1,3 +1,6 @@
+# distutils: extra_compile_args = -ffp-contract=off
+# No fused multiply-adds (GCC fuses a*b+c where the CPU has FMA: every arm64, AVX2 clones):
+# the same bits on a Raspberry Pi or a Jetson as on x86-64 (make arm64-check).
 """Compiled real FFT: a radix-2 complex FFT of half size plus the real-input split step.
 
 Kernels only: the plan is built once (twiddles, bit-reversal table, scratch) and `power` does

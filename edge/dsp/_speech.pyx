@@ -1,3 +1,6 @@
+# distutils: extra_compile_args = -ffp-contract=off
+# No fused multiply-adds (GCC fuses a*b+c where the CPU has FMA: every arm64, AVX2 clones):
+# the same bits on a Raspberry Pi or a Jetson as on x86-64 (make arm64-check).
 """Compiled speech front end at the model's rate: samples in, log-mel frames into a ring.
 
 Per block, in one pass and with no allocation: int16/float32/float64 samples become float64

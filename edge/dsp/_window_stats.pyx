@@ -1,3 +1,6 @@
+# distutils: extra_compile_args = -ffp-contract=off
+# No fused multiply-adds (GCC fuses a*b+c where the CPU has FMA: every arm64, AVX2 clones):
+# the same bits on a Raspberry Pi or a Jetson as on x86-64 (make arm64-check).
 """Compiled sliding-window variance over many rows, emitted every hop.
 
 Rows (for EEG: band x channel) stream in; every `hop_length` samples once `window_length`

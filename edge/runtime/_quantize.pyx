@@ -1,3 +1,6 @@
+# distutils: extra_compile_args = -ffp-contract=off
+# No fused multiply-adds (GCC fuses a*b+c where the CPU has FMA: every arm64, AVX2 clones):
+# the same bits on a Raspberry Pi or a Jetson as on x86-64 (make arm64-check).
 """Compiled affine (de)quantisation for engine inputs and outputs, one pass, no temporaries.
 
 quantize: q = clamp(round_half_even(x / scale) + zero_point), with the finiteness check done in
