@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from dataclasses import replace
 
 import pytest
@@ -12,6 +13,13 @@ from edge.runtime.budget import check_load, check_runtime, enforce
 from tests.bundles import dense_bundle
 
 pytestmark = pytest.mark.device
+
+
+@pytest.fixture
+def x86_build_host(monkeypatch):
+    """These figures are judged as from the x86-64 build host, whatever runs the test: on an arm64
+    machine the Pi profiles are the machine itself (measured, not scaled; make arm64-check)."""
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +58,7 @@ def test_declared_macs_against_the_profile_compute_rate(bundle) -> None:
     assert "estimate" in v.basis
 
 
-def test_runtime_latency_is_scaled_only_where_the_profile_says_how() -> None:
+def test_runtime_latency_is_scaled_only_where_the_profile_says_how(x86_build_host) -> None:
     latency = {"count": 100, "p50_ms": 1.0, "p99_ms": 2.0}
     host = with_budget("x86-host", latency_p99_ms=2.5)
     assert check_runtime("speech", latency, None, host) == []
@@ -86,7 +94,7 @@ def test_enforce_refuses_unless_allowed(bundle, caplog) -> None:
     enforce([], profile)
 
 
-def test_one_verdict_scales_by_the_profile_everywhere() -> None:
+def test_one_verdict_scales_by_the_profile_everywhere(x86_build_host) -> None:
     from edge.runtime.budget import verdict
 
     lat = {"count": 50, "p50_ms": 1.0, "p99_ms": 3.0}
@@ -103,3 +111,13 @@ def test_one_verdict_scales_by_the_profile_everywhere() -> None:
     assert verdict("speech", {"count": 0}, pi4).ok is None
     # The run-time checks (daemon, bench) are the verdict's checks.
     assert check_runtime("speech", lat, None, pi4) == [judged.check]
+
+
+def test_on_an_arm64_machine_a_pi_profile_is_measured_not_scaled(monkeypatch) -> None:
+    from edge.runtime.budget import verdict
+
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    judged = verdict(
+        "speech", {"count": 50, "p50_ms": 1.0, "p99_ms": 3.0}, load_profile("raspberry-pi-4")
+    )
+    assert judged.check.value == 3.0 and judged.ok and "measured on this aarch64" in judged.basis
