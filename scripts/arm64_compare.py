@@ -103,7 +103,11 @@ def compare_calls(modality: str, x86: Path, arm: Path, models: Path) -> list[Row
             # another order (NEON vs AVX kernels) differ by a few ulps: scale it to the tensor.
             tol, precision = _tolerance(models, model)
             scale = max(1.0, max(float(np.max(np.abs(a[n]), initial=0.0)) for n in names))
-            note = precision if scale == 1.0 else f"{precision}, x {scale:.3g}: largest |output|"
+            note = (
+                precision
+                if scale == 1.0
+                else f"{precision}; x {scale:.3g}, the largest output magnitude"
+            )
             rows.append(Row(modality, f"{model} outputs", calls, diff, tol * scale, note))
     return rows
 
