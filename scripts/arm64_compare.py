@@ -7,8 +7,8 @@ per modality:
   flags; the values (model outputs) within the model's int8 drift from its manifest (`tolerance`
   of the precision that ran), numeric quality figures within 1e-6 (they come from the front end);
 - every model call: the features fed in (the front end's output) within 1e-6, and the outputs
-  within the manifest tolerance of that model file's precision, times the largest |output| of
-  that tensor where it exceeds 1 (a detector's raw logits).
+  within the manifest tolerance of that model file's precision, for fp32 models times the
+  largest |output| of that tensor where it exceeds 1 (a detector's raw logits).
 
 Prints a table (markdown) and exits 1 on any mismatch.
 
@@ -98,11 +98,12 @@ def compare_calls(modality: str, x86: Path, arm: Path, models: Path) -> list[Row
         if side == "in":
             rows.append(Row(modality, f"{model} features in", calls, diff, FEATURE_TOL))
         else:
-            # The manifest's tolerance is absolute, stated for outputs of order 1 (probabilities,
-            # levels, A/D/V); a detector's raw logits reach hundreds, where float32 sums taken in
-            # another order (NEON vs AVX kernels) differ by a few ulps: scale it to the tensor.
+            # An fp32 tolerance is float rounding, stated for outputs of order 1; a detector's raw
+            # logits reach hundreds, where float32 sums taken in another order (NEON vs AVX
+            # kernels) differ by a few ulps: scale it to the tensor. int8 drift is not scaled.
             tol, precision = _tolerance(models, model)
-            scale = max(1.0, max(float(np.max(np.abs(a[n]), initial=0.0)) for n in names))
+            largest = max(float(np.max(np.abs(a[n]), initial=0.0)) for n in names)
+            scale = max(1.0, largest) if precision == "fp32" else 1.0
             note = (
                 precision
                 if scale == 1.0
@@ -152,7 +153,7 @@ def compare_events(modality: str, x86: Path, arm: Path, models: Path) -> list[Ro
             boxes = max(boxes, _max_abs(sa.get("box", []), sb.get("box", [])))
     rows = [
         Row(modality, "events: model, span, seq, flags", len(ea), same_fields, 0.0),
-        Row(modality, "events: values", len(ea), values, tol or 0.0, "model int8 drift"),
+        Row(modality, "events: values", len(ea), values, tol or 0.0, "manifest tolerance"),
         Row(modality, "events: quality figures", len(ea), quality, FEATURE_TOL),
     ]
     if any("box" in e.get("subject", {}) for e in ea):
