@@ -266,8 +266,10 @@ def from_media(
 
     path = Path(path)
     if front is None:
+        # Training crops: the detector on every frame (no tracked, predicted boxes).
         front = FaceFrontEnd(
-            ImageSpec.from_dict({k: v for k, v in FACE_SPEC.items() if k != "kind"})
+            ImageSpec.from_dict({k: v for k, v in FACE_SPEC.items() if k != "kind"}),
+            detect_every=1,
         )
     images, groups, labels = [], [], []
     if path.is_dir():
