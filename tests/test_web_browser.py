@@ -128,6 +128,8 @@ def test_page_shows_the_run_without_errors(live):
         assert 0.0 <= float(text) <= 1.0
     assert page.eval("document.getElementById('face-top-0').textContent").startswith("happy")
     assert 1.0 <= float(page.eval("document.getElementById('eeg-level').textContent")) <= 5.0
+    # The CPU share is a difference of two snapshots: the next status (once a second) has it.
+    page.wait("document.getElementById('st-cpu').textContent.endsWith('% of one core')", 3)
     cpu = page.eval("document.getElementById('st-cpu').textContent")
     assert cpu.endswith("% of one core"), cpu
     assert "MiB" in page.eval("document.getElementById('st-rss').textContent")
