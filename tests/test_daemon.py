@@ -41,6 +41,21 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
+def three_modalities(tmp_path: Path) -> str:
+    """The daemon tables of the sample clip, the sample face and a 14-channel EEG export."""
+    return f"""[speech]
+source = "file:{CLIP}"
+pace = false
+[face]
+source = "file:{FACE}"
+[eeg]
+source = "file:{eeg_csv(tmp_path / "eeg.csv")}"
+csv_columns = {json.dumps(list(EMOTIV_14))}
+csv_time = "t"
+pace = false
+"""
+
+
 def test_config_errors_name_the_file_and_the_key(tmp_path):
     good = f'[speech]\nsource = "file:{CLIP}"\n[[sinks]]\nkind = "jsonl"\npath = "-"\n'
     assert load_config(write(tmp_path / "ok.toml", good)).modalities[0].name == "speech"
@@ -74,17 +89,7 @@ def test_three_modalities_reach_the_sinks_and_a_failing_source_is_retried(tmp_pa
         tmp_path / "d.toml",
         f"""
 status_socket = "{tmp_path / "status.sock"}"
-[speech]
-source = "file:{CLIP}"
-pace = false
-[face]
-source = "file:{FACE}"
-[eeg]
-source = "file:{eeg_csv(tmp_path / "eeg.csv")}"
-csv_columns = {json.dumps(list(EMOTIV_14))}
-csv_time = "t"
-pace = false
-[[sinks]]
+{three_modalities(tmp_path)}[[sinks]]
 kind = "jsonl"
 path = "{events}"
 """,
@@ -414,17 +419,7 @@ def test_the_profiles_engine_runs_the_models_and_onnx_runtime_is_not_loaded_on_a
             tmp_path / f"{profile}.toml",
             f"""
 profile = "{profile}"
-[speech]
-source = "file:{CLIP}"
-pace = false
-[face]
-source = "file:{FACE}"
-[eeg]
-source = "file:{eeg_csv(tmp_path / "eeg.csv")}"
-csv_columns = {json.dumps(list(EMOTIV_14))}
-csv_time = "t"
-pace = false
-[[sinks]]
+{three_modalities(tmp_path)}[[sinks]]
 kind = "jsonl"
 path = "{tmp_path / f"{profile}.jsonl"}"
 """,
