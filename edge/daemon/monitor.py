@@ -15,7 +15,7 @@ from typing import Any
 
 from edge.events import AffectEvent
 from edge.runtime.budget import runtime_checks
-from edge.runtime.memory import rss_bytes
+from edge.runtime.memory import cpu_seconds, rss_bytes
 
 
 class BudgetMonitor:
@@ -32,16 +32,13 @@ class BudgetMonitor:
         self._thread.join(timeout_s)
 
     def _run(self) -> None:
-        import resource
-
         from devices.profile import load_profile
         from edge import __version__
 
         profile, profile_name = None, None
         seq = 0
         last_t = time.monotonic()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        last_cpu = usage.ru_utime + usage.ru_stime
+        last_cpu = cpu_seconds()
         while not self._stop.wait(self.daemon.config.report_s or 3600):
             if not self.daemon.config.report_s:
                 continue
@@ -49,8 +46,7 @@ class BudgetMonitor:
                 profile_name = self.daemon.config.profile
                 profile = load_profile(profile_name) if profile_name else None
             now = time.monotonic()
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            cpu = usage.ru_utime + usage.ru_stime
+            cpu = cpu_seconds()
             rss = rss_bytes()
             values = {
                 "rss_mb": round(rss / 2**20, 2),

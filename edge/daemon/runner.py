@@ -25,7 +25,7 @@ from edge.daemon.outputs import open_sink, retune_sink, same_sink, sink_snapshot
 from edge.daemon.status import StatusServer, read_status
 from edge.daemon.worker import ModalityWorker
 from edge.errors import AffectEdgeError, ConfigError
-from edge.runtime.memory import rss_bytes
+from edge.runtime.memory import cpu_seconds, rss_bytes
 
 __all__ = ["Daemon", "EventBus", "ModalityWorker", "StatusServer", "read_status"]
 
@@ -195,9 +195,6 @@ class Daemon:
             self._status.close()
 
     def snapshot(self) -> dict[str, Any]:
-        import resource
-
-        usage = resource.getrusage(resource.RUSAGE_SELF)
         return {
             "pid": os.getpid(),
             "config": self.config.path,
@@ -213,5 +210,5 @@ class Daemon:
             },
             "sinks": [sink_snapshot(s) for s in self.sinks],
             "rss_bytes": rss_bytes(),
-            "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
+            "cpu_s": round(cpu_seconds(), 3),
         }

@@ -1,4 +1,4 @@
-"""Process memory readings for budget checks (Linux /proc, with a portable fallback)."""
+"""Process readings for budget checks: memory (Linux /proc, with a portable fallback) and CPU time."""
 
 from __future__ import annotations
 
@@ -20,3 +20,9 @@ def peak_rss_bytes() -> int:
     """Largest resident set size this process has had."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system) this process has used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

@@ -338,12 +338,11 @@ class WebServer:
         with self._lock:
             watched = bool(self._clients)
         if not watched:
-            # Keep the CPU baseline current (the daemon's cpu_s is this process's rusage), so the
-            # first status a new page gets already has a CPU share, not "measuring".
-            import resource
+            # Keep the CPU baseline current (the daemon's cpu_s is this process's CPU time), so
+            # the first status a new page gets already has a CPU share, not "measuring".
+            from edge.runtime.memory import cpu_seconds
 
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            self._last_cpu = (time.monotonic(), round(usage.ru_utime + usage.ru_stime, 3))
+            self._last_cpu = (time.monotonic(), round(cpu_seconds(), 3))
             return
         status = self._status()
         if status is None:
