@@ -91,14 +91,14 @@ def build_pipeline(bundles, source, options: FaceOptions, mode: str = "sync", on
     from edge.pipelines.face import FacePipeline
 
     expression, detector = bundles
-    # One picture: nothing to track or smooth over.
+    # One picture: nothing to smooth over (its one frame is detected, as every first frame is).
     single = is_single_image(source)
     return FacePipeline(
         expression,
         detector,
         engine=options.engine,
         precision=options.precision,
-        detect_every=1 if single else options.detect_every,
+        detect_every=options.detect_every,  # a first frame is always detected
         smoothing=1.0 if single else options.smoothing,
         mode=mode,
         on_event=on_event,

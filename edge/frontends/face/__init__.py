@@ -21,7 +21,7 @@ from edge.runtime.specs import ImageSpec
 DETECTOR = "face-detect"
 #: The detector runs on every third frame and the tracker carries faces in between: the one
 #: default of the front end, the pipeline and the CLI / daemon options (`edge.modalities.face`).
-#: A single image is always detected (the modality sets 1 for it).
+#: A first frame, and one of another size than the last, is always detected.
 DETECT_EVERY = 3
 
 
