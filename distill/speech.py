@@ -141,14 +141,15 @@ def distill_speech(cfg: DistillConfig, on_epoch=None, progress=None) -> tuple[Ch
         )
     torch.manual_seed(cfg.seed)
     model = create(cfg.architecture, **cfg.arch_config)
-    # Speech students always see 1 s windows minus their mean: the bundle's front end says so
-    # (window_norm "mean") and the pipeline applies the same function, so train and serve agree.
-    fit_config = replace(cfg.fit, crop_frames=WINDOW_FRAMES, window_mean=True)
+    # Speech students see 1 s windows normalised as the bundle's front end says (window_norm) and
+    # the pipeline applies the same function, so train and serve agree.
+    norm = SPEECH_SPEC.window_norm
+    fit_config = replace(cfg.fit, crop_frames=WINDOW_FRAMES, window_norm=norm)
     if cfg.run is not None and (cfg.cache / "fingerprint.json").is_file():
         Path(cfg.run).mkdir(parents=True, exist_ok=True)
         (Path(cfg.run) / "data.json").write_text((cfg.cache / "fingerprint.json").read_text())
     fit_report = fit(model, train, val, fit_config, on_epoch, run=cfg.run, resume=cfg.resume)
-    student = predict_utterances(model, val, WINDOW_FRAMES, window_mean=True)
+    student = predict_utterances(model, val, WINDOW_FRAMES, window_norm=norm)
     report = {
         "teacher": teacher.name,
         "split": {

@@ -23,7 +23,7 @@ import torch
 
 from distill.metrics import ccc
 from distill.run_state import RunState
-from edge.dsp.logmel import subtract_window_mean
+from edge.dsp.logmel import normalise_windows
 from edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,9 @@ class FitConfig:
     patience: int = 8
     crop_frames: int = 100
     seed: int = 0
-    #: Subtract each window's mean before the model sees it (speech bundles' window_norm "mean").
-    window_mean: bool = False
+    #: The window normalisation the model sees (a speech bundle's front_end window_norm: "mean",
+    #: "loudest"), applied to every crop and validation window; None: none.
+    window_norm: str | None = None
 
 
 def ccc_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -80,23 +81,19 @@ def windows(x: np.ndarray, frames: int, hop: int) -> np.ndarray:
     return np.stack([x[s : s + frames] for s in starts])
 
 
-def _normalised(batch: np.ndarray, window_mean: bool) -> np.ndarray:
-    return subtract_window_mean(batch) if window_mean else batch
-
-
 def predict_utterances(
     model: torch.nn.Module,
     ex: Examples,
     frames: int,
     hop: int | None = None,
-    window_mean: bool = False,
+    window_norm: str | None = None,
 ) -> np.ndarray:
     """(n, 3) utterance-level outputs: the model's mean over each example's windows."""
     model.eval()
     out = []
     with torch.no_grad():
         for x in ex.features:
-            w = _normalised(windows(x, frames, hop or max(1, frames // 2)), window_mean)
+            w = normalise_windows(windows(x, frames, hop or max(1, frames // 2)), window_norm)
             out.append(model(torch.from_numpy(w[:, None]).float()).mean(dim=0).numpy())
     return np.asarray(out, dtype=np.float64)
 
@@ -166,7 +163,7 @@ def fit(
         for _ in range(config.steps_per_epoch):
             idx = rng.integers(0, len(train), per_rank)
             crops = np.stack([_crop(train.features[i], config.crop_frames, rng) for i in idx])
-            batch = _normalised(crops, config.window_mean)[:, None]
+            batch = normalise_windows(crops, config.window_norm)[:, None]
             loss = ccc_loss(net(torch.from_numpy(batch).float()), targets[idx])
             opt.zero_grad()
             loss.backward()
@@ -183,7 +180,7 @@ def fit(
         score, per_output = None, None
         if val is not None and len(val):
             student = predict_utterances(
-                model, val, config.crop_frames, window_mean=config.window_mean
+                model, val, config.crop_frames, window_norm=config.window_norm
             )
             per_output = ccc(val.targets, student)
             score = float(np.mean(per_output))

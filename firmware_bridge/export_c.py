@@ -56,6 +56,8 @@ SOURCES = {
 }
 #: TFLite Micro wants the flatbuffer and every arena tensor on 16-byte boundaries.
 ALIGN = 16
+#: ae_config.h's AE_LM_WINDOW_NORM for each front_end window_norm (ae_logmel.c's branches).
+WINDOW_NORM_CODES = {None: 0, "mean": 1, "loudest": 2}
 #: The interpreter's own structures in the arena, per tensor and per operator: an allowance
 #: (TfLiteEvalTensor, TfLiteTensor, node and registration records), not a measurement.
 PER_TENSOR_BYTES = 64
@@ -187,7 +189,10 @@ def logmel_config(bundle: Bundle, model: ModelFile) -> tuple[str, str]:
 #define AE_LM_PREEMPHASIS {float(spec.preemphasis)!r}
 #define AE_LM_DC_BLOCK {int(bool(spec.dc_pole))}
 #define AE_LM_DC_POLE {float(spec.dc_pole or 0.0)!r}
-#define AE_LM_WINDOW_MEAN {int(spec.window_norm == "mean")}
+/* The window normalisation (window_norm): 0 none, 1 "mean", 2 "loudest". */
+#define AE_LM_NORM_MEAN 1
+#define AE_LM_NORM_LOUDEST 2
+#define AE_LM_WINDOW_NORM {WINDOW_NORM_CODES[spec.window_norm]}
 
 {_quant_macros(model)}
 #define AE_MODEL_OUTPUTS {len(outputs)}

@@ -21,6 +21,7 @@ Usage: python scripts/build_speech_student.py [--shared ../shared] [--teacher PA
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -108,6 +109,14 @@ def main() -> None:
     parser.add_argument(
         "--inputs-only", action="store_true", help="compute and cache the inputs, then stop"
     )
+    parser.add_argument(
+        "--window-norm",
+        choices=("mean", "loudest"),
+        default="mean",
+        help="the front end's window normalisation the student learns with and ships with: "
+        "each window minus its mean, or minus its loudest quarter of frames' level (moves less "
+        "under noise)",
+    )
     args = parser.parse_args()
 
     import torch
@@ -126,6 +135,7 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     t0 = time.time()
+    spec = dataclasses.replace(SPEECH_SPEC, window_norm=args.window_norm)
     cache = ROOT / "build" / "cache" / "student-inputs"
 
     def student_inputs(corpus, variants: int) -> list[list[np.ndarray]]:
@@ -222,7 +232,7 @@ def main() -> None:
             else:
                 train_x += variants
                 train_y += [target] * len(variants)
-                calib.append(windows(clean, SPEECH_SPEC, 50))
+                calib.append(windows(clean, spec, 50))
     print(
         f"data: {len(train_x)} training maps, {len(val_x)} validation utterances, {time.time() - t0:.0f} s",
         flush=True,
@@ -236,7 +246,7 @@ def main() -> None:
         steps_per_epoch=args.steps_per_epoch,
         crop_frames=100,
         patience=args.patience,
-        window_mean=True,
+        window_norm=args.window_norm,
     )
     report = fit(
         model,
@@ -245,7 +255,9 @@ def main() -> None:
         config,
         on_epoch=lambda e, loss, v: print(f"epoch {e} loss {loss:.4f} val CCC {v:.4f}", flush=True),
     )
-    student = predict_utterances(model, Examples(val_x, np.asarray(val_y)), 100, window_mean=True)
+    student = predict_utterances(
+        model, Examples(val_x, np.asarray(val_y)), 100, window_norm=args.window_norm
+    )
     vs_teacher = dict(
         zip(
             ("arousal", "dominance", "valence"),
@@ -265,7 +277,7 @@ def main() -> None:
             "outputs": ["arousal", "dominance", "valence"],
             "value_range": [0.0, 1.0],
         },
-        front_end_dict(),
+        front_end_dict(spec),
         {
             "teacher": described,
             "data": data_line(args.corpora.split(","), args.variants),

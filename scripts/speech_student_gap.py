@@ -59,7 +59,8 @@ def main() -> None:
     from scripts.build_speech_student import VALIDATION
 
     torch.set_num_threads(1)
-    model = Checkpoint.load(args.student).build()
+    ckpt = Checkpoint.load(args.student)
+    model = ckpt.build()
     with np.load(args.teacher) as f:
         head = {k: f[k] for k in ("mean", "std", "coef", "bias")}
         layer = int(f["layer"])
@@ -68,7 +69,9 @@ def main() -> None:
         corpus = read_corpus(args.shared, name)
         teacher = apply_head(head, whisper.cached_features(corpus.files)[layer])
         maps = [file_features(p) for p in corpus.files]
-        student = predict_utterances(model, Examples(maps, teacher), 100, window_mean=True)
+        student = predict_utterances(
+            model, Examples(maps, teacher), 100, window_norm=ckpt.front_end.get("window_norm")
+        )
         speakers = np.array(corpus.speakers)
         held = np.isin(speakers, HELD_OUT[name])
         val = np.isin(speakers, VALIDATION[name])

@@ -25,7 +25,7 @@ import soundfile as sf
 
 from edge.cli.main import main
 from edge.dsp import Resampler
-from edge.dsp.logmel import subtract_window_mean
+from edge.dsp.logmel import normalise_windows
 from edge.frontends.eeg import EegFrontEnd
 from edge.frontends.speech import features
 from edge.runtime import load_bundle
@@ -51,6 +51,21 @@ def speech(tmp_path_factory):
     out = tmp_path_factory.mktemp("speech")
     done = export_c(find_bundle("speech-adv"), out)
     return load_bundle(find_bundle("speech-adv")), out, done
+
+
+@pytest.fixture(scope="module")
+def speech_other_norm(speech, tmp_path_factory):
+    """The speech bundle with the other window normalisation in its manifest, exported."""
+    bundle, _, _ = speech
+    other = "loudest" if bundle.manifest.front_end.window_norm == "mean" else "mean"
+    copy = tmp_path_factory.mktemp("speech-norm") / "speech-adv"
+    shutil.copytree(find_bundle("speech-adv"), copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["front_end"]["window_norm"] = other
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path_factory.mktemp("speech-other")
+    done = export_c(copy, out)
+    return load_bundle(copy), out, done
 
 
 @pytest.fixture(scope="module")
@@ -137,13 +152,17 @@ def test_the_c_sources_use_no_heap_and_only_the_allowed_headers() -> None:
 
 @needs_gcc
 @pytest.mark.parametrize(
-    "precision,loud_tol,quiet_tol,window_tol",
-    [("float", 1e-2, 0.1, 1e-3), ("double", 1e-5, 1e-5, 1e-5)],
+    "precision,loud_tol,quiet_tol,window_tol,norm",
+    [
+        ("float", 1e-2, 0.1, 1e-3, "shipped"),
+        ("double", 1e-5, 1e-5, 1e-5, "shipped"),
+        ("float", 1e-2, 0.1, 1e-3, "other"),
+    ],
 )
 def test_the_c_log_mel_matches_the_python_front_end(
-    speech, tmp_path, precision, loud_tol, quiet_tol, window_tol
+    request, tmp_path, precision, loud_tol, quiet_tol, window_tol, norm
 ) -> None:
-    bundle, out, _ = speech
+    bundle, out, _ = request.getfixturevalue("speech" if norm == "shipped" else "speech_other_norm")
     spec = bundle.manifest.front_end
     flags = SANITIZE if precision == "float" else ["-O2", "-DAE_REAL_DOUBLE"]
     exe = build(out, "ae_logmel.c", tmp_path / "harness", *flags)
@@ -163,7 +182,7 @@ def test_the_c_log_mel_matches_the_python_front_end(
         error = np.abs(frames - reference)
         loud = reference.max(axis=1, keepdims=True) - reference <= 80 / (10 / np.log(10))
         assert error[loud].max() <= loud_tol and error.max() <= quiet_tol
-    # The windows: due every update once full, mean-normalised, then quantised for the model.
+    # The windows: due every update once full, normalised, then quantised for the model.
     q = next(m for m in bundle.manifest.models if m.file == "model_int8.tflite").inputs[0]
     size = spec.window_frames * spec.n_mels
     rest = raw[reference.nbytes :].reshape(-1, size * 5)
@@ -172,7 +191,7 @@ def test_the_c_log_mel_matches_the_python_front_end(
     for record, end in zip(rest, due, strict=True):
         window = record[: size * 4].view(np.float32).reshape(spec.window_frames, spec.n_mels)
         frames = reference[end - spec.window_frames : end]
-        wanted = subtract_window_mean(frames)
+        wanted = normalise_windows(frames, spec.window_norm)
         error = np.abs(window - wanted)
         loud = frames.max(axis=1, keepdims=True) - frames <= 80 / (10 / np.log(10))
         # A window carries its frames' errors, and their mean's.

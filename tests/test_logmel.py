@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.dsp import LogMelConfig, StreamingLogMel, log_mel, mel_filterbank
+from edge.dsp.logmel import normalise_windows
 from edge.errors import ConfigError, InputError
 from tests.conftest import chirp, split_at
 
@@ -186,3 +187,27 @@ def test_config_round_trips_through_a_dict() -> None:
     assert LogMelConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ConfigError, match="unknown"):
         LogMelConfig.from_dict({**cfg.to_dict(), "center": True})
+
+
+def test_window_norms_take_off_the_mean_or_the_loudest_quarters_level() -> None:
+    rng = np.random.default_rng(0)
+    w = rng.normal(-8.0, 0.5, (2, 100, 40)).astype(np.float32)
+    w[:, :25] += 6.0  # 25 loud frames: the loudest quarter
+    level = w.astype(np.float64).mean(axis=2)
+    loud = normalise_windows(w, "loudest")
+    want = level[:, :25].mean(axis=1)
+    np.testing.assert_allclose(loud, w - want[:, None, None].astype(np.float32), atol=1e-6)
+    mean = normalise_windows(w, "mean")
+    assert abs(float(mean.mean())) < 1e-5
+    np.testing.assert_array_equal(normalise_windows(w, None), w)
+    # Noise in the quiet three quarters moves "mean" and leaves "loudest" where it was.
+    noisy = w.copy()
+    noisy[:, 25:] += 3.0
+    assert np.abs(normalise_windows(noisy, "loudest")[:, :25] - loud[:, :25]).max() < 1e-5
+    assert np.abs(normalise_windows(noisy, "mean")[:, :25] - mean[:, :25]).min() > 2.0
+    # In place, as the pipeline uses it; an unknown name is a one-line error.
+    out = w.copy()
+    assert normalise_windows(out, "loudest", out=out) is out
+    np.testing.assert_array_equal(out, loud)
+    with pytest.raises(ConfigError, match="window_norm 'max'"):
+        normalise_windows(w, "max")

@@ -216,6 +216,45 @@ def subtract_window_mean(windows: np.ndarray, out: np.ndarray | None = None) -> 
     )
 
 
+#: window_norm "loudest" takes off the mean level of a window's loudest 1/LOUDEST_DIVISOR frames.
+LOUDEST_DIVISOR = 4
+
+
+def subtract_loudest_mean(windows: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Speech bundles' window normalisation "loudest": every window of log-mel frames minus the
+    mean level of its loudest quarter of frames (a frame's level: its mean over mel bands).
+
+    Noise fills a window's pauses and quiet frames but barely moves its loudest ones, so after
+    this the speech keeps its place under noise; the whole window's mean ("mean") rises with the
+    noise floor and pulls the speech down with it (on the sample clip at 10 dB SNR the loudest
+    frames move by 0.3 after this against 4.0 after "mean"). Takes (frames, n_mels) or any
+    (..., frames, n_mels) stack; float32; levels and their mean in float64, as the C front end.
+    """
+    x = np.asarray(windows, dtype=np.float32)
+    level = x.mean(axis=-1, dtype=np.float64)
+    n = level.shape[-1]
+    k = max(1, n // LOUDEST_DIVISOR)
+    top = np.partition(level, n - k, axis=-1)[..., n - k :].mean(axis=-1)
+    return np.subtract(x, top.astype(np.float32)[..., None, None], out=out)
+
+
+def normalise_windows(
+    windows: np.ndarray, norm: str | None, out: np.ndarray | None = None
+) -> np.ndarray:
+    """A front end's `window_norm` ("mean", "loudest" or None) applied to a stack of windows."""
+    if norm == "mean":
+        return subtract_window_mean(windows, out=out)
+    if norm == "loudest":
+        return subtract_loudest_mean(windows, out=out)
+    if norm is not None:
+        raise ConfigError(f"window_norm {norm!r} is not one of 'mean', 'loudest' or null")
+    x = np.asarray(windows, dtype=np.float32)
+    if out is None:
+        return x
+    out[...] = x
+    return out
+
+
 def log_mel(
     signal: np.ndarray, config: LogMelConfig | None = None, nonfinite: str = "raise"
 ) -> np.ndarray:

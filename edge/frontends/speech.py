@@ -28,7 +28,7 @@ import numpy as np
 
 from edge.dsp import Resampler, checks
 from edge.dsp._speech import SpeechFrontKernel
-from edge.dsp.logmel import make_kernel, subtract_window_mean
+from edge.dsp.logmel import make_kernel, normalise_windows
 from edge.dsp.resample import resample_factors
 from edge.errors import InputError
 from edge.runtime.specs import LogMelSpec
@@ -275,9 +275,7 @@ class SpeechFrontEnd:
 
     def normalize(self, windows: np.ndarray) -> np.ndarray:
         """Apply the spec's window normalisation in place to (..., window_frames, n_mels)."""
-        if self.spec.window_norm == "mean":
-            subtract_window_mean(windows, out=windows)
-        return windows
+        return normalise_windows(windows, self.spec.window_norm, out=windows)
 
 
 def n_frames_for(n_samples: int, input_rate_hz: int, spec: LogMelSpec) -> int:
@@ -330,6 +328,4 @@ def windows(frames: np.ndarray, spec: LogMelSpec, hop_frames: int) -> np.ndarray
         frames = np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), axis=0)])
     starts = range(0, len(frames) - n + 1, max(1, hop_frames))
     out = np.stack([frames[s : s + n] for s in starts])[:, None].astype(np.float32)
-    if spec.window_norm == "mean":
-        subtract_window_mean(out, out=out)
-    return out
+    return normalise_windows(out, spec.window_norm, out=out)

@@ -25,7 +25,7 @@ from devices.errors import BundleError, ConfigError
 from edge.dsp.designs import stored_sos
 from edge.dsp.logmel import LogMelConfig
 
-WINDOW_NORMS = ("mean",)
+WINDOW_NORMS = ("mean", "loudest")
 COLORS = ("grey", "rgb", "bgr")
 LAYOUTS = ("nchw", "nhwc")
 
@@ -83,7 +83,8 @@ class LogMelSpec(FrontEndSpec, LogMelConfig):
     what the device does around it. `dc_pole` is the pole of the first-order DC blocker y[n] = x[n] - x[n-1] + p y[n-1] run at
     `sample_rate` (0.999 at 16 kHz: -3 dB near 2.5 Hz; 0 turns it off). The model sees
     `window_frames` frames (with `window_norm` "mean": minus the window's mean over time and
-    bands), scored every `update_s` seconds.
+    bands; "loudest": minus the mean level of its loudest quarter of frames), scored every
+    `update_s` seconds.
     """
 
     kind: ClassVar[str] = "logmel"

@@ -106,7 +106,7 @@ size_t ae_logmel_window(const ae_logmel *s, float out[AE_LM_WINDOW_FRAMES * AE_L
             out[t * AE_LM_N_MELS + i] = have ? out[(have - 1u) * AE_LM_N_MELS + i] : 0.0f;
         }
     }
-#if AE_LM_WINDOW_MEAN
+#if AE_LM_WINDOW_NORM == AE_LM_NORM_MEAN
     {
         /* The mean over time and bands is taken off, so level carries no information. Summed
          * in double, as the Python front end does: float would lose ~1e-4 over 4,000 values. */
@@ -118,6 +118,39 @@ size_t ae_logmel_window(const ae_logmel *s, float out[AE_LM_WINDOW_FRAMES * AE_L
         mean = (float)(sum / (AE_LM_WINDOW_FRAMES * AE_LM_N_MELS));
         for (i = 0; i < AE_LM_WINDOW_FRAMES * AE_LM_N_MELS; i++) {
             out[i] -= mean;
+        }
+    }
+#elif AE_LM_WINDOW_NORM == AE_LM_NORM_LOUDEST
+    {
+        /* The mean level of the loudest quarter of frames is taken off (a frame's level: its
+         * mean over bands), so noise in the pauses does not pull the speech down. Levels in
+         * double, as the Python front end; the loudest found by a partial selection sort. */
+        enum { K = AE_LM_WINDOW_FRAMES / 4 > 0 ? AE_LM_WINDOW_FRAMES / 4 : 1 };
+        double level[AE_LM_WINDOW_FRAMES], top = 0.0, swap;
+        size_t j, best;
+        float shift;
+        for (t = 0; t < AE_LM_WINDOW_FRAMES; t++) {
+            double sum = 0.0;
+            for (i = 0; i < AE_LM_N_MELS; i++) {
+                sum += out[t * AE_LM_N_MELS + i];
+            }
+            level[t] = sum / AE_LM_N_MELS;
+        }
+        for (j = 0; j < (size_t)K; j++) {
+            best = j;
+            for (t = j + 1u; t < AE_LM_WINDOW_FRAMES; t++) {
+                if (level[t] > level[best]) {
+                    best = t;
+                }
+            }
+            swap = level[j];
+            level[j] = level[best];
+            level[best] = swap;
+            top += level[j];
+        }
+        shift = (float)(top / K);
+        for (i = 0; i < AE_LM_WINDOW_FRAMES * AE_LM_N_MELS; i++) {
+            out[i] -= shift;
         }
     }
 #endif

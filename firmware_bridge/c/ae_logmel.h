@@ -4,7 +4,8 @@
  *   samples -> DC blocker y[n] = x[n] - x[n-1] + p y[n-1] (steady at the first sample's level)
  *     -> frames of n_fft every hop samples -> Hann window -> power spectrum -> mel bands
  *     -> ln(max(power, floor)) -> a ring of the last window_frames frames
- *     -> the window minus its mean (window_norm "mean") -> int8 for the model
+ *     -> the window minus its mean (window_norm "mean") or minus the mean level of its loudest
+ *        quarter of frames ("loudest") -> int8 for the model
  *
  * The sizes, the window, the mel bank and the FFT tables come from the exporter's ae_config.h
  * and ae_config.c, made for one bundle. The state is one struct the caller places (static
