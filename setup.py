@@ -18,6 +18,7 @@ _KERNELS = [
     "edge/dsp/_speech",
     "edge/dsp/_histn",
     "edge/runtime/_quantize",
+    "edge/pipelines/_record",
     "firmware_bridge/_codec",
 ]
 

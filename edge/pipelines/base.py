@@ -35,6 +35,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
+from time import perf_counter
 from typing import Any, ClassVar
 
 import numpy as np
@@ -42,6 +43,7 @@ import numpy as np
 from devices.frame import Frame
 from edge.errors import BundleError, ConfigError, InputError
 from edge.events import AffectEvent
+from edge.pipelines._record import make_event, round_to, rounded
 from edge.pipelines.clock import StreamClock
 from edge.runtime import Bundle
 from edge.runtime.engines import open_engine
@@ -280,7 +282,7 @@ class Pipeline(ABC):
         self._dropped = 0.0
         self.updates = 0
         self.events = 0
-        self._smoothed: np.ndarray | None = None
+        self._smoothed: list[float] | None = None
         self._names: tuple[str, ...] = ()
         self._t_push = 0.0
 
@@ -328,47 +330,53 @@ class Pipeline(ABC):
                 return
 
     def _score(self, window: Window) -> AffectEvent:
-        t0 = time.perf_counter()
+        t0 = perf_counter()
         queue_ms = (t0 - window.t_ready) * 1e3
         model_ms = 0.0
-        if window.update:
+        update = window.update
+        if update:
             values = self._infer(window)
-            model_ms = (time.perf_counter() - t0) * 1e3
-            y = np.fromiter(values.values(), dtype=np.float64, count=len(values))
+            model_ms = (perf_counter() - t0) * 1e3
+            y = [float(v) for v in values.values()]
+            old = self._smoothed
             # Without smoothing the newest estimate is the smoothed one (1 * y + 0 * old, the
-            # same values) and needs no arithmetic.
-            self._smoothed = (
-                y
-                if self._smoothed is None or self.smoothing == 1.0
-                else self.smoothing * y + (1 - self.smoothing) * self._smoothed
-            )
+            # same values) and needs no arithmetic; with it, each value as float64 arithmetic
+            # in the order NumPy's s * y + (1 - s) * old takes.
+            if old is not None and self.smoothing != 1.0:
+                s = self.smoothing
+                r = 1 - s
+                y = [s * a + r * b for a, b in zip(y, old, strict=True)]
+            self._smoothed = y
             self._names = tuple(values)
             self.updates += 1
-        shown = (
-            {}
-            if self._smoothed is None
-            else {k: round(v, 4) for k, v in zip(self._names, self._smoothed.tolist(), strict=True)}
-        )
+        # round() through decimal strings is most of the record's cost: the same values in C.
+        shown = {} if self._smoothed is None else rounded(self._names, self._smoothed, 4)
         quality = self._event_quality(window)
-        if self.clock.jumps_between(window.first, window.end - 1):
+        clock = self.clock
+        if clock.jumps_between(window.first, window.end - 1):
             quality["gap"] = True
-        event = AffectEvent(
-            modality=self.modality,
-            source=self._source or "",
-            model=self.model_name,
-            model_version=self.model_version,
-            start_s=round(self.clock.time_of(window.first), 3),
-            end_s=round(self.clock.end_time_of(window.end), 3),
-            values=shown,
-            updated=window.update,
-            quality=quality,
-            latency_ms={
-                "front_end": round(window.front_ms, 3),
-                "queue": round(queue_ms, 3),
-                "model": round(model_ms, 3),
-                "total": round(window.front_ms + (time.perf_counter() - window.t_ready) * 1e3, 3),
-            },
-            seq=self.events,
+        front_ms = window.front_ms
+        latency = {
+            "front_end": round_to(front_ms, 3),
+            "queue": round_to(queue_ms, 3),
+            "model": round_to(model_ms, 3),
+            "total": round_to(front_ms + (perf_counter() - window.t_ready) * 1e3, 3),
+        }
+        seq = self.events
+        self.events = seq + 1
+        # AffectEvent(...) with every field, without its frozen __init__'s per-field setattr.
+        return make_event(
+            AffectEvent,
+            self.modality,
+            self._source or "",
+            self.model_name,
+            self.model_version,
+            round_to(clock.time_of(window.first), 3),
+            round_to(clock.end_time_of(window.end), 3),
+            shown,
+            update,
+            quality,
+            latency,
+            None,
+            seq,
         )
-        self.events += 1
-        return event
