@@ -237,3 +237,16 @@ def test_a_transposed_block_gives_the_same_windows(bundle):
     for (e0, w0, q0), (e1, w1, q1) in zip(got_c, got_f, strict=True):
         assert e0 == e1 and q0 == q1
         np.testing.assert_array_equal(w0, w1)
+
+
+def test_take_block_is_the_numpy_steps_and_refuses_a_nan():
+    from edge.dsp._eeg_window import take_block
+
+    rng = np.random.default_rng(3)
+    x = np.asfortranarray(4200.0 + 15.0 * rng.standard_normal((14, 77)))
+    ped, buf, last = rng.uniform(4000, 4400, 14), np.empty((14, 77)), np.zeros(14)
+    assert take_block(x, ped, buf, last)
+    np.testing.assert_array_equal(buf, x - ped[:, None])
+    np.testing.assert_array_equal(last, x[:, -1])
+    x[3, 10] = np.nan
+    assert not take_block(x, ped, buf, np.zeros(14)) and not take_block(x[:, :0], ped, buf, last)

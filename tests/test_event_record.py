@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from edge.pipelines._record import make_event, round_to, rounded
+from edge.pipelines._record import make_event, round_to, rounded, softmax_levels
 
 from edge.events import AffectEvent
 
@@ -50,3 +50,18 @@ def test_make_event_equals_the_dataclass():
     )
     made = make_event(AffectEvent, *fields.values())
     assert made == AffectEvent(**fields) and made.to_dict() == AffectEvent(**fields).to_dict()
+
+
+def test_softmax_levels_is_the_python_softmax_to_the_bit():
+    rng = np.random.default_rng(1)
+    names = ("level_1", "level_2", "level_3", "level_4", "level_5")
+    for row in (rng.standard_normal((2000, 5)) * 10.0 ** rng.integers(-3, 2, (2000, 1))).astype(
+        np.float32
+    ):
+        y = row.tolist()
+        z = [math.exp(v - max(y)) for v in y]
+        p = [v / sum(z) for v in z]
+        want = dict(zip(names, p, strict=True))
+        want["level"] = sum(q * (i + 1) for i, q in enumerate(p))
+        got = softmax_levels(row, names)
+        assert list(got) == list(want) and all(got[k] == want[k] for k in want)

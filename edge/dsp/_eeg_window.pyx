@@ -22,7 +22,7 @@ and the two outputs alone: no allocation per call, and three buffers to hand ove
 ten.
 """
 
-from libc.math cimport sqrt, fabs, M_PI
+from libc.math cimport sqrt, fabs, isfinite, M_PI
 
 import numpy as np
 
@@ -301,3 +301,28 @@ cdef class EegWindowKernel:
                 for t in range(w):
                     model_out[t, c] = <float>((x[t] - mean) * z)
         return max_uv, mains_uv, any_bits != 0
+
+
+def take_block(const double[:, :] x, const double[::1] pedestal, double[:, ::1] out,
+               double[::1] last):
+    """A block of the model's electrodes (n, samples) in µV, any strides, minus each
+    electrode's `pedestal`, into `out` (n, samples); `last` takes its last column. False, and
+    `last` left as it was, when a sample is not finite (the caller then takes the careful
+    path), or when the shapes do not fit."""
+    cdef Py_ssize_t n = x.shape[0], w = x.shape[1], c, t
+    cdef double v, p
+    if (w < 1 or pedestal.shape[0] != n or last.shape[0] != n or out.shape[0] != n
+            or out.shape[1] != w):
+        return False
+    with nogil:
+        for c in range(n):
+            p = pedestal[c]
+            for t in range(w):
+                v = x[c, t]
+                if not isfinite(v):
+                    with gil:
+                        return False
+                out[c, t] = v - p
+        for c in range(n):
+            last[c] = x[c, w - 1]
+    return True

@@ -61,8 +61,9 @@ import numpy as np
 
 from devices.units import unit_scale
 from edge.dsp import Resampler, SosFilterBank, stored_sos
-from edge.dsp._eeg_window import FLAG_BITS, EegWindowKernel
+from edge.dsp._eeg_window import FLAG_BITS, EegWindowKernel, take_block
 from edge.errors import ConfigError, InputError
+from edge.pipelines._record import round_to
 from edge.runtime.specs import EegSpec, electrode_key
 
 FLAGS = ("disconnected", "flat", "railed", "line_noise", "blink", "muscle", "movement")
@@ -354,6 +355,11 @@ class EegFrontEnd:
         self._mains_basis = np.concatenate([np.cos(arg), np.sin(arg)], axis=1)
         self._frontal = np.array([is_frontal(c) for c in self.channels], dtype=np.uint8)
         self._kernel: EegWindowKernel | None = None
+        self._flags = np.empty(n, dtype=np.uint8)
+        # Per-block buffers (kept while blocks keep their length): the block minus the
+        # pedestal, the filters' output. Each block's values are copied out of them.
+        self._block_buf: np.ndarray | None = None
+        self._filter_buf: np.ndarray | None = None
         if compiled and self.window >= 4 and self.window & (self.window - 1) == 0:
             self._kernel = EegWindowKernel(n, self.window, spec.rate_hz, thresholds)
         self.reset()
@@ -408,6 +414,23 @@ class EegFrontEnd:
     def feed(self, block: np.ndarray) -> list[tuple[int, np.ndarray, dict]]:
         """Consume (source channels, samples); return the windows completed: (end position in
         resampled samples, model input (1, 1, samples, electrodes), quality)."""
+        if (
+            self._identity
+            and self._pedestal is not None
+            and type(block) is np.ndarray
+            and block.dtype == np.float64
+            and block.ndim == 2
+            and self._resampler.passthrough
+            and not self._resampler.flushed
+        ):
+            # The usual block: the model's electrodes in µV at the model's rate, after the
+            # first. Finiteness, the pedestal and the last column in one compiled pass into a
+            # buffer kept per block length (the steps below give the same values).
+            buf = self._block_buf
+            if buf is None or buf.shape[1] != block.shape[1]:
+                buf = self._block_buf = np.empty((len(self.channels), block.shape[1]))
+            if take_block(block, self._pedestal, buf, self._last):
+                return self._consume(buf, None)
         x = np.asarray(block, dtype=np.float64)
         if not self._identity:
             x = x[self.index] * self.scale
@@ -475,7 +498,10 @@ class EegFrontEnd:
         n = len(self.channels)
         # f: the electrodes filtered. The ring's rows: f, then x, then the gap indicators.
         if self._filters is not None:
-            f = self._filters.process(np.ascontiguousarray(x), trusted=True)[0]
+            fbuf = self._filter_buf
+            if fbuf is None or fbuf.shape[2] != x.shape[1]:
+                fbuf = self._filter_buf = np.empty((1, n, x.shape[1]))
+            f = self._filters.process(np.ascontiguousarray(x), fbuf, trusted=True)[0]
         else:
             f = x
         start, total = 0, x.shape[1]
@@ -557,7 +583,7 @@ class EegFrontEnd:
             )
             self._kernel_stale = False
         model = np.empty((1, 1, self.window, n), dtype=np.float32)
-        flags = np.empty(n, dtype=np.uint8)
+        flags = self._flags
         max_uv, mains_uv, flagged = self._kernel.run(ring, model[0, 0], flags)
         if flagged:
             q: dict = {
@@ -568,8 +594,8 @@ class EegFrontEnd:
         else:
             q = {name: [] for name in FLAGS}
             q["ok"] = True
-        q["max_uv"] = round(max_uv, 1)
-        q["mains_uv"] = round(mains_uv, 1)
+        q["max_uv"] = round_to(max_uv, 1)
+        q["mains_uv"] = round_to(mains_uv, 1)
         return model, q
 
     def _figures(self, filtered: np.ndarray) -> tuple[np.ndarray, ...]:

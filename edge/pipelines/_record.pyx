@@ -9,7 +9,7 @@ or is too large, or not finite, Python's round decides. `make_event` fills every
 event equals the one ``AffectEvent(...)`` makes.
 """
 
-from libc.math cimport fabs, rint
+from libc.math cimport exp, fabs, rint
 
 cdef extern from "Python.h":
     int PyObject_GenericSetAttr(object o, object name, object value) except -1
@@ -69,3 +69,29 @@ def make_event(cls, str modality, str source, str model, str model_version, doub
     PyObject_GenericSetAttr(e, "subject", subject)
     PyObject_GenericSetAttr(e, "seq", seq)
     return e
+
+
+def softmax_levels(const float[::1] row, names):
+    """`EegPipeline._infer`'s values from one row of logits: the softmax in float64 (the
+    largest taken off, libm's exp, the sum left to right, each divided by it) as ``{name: p}``,
+    and ``level``, the expected rating sum(p_i * (i + 1)) left to right: the operations of the
+    Python it replaces, in its order, so the same doubles."""
+    cdef Py_ssize_t i, n = row.shape[0]
+    cdef double top, total = 0.0, level = 0.0, p
+    cdef double z[64]
+    cdef dict out = {}
+    if n < 1 or n > 64 or len(names) != n:
+        raise ValueError(f"a row of 1 to 64 logits and one name each, got {n} and {len(names)}")
+    top = row[0]
+    for i in range(1, n):
+        if row[i] > top:
+            top = row[i]
+    for i in range(n):
+        z[i] = exp(<double>row[i] - top)
+        total += z[i]
+    for i in range(n):
+        p = z[i] / total
+        out[names[i]] = p
+        level += p * <double>(i + 1)
+    out["level"] = level
+    return out

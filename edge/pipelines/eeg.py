@@ -27,6 +27,7 @@ from devices.frame import Frame
 from edge.errors import InputError
 from edge.events import AffectEvent
 from edge.frontends.eeg import CYTON_RAIL_UV, FLAGS, Baseline, EegFrontEnd
+from edge.pipelines._record import softmax_levels
 from edge.pipelines.base import Pipeline, Window, class_probabilities, require_bundle
 from edge.runtime import Bundle
 from edge.runtime.specs import EegSpec
@@ -146,9 +147,12 @@ class EegPipeline(Pipeline):
 
     def _infer(self, window: Window) -> dict[str, float]:
         row = next(iter(self.engine.run(window.inputs).values()))[0]
+        if self._logits and row.dtype == np.float32 and row.flags.c_contiguous:
+            # class_probabilities' softmax on the one row, in float64, and the expected level,
+            # in compiled code: numpy's per-call cost is most of it for a handful of values
+            # (the same to an ulp), and Python's per-value steps the rest.
+            return softmax_levels(row, self.outputs)
         if self._logits:
-            # class_probabilities' softmax on the one row, in float64 on five Python floats:
-            # numpy's per-call cost is most of it for a handful of values (the same to an ulp).
             y = row.tolist()
             top = max(y)
             z = [math.exp(v - top) for v in y]
