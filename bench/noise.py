@@ -44,9 +44,18 @@ def main(quick: bool = False) -> None:
     x, rate = read_audio(sample_clip())
     x = x[0]
     rows, data = [], []
+    clean_events: list = []
     for snr in SNRS_DB:
         events = run(bundle, with_noise(x, snr), rate)
+        clean_events = clean_events or events
         scored = [e for e in events if e.updated]
+        # the same windows, clean and noisy: the model's shift without the change of which
+        # windows are still scored
+        paired = [
+            e.values["arousal"] - c.values["arousal"]
+            for e, c in zip(events, clean_events, strict=False)
+            if e.updated and c.updated
+        ]
         means = {k: float(np.mean([e.values[k] for e in scored])) if scored else None for k in ADV}
         est = float(np.mean([e.quality["snr_db"] for e in events]))
         noisy = sum(1 for e in events if e.quality.get("noisy"))
@@ -67,6 +76,7 @@ def main(quick: bool = False) -> None:
                 "events": len(events),
                 **means,
                 "estimated_snr_db": est,
+                "paired_arousal_shift": float(np.mean(paired)) if paired else None,
             }
         )
     clean = data[0]["arousal"]
@@ -79,7 +89,13 @@ def main(quick: bool = False) -> None:
             for d in data[1:]
             if d["arousal"] is not None
         )
-        + " (means over the windows still scored). Windows whose estimated SNR is under 10 dB are held "
+        + " (means over the windows still scored); over the same windows scored clean: "
+        + ", ".join(
+            f"{d['paired_arousal_shift']:+.3f} at {d['snr_db']} dB"
+            for d in data[1:]
+            if d["paired_arousal_shift"] is not None
+        )
+        + ". Windows whose estimated SNR is under 10 dB are held "
         "and flagged `noisy` rather than scored; every event carries `snr_db`.",
         "estimated SNR: the mean of the events' `quality.snr_db` (speech frames' mean log energy over "
         "the noise floor). On the clean synthetic clip the floor is digital silence, hence the large value.",

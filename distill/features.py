@@ -2,7 +2,8 @@
 
 `SPEECH_SPEC` is the front end every speech student is trained and shipped with: 16 kHz, DC
 blocker, 25 ms Hann window in a 512-point FFT, 10 ms hop, 40 mel bands from 20 to 7600 Hz,
-natural-log power; 1 s windows (100 frames) minus their mean, scored every 0.5 s.
+natural-log power; 1 s windows (100 frames) minus the mean level of their loudest quarter of
+frames (window_norm "loudest", since speech-adv version 4; "mean" before), scored every 0.5 s.
 
 A clean file's features are computed from the file at its own sample rate, exactly as the device
 streams it (`file_features`): bit for bit the device's frames. Augmented audio, made at 16 kHz,
@@ -31,7 +32,7 @@ SPEECH_SPEC = LogMelSpec.from_dict(
         "fmax": 7600.0,
         "window_frames": 100,
         "update_s": 0.5,
-        "window_norm": "mean",
+        "window_norm": "loudest",
     }
 )
 

@@ -1,6 +1,6 @@
 """Write the speech evaluation table (bench/results/speech_eval.{md,json}) for the README.
 
-Usage: python scripts/evaluate_speech.py [--shared ../shared] [--candidate DIR]
+Usage: python scripts/evaluate_speech.py [--shared ../shared] [--previous DIR] [--candidate DIR]
 (bundles' utterance predictions are cached by their model files' hashes, so a rerun streams only
 bundles it has not judged before)
 Judges the anchors, the backbone probes and the shipped speech bundle on EmoDB, RAVDESS and nEMO
@@ -11,6 +11,7 @@ quotes the table between <!-- bench:speech_eval --> markers (scripts/readme_tabl
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -46,10 +47,19 @@ def main() -> None:
         type=Path,
         help="also judge this bundle, trained on every speaker but the held-out ones (its rows: those)",
     )
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        help="also judge this earlier default bundle (its manifest says what it learned from)",
+    )
     args = parser.parse_args()
     bundle = load_bundle(default_bundle("speech"))
     label = f"{bundle.manifest.name} v{bundle.manifest.version} (shipped, int8)"
     bundles = {label: (bundle, seen_by(bundle, args.shared))}
+    if args.previous:
+        previous = load_bundle(args.previous)
+        name = f"{previous.manifest.name} v{previous.manifest.version} (previous, int8)"
+        bundles[name] = (previous, seen_by(previous, args.shared))
     if args.candidate:
         candidate = load_bundle(args.candidate)
         # As --help says: a candidate learned from every speaker but the held-out ones.
@@ -58,6 +68,9 @@ def main() -> None:
             all_but(args.shared, HELD_OUT),
         )
     result = evaluate(args.shared, bundles, cache=ROOT / "build" / "cache" / "speech-eval")
+    loco = ROOT / "bench" / "results" / "speech_loco_students.json"
+    if loco.is_file():  # scripts/speech_loco_students.py: the shipped recipe without each corpus
+        result["rows"] += json.loads(loco.read_text())["rows"]
     rows = [
         [
             r["model"],
@@ -87,6 +100,9 @@ def main() -> None:
         f"The shipped student (version {bundle.manifest.version}) learned from every speaker but "
         "the held-out ones of the corpora its manifest names: its rows are the speakers it never "
         "heard, scored on the device path (int8).",
+        "Student rows 'leave corpus out' (scripts/speech_loco_students.py, its JSON in "
+        "bench/results): the shipped recipe with the teacher's head and the student both refitted "
+        "without the corpus scored, int8 on the device path.",
         "Targets (issue 24): the int8 student's arousal AUC at least 0.03 above both anchors on "
         "each corpus and each leave-corpus-out row; valence AUC at least 0.75 on each corpus.",
     ]
@@ -94,6 +110,7 @@ def main() -> None:
         "speech_eval",
         "Speech evaluation across speakers and corpora",
         "python scripts/evaluate_speech.py"
+        + (f" --previous {args.previous}" if args.previous else "")
         + (f" --candidate {args.candidate}" if args.candidate else ""),
         machine(),
         "Utterance level; bundles run on the device path (int8).",

@@ -142,8 +142,8 @@ def test_other_sample_rates_are_resampled(bundle, clip, clip16, rate) -> None:
     assert len(events) == len(reference)
     got, want = values(events), values(reference)
     if rate == 8000:
-        # Nothing above 4 kHz: the clip's mean arousal holds within 0.07 (single windows move by
-        # up to 0.16 with speech-adv v3: README, telephone band); valence and dominance lose cues.
+        # Nothing above 4 kHz: the clip's mean arousal holds within 0.07 (single windows moved by
+        # up to 0.16 with speech-adv v3); valence and dominance lose cues.
         assert abs(got[:, 0].mean() - want[:, 0].mean()) < 0.07
         np.testing.assert_allclose(got[:, 0], want[:, 0], atol=0.2)
         np.testing.assert_allclose(got.mean(axis=0), want.mean(axis=0), atol=0.15)
