@@ -12,6 +12,7 @@ For each corpus left out:
 Writes build/speech-loco-CORPUS/ and bench/results/speech_loco_students.json, and prints a table.
 About 8 minutes a corpus on one free core (the student inputs and Whisper features cached).
 Usage: python scripts/speech_loco_students.py [--shared ../shared] [--corpora emodb,ravdess,nemo]
+       [--export-only]
 (any python: one without the project's modules runs it again under .venv/bin/python)
 """
 
@@ -43,6 +44,11 @@ def main() -> None:
     parser.add_argument("--corpora", default=",".join(NAMES), help="the corpora to leave out")
     parser.add_argument("--window-norm", choices=("mean", "loudest"), default="loudest")
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument(
+        "--export-only",
+        action="store_true",
+        help="export each build/speech-loco-CORPUS/student.pt again (no training), then score",
+    )
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / "speech_loco_students.json"
     )
@@ -93,6 +99,7 @@ def main() -> None:
                 "--patience",
                 str(args.epochs),
                 *STUDENT,
+                *(["--export-only"] if args.export_only else []),
             ],
             check=True,
         )
