@@ -249,7 +249,7 @@ def normalise_windows(
     if norm is not None:
         raise ConfigError(f"window_norm {norm!r} is not one of 'mean', 'loudest' or null")
     x = np.asarray(windows, dtype=np.float32)
-    if out is None:
+    if out is None or out is x:  # in place, as the pipeline asks: nothing to do
         return x
     out[...] = x
     return out

@@ -47,10 +47,6 @@ def rounded(names, values, int digits):
     return out
 
 
-_FIELDS = ("modality", "source", "model", "model_version", "start_s", "end_s", "values",
-           "updated", "quality", "latency_ms", "subject", "seq")
-
-
 def make_event(cls, str modality, str source, str model, str model_version, double start_s,
                double end_s, dict values, bint updated, dict quality, dict latency_ms,
                subject, long seq):
