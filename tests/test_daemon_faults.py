@@ -298,3 +298,36 @@ def test_the_shipped_example_configs_pass_check(name):
     # /run/affect-edge is made by systemd (RuntimeDirectory=) when the service starts.
     config = load_config(ROOT / "contrib" / name)
     assert config.modalities and config.sinks
+
+
+def test_the_status_socket_answers_from_start_and_outlives_a_failed_snapshot(tmp_path: Path):
+    """A client that connects while the daemon is still starting waits for a whole snapshot (the
+    daemon once answered it from half-built state, and the failure ended the serving thread for
+    good: every later `affect-edge status` timed out)."""
+    import threading
+
+    from edge.daemon.status import StatusServer
+
+    calls = []
+
+    def snapshot() -> dict:
+        calls.append(1)
+        if len(calls) == 2:
+            raise AttributeError("'Daemon' object has no attribute 'bus'")
+        return {"pid": 1, "modalities": {}, "bus": {}, "sinks": [], "call": len(calls)}
+
+    server = StatusServer(str(tmp_path / "s.sock"), snapshot)
+    got: list = []
+    early = threading.Thread(target=lambda: got.append(read_status(server.path, timeout_s=10)))
+    try:
+        early.start()
+        time.sleep(0.3)
+        assert not got and not calls  # bound, waiting in the backlog, not answered yet
+        server.start()
+        early.join(10)
+        assert got and got[0]["call"] == 1
+        with pytest.raises(ConfigError, match="is not a daemon status socket"):
+            read_status(server.path)  # the snapshot that failed: the connection closes empty
+        assert read_status(server.path)["call"] == 3  # and the next one is answered
+    finally:
+        server.close()

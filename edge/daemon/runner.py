@@ -67,6 +67,8 @@ class Daemon:
             raise ConfigError(f"{config.path}: an output did not open ({exc})") from exc
         self.sinks = self._config_sinks + list(extra_sinks)
         self._start_workers(config, workers)
+        if self._status is not None:  # answered once a snapshot has all it reads
+            self._status.start()
         self._monitor = BudgetMonitor(self)
 
     def _start_workers(self, config: DaemonConfig, workers: list | None = None) -> None:
@@ -160,7 +162,7 @@ class Daemon:
         if config.status_socket != self.config.status_socket:
             if self._status is not None:
                 self._status.close()
-            self._status = status
+            self._status = status.start() if status is not None else None
         self.config = config
         self.reloads += 1
         self.workers = workers

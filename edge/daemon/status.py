@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 from pathlib import Path
@@ -16,9 +17,15 @@ from typing import Any
 
 from edge.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 
 class StatusServer:
-    """A Unix socket (mode 0660) answering each connection with one JSON snapshot line."""
+    """A Unix socket (mode 0660) answering each connection with one JSON snapshot line.
+
+    The socket is bound at once (a path that cannot be bound fails the daemon's start), and
+    answered from `start()` on: a client that connects in between waits in the backlog until the
+    daemon has what a snapshot reads."""
 
     def __init__(self, path: str, snapshot) -> None:
         from edge.sinks.unix import listen_unix
@@ -29,7 +36,11 @@ class StatusServer:
         self._snapshot = snapshot
         self._closing = False
         self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
-        self._thread.start()
+
+    def start(self) -> StatusServer:
+        if not self._thread.is_alive() and not self._closing:
+            self._thread.start()
+        return self
 
     def _serve(self) -> None:
         while not self._closing:
@@ -41,7 +52,12 @@ class StatusServer:
                 conn.close()
                 break
             with conn, contextlib.suppress(OSError):
-                conn.sendall((json.dumps(self._snapshot(), default=str) + "\n").encode())
+                try:
+                    line = json.dumps(self._snapshot(), default=str) + "\n"
+                except Exception:  # a snapshot that failed must not end the serving thread
+                    log.exception("status socket %s: the snapshot failed", self.path)
+                    continue
+                conn.sendall(line.encode())
 
     def close(self) -> None:
         self._closing = True
@@ -49,7 +65,8 @@ class StatusServer:
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as poke:
             poke.settimeout(0.2)
             poke.connect(str(self.path))
-        self._thread.join(2)
+        if self._thread.is_alive():
+            self._thread.join(2)
         self._sock.close()
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
