@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import datetime
 import subprocess
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from distill.outputs import check_checkpoint_file, not_a_checkpoint
 from distill.students import create
 from edge.errors import ConfigError
 from edge.runtime.manifest import Provenance, Task
@@ -102,23 +102,17 @@ class Checkpoint:
     @classmethod
     def load(cls, path: str | Path) -> Checkpoint:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"checkpoint not found: {path}")
+        check_checkpoint_file(path)
         try:
             payload = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for corrupt or foreign files
             # torch's own message runs to several lines of weights_only advice: say it in one.
-            if not zipfile.is_zipfile(path):
-                why = "it is not a torch file (torch saves a zip archive)"
-            elif "Weights only load failed" in str(exc):
+            if "Weights only load failed" in str(exc):
                 why = "it holds Python objects besides tensors, which are not loaded"
             else:
                 first = next((ln.strip() for ln in str(exc).splitlines() if ln.strip()), "")
                 why = f"torch cannot read it ({type(exc).__name__}: {first[:120]})"
-            raise ConfigError(
-                f"{path} is not an affect-edge checkpoint: {why}; "
-                "give the .pt that `affect-edge distill` wrote"
-            ) from None
+            raise not_a_checkpoint(path, why) from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise ConfigError(
                 f"{path} is not an affect-edge checkpoint (expected format {FORMAT!r})"

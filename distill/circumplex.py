@@ -11,9 +11,13 @@ valence, as in audEERING's dimensional models.
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
 from types import MappingProxyType
 
 import numpy as np
+
+from edge.errors import ConfigError
 
 ORDER = ("arousal", "dominance", "valence")
 
@@ -64,3 +68,25 @@ def expected_adv(probabilities: np.ndarray, emotions: list[str]) -> np.ndarray:
     coords = np.stack([adv_of(e) for e in emotions])
     p = np.asarray(probabilities, dtype=np.float64)
     return (p / p.sum(axis=1, keepdims=True)) @ coords
+
+
+def human_labels(folder: Path) -> dict[str, np.ndarray]:
+    """file -> A/D/V from a labels.csv (file, emotion columns) beside or above the audio, if any."""
+    for table in (folder / "labels.csv", folder.parent / "labels.csv"):
+        if table.is_file():
+            with table.open() as f:
+                rows = list(csv.DictReader(f))
+            if rows and not {"file", "emotion"} <= set(rows[0]):
+                raise ConfigError(
+                    f"{table} has columns {sorted(rows[0])}; human labels need 'file' and "
+                    "'emotion' columns (rename them, or move the table away to train without)"
+                )
+            if rows:
+                out = {}
+                for r in rows:
+                    try:
+                        out[r["file"]] = adv_of(r["emotion"])
+                    except KeyError:
+                        continue
+                return out
+    return {}

@@ -394,9 +394,17 @@ def add_face(sub) -> None:
     f.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-def run_face(args: argparse.Namespace) -> int:
-    from distill.face import FaceDistillConfig, distill_face
+def needs_torch() -> None:
+    """Name a missing torch first, as the command line names any missing extra, without importing
+    it: the checks of the inputs and outputs come next, and torch loads only after them."""
+    import importlib.util
 
+    if importlib.util.find_spec("torch") is None:
+        raise ModuleNotFoundError("No module named 'torch'", name="torch")
+
+
+def run_face(args: argparse.Namespace) -> int:
+    needs_torch()
     try:
         weights = tuple(float(w) for w in args.weights.split(",")) if args.weights else None
     except ValueError as exc:
@@ -410,6 +418,8 @@ def run_face(args: argparse.Namespace) -> int:
     check_checkpoint_output(args)
     for faces in args.faces:
         check_face_arrays(faces)
+    from distill.face import FaceDistillConfig, distill_face  # (torch: after the checks above)
+
     cfg = FaceDistillConfig(
         faces=tuple(args.faces),
         cache=args.cache or args.output.with_suffix(".labels"),
@@ -592,8 +602,8 @@ def subjects_arg(text: str | None) -> list[int] | None:
 
 
 def run_eeg(args: argparse.Namespace) -> int:
+    needs_torch()
     from distill.dreamer import load_dreamer, write_synthetic
-    from distill.eeg import EegFitConfig, eeg_checkpoint, train_final
 
     check_checkpoint_output(args)
     if args.write_synthetic:
@@ -603,6 +613,8 @@ def run_eeg(args: argparse.Namespace) -> int:
         write_synthetic(args.dreamer, subjects=args.write_synthetic, seed=args.seed, **extra)
         render.note(f"wrote {args.write_synthetic} synthetic subjects to {args.dreamer}", args.json)
     trials = load_dreamer(args.dreamer, subjects_arg(args.subjects), args.filters, args.mains)
+    from distill.eeg import EegFitConfig, eeg_checkpoint, train_final  # (torch: once data is read)
+
     graph = {}
     if args.graph == "montage":
         from distill.eeg_graph import montage_graph
@@ -744,6 +756,15 @@ def run(args: argparse.Namespace) -> int:
         return run_cli(args)
     if args.modality == "eeg":
         return run_eeg(args)
+    needs_torch()
+    try:
+        arch_config = json.loads(args.arch_config)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--arch-config is not JSON: {exc}") from exc
+    check_checkpoint_output(args)
+    from distill.circumplex import human_labels
+
+    human_labels(args.audio)  # a malformed labels.csv is refused before torch loads
     try:
         from distill.speech import DistillConfig, distill_speech
         from distill.train import FitConfig
@@ -752,11 +773,6 @@ def run(args: argparse.Namespace) -> int:
             f"`affect-edge distill` needs the offline tools ({exc.name} is missing): "
             "pip install 'affect-edge[train]'"
         ) from exc
-    try:
-        arch_config = json.loads(args.arch_config)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--arch-config is not JSON: {exc}") from exc
-    check_checkpoint_output(args)
     cfg = DistillConfig(
         teacher=args.teacher,
         audio=args.audio,

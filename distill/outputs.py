@@ -72,10 +72,29 @@ def bundle_problem(path: Path) -> str | None:
     return None
 
 
+def not_a_checkpoint(path: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"{path} is not an affect-edge checkpoint: {why}; "
+        "give the .pt that `affect-edge distill` wrote"
+    )
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """Refuse, before torch is loaded, a checkpoint path that is no file or no torch file (torch
+    saves a zip archive)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"checkpoint not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise not_a_checkpoint(path, "it is not a torch file (torch saves a zip archive)")
+
+
 def checkpoint_problem(path: Path) -> str | None:
     """None if `path` is an affect-edge checkpoint (by its header); else why not."""
     if not path.is_file():
         return "it is not a file"
+    if not zipfile.is_zipfile(path):  # (no torch file; said before torch is loaded)
+        return "it is not a torch checkpoint"
     import torch
 
     from distill.checkpoint import FORMAT

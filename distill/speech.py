@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 from dataclasses import dataclass, field, replace
@@ -19,7 +18,7 @@ import numpy as np
 import torch
 
 from distill.checkpoint import Checkpoint
-from distill.circumplex import adv_of
+from distill.circumplex import human_labels
 from distill.cost import count_macs, count_params
 from distill.features import SPEECH_SPEC, front_end_dict
 from distill.metrics import ccc
@@ -54,28 +53,6 @@ class DistillConfig:
     data_root: Path | None = None  # data is recorded relative to it (never as an absolute path)
     run: Path | None = None  # run folder: a checkpoint every epoch (see distill.train.fit)
     resume: bool = False
-
-
-def human_labels(folder: Path) -> dict[str, np.ndarray]:
-    """file -> A/D/V from a labels.csv (file, emotion columns) beside or above the audio, if any."""
-    for table in (folder / "labels.csv", folder.parent / "labels.csv"):
-        if table.is_file():
-            with table.open() as f:
-                rows = list(csv.DictReader(f))
-            if rows and not {"file", "emotion"} <= set(rows[0]):
-                raise ConfigError(
-                    f"{table} has columns {sorted(rows[0])}; human labels need 'file' and "
-                    "'emotion' columns (rename them, or move the table away to train without)"
-                )
-            if rows:
-                out = {}
-                for r in rows:
-                    try:
-                        out[r["file"]] = adv_of(r["emotion"])
-                    except KeyError:
-                        continue
-                return out
-    return {}
 
 
 def split_groups(items, cfg: DistillConfig) -> tuple[set[str], str]:

@@ -53,6 +53,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from distill.outputs import bundle_problem, check_checkpoint_file, check_output
+
+    # What is refused for the paths alone is said before torch and the exporters load (seconds).
+    check_output(args.output, args.force, bundle_problem, "bundle")
+    check_checkpoint_file(args.checkpoint)
     try:
         from quant.build import ExportOptions, build_bundle
     except ImportError as exc:
