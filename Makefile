@@ -44,8 +44,12 @@ setup: system $(STAMP)
 demo: setup
 	$(VENV)/bin/affect-edge demo
 
+# One pytest worker per core, four at most (each holds its models: about 2 GB by the end);
+# conftest gives each worker and its subprocesses one thread. TEST_JOBS=0 runs in one process.
+TEST_JOBS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
+
 test: setup
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter 0,$(TEST_JOBS)),,-n $(TEST_JOBS) --dist worksteal)
 
 soak: setup
 	$(PY) -m pytest -m slow

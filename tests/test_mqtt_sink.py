@@ -4,6 +4,7 @@ the retained status and last will, and the broker away at start and mid-run."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import socket
 import subprocess
@@ -25,9 +26,21 @@ from edge.sinks.mqtt import MqttSink  # noqa: E402
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free loopback port below the kernel's ephemeral range. A port the kernel hands out for
+    binding to 0 can meanwhile become some client's source port (under `pytest -n 2`, another
+    worker's, or the sink's own retries connecting to itself), and a broker started on it later
+    then cannot bind."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free loopback port below the ephemeral range")
 
 
 class Broker:
@@ -40,11 +53,14 @@ class Broker:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:  # (again, if its bind failed)
+                self.proc = subprocess.Popen(
+                    [MOSQUITTO, "-c", str(self.conf)],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             try:
                 socket.create_connection(("127.0.0.1", self.port), 0.2).close()
                 return

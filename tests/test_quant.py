@@ -6,6 +6,7 @@ tasks; the bundles they export are loaded in both engines and checked against fl
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -15,7 +16,9 @@ import pytest
 torch = pytest.importorskip(
     "torch", reason="quant tests need the 'train' and 'export' extras (torch)"
 )
-pytest.importorskip("litert_torch", reason="quant tests need the 'export' extra (litert-torch)")
+# Found, not imported: importing litert-torch takes 4 s, which collection would pay in every worker.
+if importlib.util.find_spec("litert_torch") is None:
+    pytest.skip("quant tests need the 'export' extra (litert-torch)", allow_module_level=True)
 
 from distill.checkpoint import Checkpoint  # noqa: E402
 from distill.metrics import ccc, top1_agreement, top1_ties  # noqa: E402
