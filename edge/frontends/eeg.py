@@ -63,7 +63,6 @@ from devices.units import unit_scale
 from edge.dsp import Resampler, SosFilterBank, stored_sos
 from edge.dsp._eeg_window import FLAG_BITS, EegWindowKernel, take_block
 from edge.errors import ConfigError, InputError
-from edge.pipelines._record import round_to
 from edge.runtime.specs import EegSpec, electrode_key
 
 FLAGS = ("disconnected", "flat", "railed", "line_noise", "blink", "muscle", "movement")
@@ -594,8 +593,8 @@ class EegFrontEnd:
         else:
             q = {name: [] for name in FLAGS}
             q["ok"] = True
-        q["max_uv"] = round_to(max_uv, 1)
-        q["mains_uv"] = round_to(mains_uv, 1)
+        q["max_uv"] = round(float(max_uv), 1)
+        q["mains_uv"] = round(float(mains_uv), 1)
         return model, q
 
     def _figures(self, filtered: np.ndarray) -> tuple[np.ndarray, ...]:
