@@ -141,3 +141,49 @@ def test_a_full_disk_keeps_whole_lines_counts_and_logs_once(tmp_path: Path) -> N
     errors = [line for line in out.stderr.splitlines() if line.startswith("ERROR")]
     assert 1 <= len(errors) <= 2, out.stderr[-2000:]  # one per 10 s, not one per event
     assert "not written" in errors[0] and "whole lines" in errors[0]
+
+
+def test_a_rotating_file_removed_mid_run_never_closes_another_files_descriptor(
+    tmp_path: Path,
+) -> None:
+    """`rm events.jsonl` under a rotating sink: the rotation's rename fails. The sink once closed
+    its file before that rename and kept the closed number, and its next rotation closed whatever
+    had opened that number since (in the daemon: the WAV reader, a client socket)."""
+    path = tmp_path / "events.jsonl"
+    sink = JsonLinesSink(path, max_bytes=1024, backups=2)
+    for i in range(3):
+        sink.write(event(i))
+    path.unlink()
+    other = open(tmp_path / "other.txt", "w")  # noqa: SIM115  (kept open across the writes)
+    try:
+        for i in range(3, 30):  # several rotations
+            sink.write(event(i))
+        other.write("still mine\n")
+        other.flush()  # EBADF here if the sink had closed this descriptor
+        os.fstat(other.fileno())
+    finally:
+        other.close()
+        sink.close()
+    assert (tmp_path / "other.txt").read_text() == "still mine\n"
+    assert sink.dropped == 0 and sink.written == 30
+    lines = [json.loads(x) for p in sorted(tmp_path.glob("events.jsonl*")) for x in p.open()]
+    assert lines and all(r["modality"] == "face" for r in lines)
+
+
+def test_a_file_moved_away_or_removed_is_started_again_at_its_path(tmp_path: Path, monkeypatch):
+    """logrotate's `mv events.jsonl events.jsonl.1` (then SIGHUP), or an `rm`: later events go to
+    a new file at the path, not into a file nobody can see."""
+    import edge.sinks.jsonl as jsonl
+
+    monkeypatch.setattr(jsonl, "CHECK_EVERY_S", 0.0)
+    path = tmp_path / "events.jsonl"
+    sink = JsonLinesSink(path)
+    sink.write(event(0))
+    path.rename(tmp_path / "events.jsonl.1")
+    sink.write(event(1))
+    path.unlink()
+    sink.write(event(2))
+    sink.close()
+    assert sink.reopened == 2 and sink.written == 3 and sink.dropped == 0
+    assert [json.loads(x)["seq"] for x in (tmp_path / "events.jsonl.1").open()] == [0]
+    assert [json.loads(x)["seq"] for x in path.open()] == [2]

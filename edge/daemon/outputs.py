@@ -57,11 +57,13 @@ _SINK_FIGURES = (
     "clients_dropped",
     "clients_refused",
     "accept_failures",
+    "serve_failures",
     "buffered",
     "connected",
     "reconnects",
     "connect_failures",
     "rotations",
+    "reopened",
     "rolled_back_bytes",
 )
 

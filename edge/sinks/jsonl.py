@@ -20,6 +20,10 @@ With ``max_bytes``, a file is rotated before a line would take it past that size
 becomes `events.jsonl.1` (and `.1` becomes `.2`, up to ``backups`` old files, the oldest
 deleted), and a new file is started, so a daemon that runs for months keeps bounded disk use.
 Rotation only renames whole files: every file holds whole lines.
+
+A file moved or deleted while the sink writes (logrotate's `mv`, an `rm`) is noticed within
+`CHECK_EVERY_S` and started again at its path (`reopened` counts it), so nothing more goes to a
+file nobody can see.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ _OURS = b'{"schema_version":'
 _OPEN_FLAGS = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
 #: At most one log line per this many seconds about lost events.
 LOG_EVERY_S = 10.0
+#: How often (at most) a write checks that the path still names the open file.
+CHECK_EVERY_S = 1.0
 
 
 def _is_ours(line: bytes) -> bool:
@@ -133,6 +139,9 @@ class JsonLinesSink:
         self.rolled_back_bytes = 0
         self._unlogged = 0
         self._last_log = -LOG_EVERY_S
+        #: Times the file was started again at its path after it was moved or removed.
+        self.reopened = 0
+        self._checked = time.monotonic()
         self._fd: int | None = None
         self._stream: IO[str] | None = None
         if target == "-":
@@ -177,6 +186,10 @@ class JsonLinesSink:
             return
         data = line.encode()
         try:
+            now = time.monotonic()
+            if now - self._checked >= CHECK_EVERY_S:
+                self._checked = now
+                self._follow_path()
             if (
                 self.max_bytes is not None
                 and self._size
@@ -194,6 +207,37 @@ class JsonLinesSink:
             self.written += 1
         except OSError as exc:
             self._lost(exc)
+        except ConfigError as exc:  # the file could not be opened again (its folder went away)
+            self._lost(OSError(errno.ENOENT, str(exc)))
+
+    def _follow_path(self) -> None:
+        """Write to what the path names now: a file deleted or moved away (logrotate's `mv` then
+        SIGHUP, an `rm`) is started again at the path, and a file put there is appended to."""
+        try:
+            now = os.stat(self._path, follow_symlinks=False)
+        except FileNotFoundError:
+            now = None
+        if self._fd is not None:
+            was = os.fstat(self._fd)
+            if now is not None and (now.st_ino, now.st_dev) == (was.st_ino, was.st_dev):
+                return
+        fd = self._open(self._path)  # ConfigError: the folder is gone, or not a regular file
+        try:
+            _check_and_repair(fd, self._path)
+            size = os.fstat(fd).st_size
+        except (OSError, ConfigError):
+            os.close(fd)
+            raise
+        old, self._fd, self._size = self._fd, fd, size
+        if old is not None:
+            os.close(old)
+        self.reopened += 1
+        log.warning(
+            "%s %s: writing to %s",
+            self.name,
+            "was moved or removed" if now is None else "is another file now",
+            "a new file there" if now is None else "that file",
+        )
 
     def _lost(self, exc: OSError) -> None:
         """One event not written: the file goes back to its last whole line, the loss is
@@ -218,7 +262,9 @@ class JsonLinesSink:
             self._last_log = now
 
     def _rotate(self) -> None:
-        os.close(self._fd)
+        """Shift the old files up and start a new one. The open file is closed only once the
+        new one is open: a file descriptor number this sink once held may by then belong to a
+        source or a socket, so it never closes one twice (when a rename fails midway, say)."""
         path = self._path
         oldest = path.with_name(f"{path.name}.{self.backups}")
         oldest.unlink(missing_ok=True)
@@ -226,9 +272,12 @@ class JsonLinesSink:
             older = path.with_name(f"{path.name}.{k}")
             if older.exists():
                 older.replace(path.with_name(f"{path.name}.{k + 1}"))
-        path.replace(path.with_name(f"{path.name}.1"))
-        self._fd = self._open(path)
-        self._size = os.fstat(self._fd).st_size
+        with contextlib.suppress(FileNotFoundError):  # removed by someone: nothing to keep
+            path.replace(path.with_name(f"{path.name}.1"))
+        fd = self._open(path)
+        old, self._fd, self._size = self._fd, fd, os.fstat(fd).st_size
+        if old is not None:
+            os.close(old)
         self.rotations += 1
 
     @staticmethod
