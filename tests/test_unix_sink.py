@@ -98,3 +98,35 @@ def test_stale_live_and_foreign_socket_files(tmp_path):
         UnixSocketSink(plain)
     with pytest.raises(ConfigError, match="does not exist"):
         UnixSocketSink(tmp_path / "none" / "s.sock")
+
+
+def test_a_failure_in_the_serving_loop_drops_the_clients_and_serving_goes_on(tmp_path):
+    """Once, an error in the serving thread ended it: writers then blocked on its full wake-up
+    socket and the daemon could not stop. Now the clients are dropped, counted, and serving goes
+    on; a writer never blocks on the wake-up."""
+    path = tmp_path / "affect.sock"
+    with UnixSocketSink(path) as sink:
+        first = connect(path)
+        assert wait_for(lambda: sink.clients == 1)
+        select = sink._selector.select
+        calls = []
+
+        def failing_once(timeout=None):
+            calls.append(1)
+            if len(calls) == 1:
+                raise OSError(9, "Bad file descriptor")
+            return select(timeout)
+
+        sink._selector.select = failing_once
+        for i in range(20_000):  # far more wake-ups than a socket buffer holds, with no reader
+            sink.write(event(i)) if i < 5 else sink._wake()
+        assert wait_for(lambda: sink.serve_failures == 1 and sink.clients == 0)
+        first.settimeout(5)
+        while first.recv(65536):  # what it was sent before, then the end: its connection closed
+            pass
+        second = connect(path)
+        assert wait_for(lambda: sink.clients == 1)
+        sink.write(event(7))
+        assert read_lines(second, 1)[0]["seq"] == 7
+        second.close()
+        first.close()

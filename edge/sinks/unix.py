@@ -104,7 +104,10 @@ class UnixSocketSink:
         self._selector.register(self._server, selectors.EVENT_READ)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
+        # Never blocks a writer: a full wake pipe already holds the wake-up.
+        self._wake_w.setblocking(False)
         self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self.serve_failures = 0
         self._closing = False
         self._thread = threading.Thread(target=self._serve, name="unix-sink", daemon=True)
         self._thread.start()
@@ -139,25 +142,45 @@ class UnixSocketSink:
         log.warning("unix sink: dropped a client of %s: %s", self.path, why)
 
     def _serve(self) -> None:
+        """The serving loop; an unexpected error drops the clients (they reconnect) and serving
+        goes on, rather than the thread ending with writers still queueing for it."""
         while not self._closing:
-            if (
-                self._accept_paused_until is not None
-                and time.monotonic() >= self._accept_paused_until
-            ):
-                self._accept_paused_until = None
-                self._selector.register(self._server, selectors.EVENT_READ)
-            with self._lock:
-                for client in self._clients.values():
-                    events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.backlog else 0)
-                    self._selector.modify(client.sock, events, client)
-            for key, mask in self._selector.select(timeout=0.5):
-                if key.fileobj is self._server:
-                    self._accept()
-                elif key.fileobj is self._wake_r:
-                    with contextlib.suppress(OSError):
-                        self._wake_r.recv(4096)
-                else:
-                    self._service(key.data, mask)
+            try:
+                self._serve_once()
+            except Exception:
+                self.serve_failures += 1
+                if self.serve_failures == 1 or self.serve_failures % 100 == 0:
+                    log.exception(
+                        "unix sink %s: serving failed (%d so far); its clients are dropped",
+                        self.path,
+                        self.serve_failures,
+                    )
+                with self._lock:
+                    for client in self._clients.values():
+                        with contextlib.suppress(Exception):
+                            self._selector.unregister(client.sock)
+                        with contextlib.suppress(OSError):
+                            client.sock.close()
+                    self.clients_dropped += len(self._clients)
+                    self._clients.clear()
+                time.sleep(0.1)
+
+    def _serve_once(self) -> None:
+        if self._accept_paused_until is not None and time.monotonic() >= self._accept_paused_until:
+            self._accept_paused_until = None
+            self._selector.register(self._server, selectors.EVENT_READ)
+        with self._lock:
+            for client in self._clients.values():
+                events = selectors.EVENT_READ | (selectors.EVENT_WRITE if client.backlog else 0)
+                self._selector.modify(client.sock, events, client)
+        for key, mask in self._selector.select(timeout=0.5):
+            if key.fileobj is self._server:
+                self._accept()
+            elif key.fileobj is self._wake_r:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+            else:
+                self._service(key.data, mask)
 
     def _accept(self) -> None:
         try:
