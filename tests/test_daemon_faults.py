@@ -331,3 +331,54 @@ def test_the_status_socket_answers_from_start_and_outlives_a_failed_snapshot(tmp
         assert read_status(server.path)["call"] == 3  # and the next one is answered
     finally:
         server.close()
+
+
+def test_a_removed_status_socket_comes_back_on_reload(tmp_path: Path):
+    """`rm status.sock` then SIGHUP: the reload puts the socket back (it was rebuilt only when
+    the config named another path), and closing never removes a socket that is not its own."""
+    from edge.daemon.runner import Daemon
+
+    clip = Path(__file__).resolve().parents[1] / "edge" / "data" / "samples" / "speech_en.wav"
+    cfg = tmp_path / "d.toml"
+    cfg.write_text(
+        f'status_socket = "s.sock"\n[speech]\nsource = "file:{clip}"\nloop = true\n'
+        f'[[sinks]]\nkind = "jsonl"\npath = "{tmp_path / "out.jsonl"}"\n'
+    )
+    daemon = Daemon(load_config(cfg))
+    try:
+        sock = tmp_path / "s.sock"
+        assert read_status(sock)["pid"]
+        sock.unlink()
+        with pytest.raises(ConfigError, match="no daemon status socket"):
+            read_status(sock)
+        daemon.reload(load_config(cfg))
+        assert read_status(sock)["reloads"] == 1
+    finally:
+        daemon.close()
+    assert not (tmp_path / "s.sock").exists()
+
+
+def test_a_stop_asked_for_while_starting_is_kept(tmp_path: Path):
+    """SIGTERM while the config and models load (before the service loop) used to kill the
+    process (exit 143); the handlers are now installed first and the stop is honoured."""
+    import os
+
+    from edge.daemon.service import Signals, serve
+
+    clip = Path(__file__).resolve().parents[1] / "edge" / "data" / "samples" / "speech_en.wav"
+    cfg = tmp_path / "d.toml"
+    cfg.write_text(
+        f'[speech]\nsource = "file:{clip}"\nloop = true\n'
+        f'[[sinks]]\nkind = "jsonl"\npath = "{tmp_path / "out.jsonl"}"\n'
+    )
+    before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        signals = Signals()
+        os.kill(os.getpid(), signal.SIGTERM)  # handled: sets the stop, the test goes on
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert signals.stop.is_set() and signals.reload.is_set()
+        assert serve(load_config(cfg), cfg, None, signals) == 0
+        assert not (tmp_path / "out.jsonl").exists()  # stopped before anything opened
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)

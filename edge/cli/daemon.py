@@ -34,8 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge.daemon.service import Signals, serve
+
+    # From here on a SIGTERM stops cleanly and a SIGHUP waits for the daemon to be running,
+    # also while the config and the models load (they killed the process then).
+    signals = Signals() if not args.check else None
     from edge.daemon.config import load_config
-    from edge.daemon.service import serve
 
     config = load_config(args.config)
     if args.check:
@@ -49,4 +53,4 @@ def run(args: argparse.Namespace) -> int:
     root = logging.getLogger()
     if root.getEffectiveLevel() > logging.INFO:
         root.setLevel(logging.INFO)
-    return serve(config, args.config, args.record)
+    return serve(config, args.config, args.record, signals)

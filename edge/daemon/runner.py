@@ -135,7 +135,13 @@ class Daemon:
                 sink = open_sink(spec)
                 opened.append(sink)
                 new_sinks.append(sink)
-            if config.status_socket and config.status_socket != self.config.status_socket:
+            # A new path, or the same one whose socket was removed (a SIGHUP brings it back).
+            replace_status = config.status_socket and (
+                config.status_socket != self.config.status_socket
+                or self._status is None
+                or self._status.lost()
+            )
+            if replace_status:
                 status = StatusServer(config.status_socket, self.snapshot)
         except Exception as exc:
             for sink in opened:
@@ -159,7 +165,7 @@ class Daemon:
                     sink.close()
         self.sinks = new_sinks + extra
         self._config_sinks = new_sinks
-        if config.status_socket != self.config.status_socket:
+        if status is not None or not config.status_socket:
             if self._status is not None:
                 self._status.close()
             self._status = status.start() if status is not None else None

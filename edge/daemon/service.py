@@ -22,13 +22,31 @@ from edge.errors import AffectEdgeError
 log = logging.getLogger("affect-edge.daemon")
 
 
-def serve(config: DaemonConfig, config_path: Path, record: Path | None = None) -> int:
+class Signals:
+    """SIGTERM and SIGINT ask to stop, SIGHUP to reload: installed when made, so that a signal
+    that comes while the daemon is still starting is kept for the service loop, not fatal."""
+
+    def __init__(self) -> None:
+        self.stop, self.reload = threading.Event(), threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        signal.signal(signal.SIGHUP, lambda *_: self.reload.set())
+
+
+def serve(
+    config: DaemonConfig,
+    config_path: Path,
+    record: Path | None = None,
+    signals: Signals | None = None,
+) -> int:
     """Run the daemon `config` (read from `config_path`, which a SIGHUP reads again) until told
     to stop; 0 when it stopped cleanly."""
-    stop, reload = threading.Event(), threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGHUP, lambda *_: reload.set())
+    signals = signals or Signals()
+    stop, reload = signals.stop, signals.reload
+    # A SIGHUP that came while starting is kept: the loop below reloads once the daemon runs.
+    if stop.is_set():
+        log.info("asked to stop while starting")
+        return 0
     daemon = Daemon(config, record=record)
     running = ", ".join(f"{m.name} from {m.source}" for m in config.modalities)
     # READY only once every source has opened (or failed and is being retried).

@@ -32,10 +32,15 @@ class StatusServer:
 
         self.path = Path(path)
         self._sock = listen_unix(self.path, 0o660, 4)
+        self._inode = _inode(self.path)
         self._sock.settimeout(0.5)
         self._snapshot = snapshot
         self._closing = False
         self._thread = threading.Thread(target=self._serve, name="status", daemon=True)
+
+    def lost(self) -> bool:
+        """Whether the path no longer names this server's socket (removed, or replaced)."""
+        return _inode(self.path) != self._inode
 
     def start(self) -> StatusServer:
         if not self._thread.is_alive() and not self._closing:
@@ -68,8 +73,17 @@ class StatusServer:
         if self._thread.is_alive():
             self._thread.join(2)
         self._sock.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        if not self.lost():  # never another server's socket put at the same path since
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+
+
+def _inode(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def read_status(path: str | Path, timeout_s: float = 2.0) -> dict[str, Any]:
@@ -88,8 +102,13 @@ def read_status(path: str | Path, timeout_s: float = 2.0) -> dict[str, Any]:
         raise ConfigError(f"no daemon status socket at {path}") from None
     except TimeoutError:
         raise ConfigError(
-            f"{path} sent no status within {timeout_s:g} s: is it the daemon's status_socket "
-            "(not its events socket)?"
+            f"{path} sent no status within {timeout_s:g} s: the daemon is not answering "
+            "(stopped or overloaded), or this is not its status_socket (an events socket?)"
+        ) from None
+    except ConnectionRefusedError:
+        raise ConfigError(
+            f"no daemon is serving {path}: the daemon is not running (the socket file is left "
+            "from an earlier run)"
         ) from None
     except OSError as exc:
         raise ConfigError(f"cannot read the daemon's status at {path} ({exc})") from None
