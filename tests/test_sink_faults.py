@@ -187,3 +187,16 @@ def test_a_file_moved_away_or_removed_is_started_again_at_its_path(tmp_path: Pat
     assert sink.reopened == 2 and sink.written == 3 and sink.dropped == 0
     assert [json.loads(x)["seq"] for x in (tmp_path / "events.jsonl.1").open()] == [0]
     assert [json.loads(x)["seq"] for x in path.open()] == [2]
+
+
+def test_two_writers_never_share_one_event_file(tmp_path: Path) -> None:
+    """Two daemons (or a daemon and `run -o`) named the same file and interleaved their lines
+    and rotations; the second is now refused in one line while the first writes."""
+    path = tmp_path / "events.jsonl"
+    first = JsonLinesSink(path)
+    try:
+        with pytest.raises(ConfigError, match="another sink or process is writing to it"):
+            JsonLinesSink(path)
+    finally:
+        first.close()
+    JsonLinesSink(path).close()  # free again once the first has closed

@@ -5,7 +5,7 @@ A crash never leaves a half line behind for a reader to choke on: each line is w
 line is incomplete (a crash or power loss mid-write on an earlier run), it cuts that fragment off
 before appending. Nothing before the fragment is touched.
 
-It only ever appends to its own files: the path is opened without following a symbolic link
+It only ever appends to its own files, one writer at a time (an advisory lock, `flock`): the path is opened without following a symbolic link
 (``O_NOFOLLOW``), must be a regular file, and a non-empty file whose last complete line is not
 one of our events (a text file, a JPEG, a config) is refused in one line, untouched.
 
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -296,6 +297,14 @@ class JsonLinesSink:
         if not stat.S_ISREG(mode):
             os.close(fd)
             raise ConfigError(f"cannot write events to {path}: not a regular file")
+        try:  # one writer per file: two would interleave their lines and their rotations
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise ConfigError(
+                f"cannot write events to {path}: another sink or process is writing to it; "
+                "name another file"
+            ) from None
         os.set_blocking(fd, True)
         return fd
 
