@@ -115,15 +115,14 @@ def astronaut_check(bundle: Path) -> dict:
     return out
 
 
-def train(shared: Path, epochs: int, out: Path) -> None:
+def train(shared: Path, epochs: int, out: Path, **overrides) -> None:
     import torch
 
     from distill.face import FaceTrainConfig, train_face
 
     torch.set_num_threads(1)
-    cfg = FaceTrainConfig(
-        shared=shared, cache=BUILD / "cache", name="face-expr", **{**RECIPE, "epochs": epochs}
-    )
+    recipe = {**RECIPE, "epochs": epochs, **overrides}
+    cfg = FaceTrainConfig(shared=shared, cache=BUILD / "cache", name="face-expr", **recipe)
 
     def on_epoch(epoch: int, loss: float, row: dict) -> None:
         print(f"epoch {epoch + 1}/{epochs} loss {loss:.4f} val {row}", flush=True)
@@ -175,6 +174,17 @@ def main() -> None:
         action="store_true",
         help="replace an existing --output other than the shipped one (only a bundle we wrote)",
     )
+    parser.add_argument(
+        "--architecture",
+        default=RECIPE["architecture"],
+        help=f"student architecture to train (default {RECIPE['architecture']})",
+    )
+    parser.add_argument(
+        "--arch-config",
+        type=json.loads,
+        default=RECIPE["arch_config"],
+        help=f"its constructor's arguments as JSON (default {json.dumps(RECIPE['arch_config'])})",
+    )
     args = parser.parse_args()
     if args.output.resolve() != OUT.resolve():
         from distill.outputs import bundle_problem, check_output
@@ -193,7 +203,13 @@ def main() -> None:
     ckpt = args.checkpoint
     if args.retrain or not ckpt.is_file():
         ckpt.parent.mkdir(parents=True, exist_ok=True)
-        train(args.shared, args.epochs, ckpt)
+        train(
+            args.shared,
+            args.epochs,
+            ckpt,
+            architecture=args.architecture,
+            arch_config=args.arch_config,
+        )
     calib = BUILD / "calibration.npy"
     calibration(args.shared, calib)
     staging = BUILD / "bundle"

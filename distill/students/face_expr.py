@@ -67,3 +67,51 @@ def face_expr(
     stem_stride: int = 2,
 ) -> FaceExpr:
     return FaceExpr(tuple(widths), tuple(strides), n_classes, dropout, stem_stride)
+
+
+class _Module(nn.Module):
+    """Two separable convolutions, the second strided, beside a strided 1x1 shortcut: the
+    residual module of mini-Xception (Arriaga et al. 2017), with a strided depthwise
+    convolution where it has a max-pool (one op fewer to quantise, a quarter of the MACs)."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.first = _Separable(c_in, c_out, 1)
+        self.depthwise = nn.Conv2d(c_out, c_out, 3, stride=2, padding=1, groups=c_out, bias=False)
+        self.pointwise = nn.Conv2d(c_out, c_out, 1, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 1, stride=2, bias=False), nn.BatchNorm2d(c_out)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.bn(self.pointwise(self.depthwise(self.first(x))))
+        return torch.relu(h + self.shortcut(x))
+
+
+class FaceExprRes(nn.Module):
+    """A full-resolution stem, then residual modules that halve the map each (48 -> 3 with four),
+    global average pooling and one linear layer; logits out, as `FaceExpr`."""
+
+    def __init__(
+        self, stem: int = 16, widths: tuple[int, ...] = (16, 32, 64, 112), n_classes: int = 7
+    ) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(1, stem, 3, padding=1, bias=False), nn.BatchNorm2d(stem), nn.ReLU()
+        )
+        ins = (stem, *widths[:-1])
+        self.blocks = nn.Sequential(*[_Module(a, b) for a, b in zip(ins, widths, strict=True)])
+        self.head = nn.Linear(widths[-1], n_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.blocks(self.stem(x)).mean(dim=(2, 3)))
+
+    logits = forward
+
+
+@register("face_expr_res")
+def face_expr_res(
+    stem: int = 16, widths: tuple[int, ...] = (16, 32, 64, 112), n_classes: int = 7
+) -> FaceExprRes:
+    return FaceExprRes(stem, tuple(widths), n_classes)
