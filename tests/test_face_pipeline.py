@@ -194,3 +194,17 @@ def test_cli_run_face_on_an_image_and_a_video(astronaut, tmp_path):
     assert out.returncode == 0 and "no face found" in out.stdout + out.stderr
     out = cli("run", "face", str(tmp_path / "missing.jpg"), cwd=tmp_path)
     assert out.returncode == 2 and "not found" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_expression_model_runs_where_its_manifest_measured_it_faster(bundle):
+    """face-expr version 4's int8 model takes about 3x as long on ONNX Runtime as on LiteRT (its
+    full-resolution stem); the build measures both and the manifest names the faster, which wins
+    over a profile's preference, as the EEG students' native kernel does. An explicit engine
+    still wins over both."""
+    from edge.runtime.engines import choose_format
+
+    measured = bundle.manifest.measured
+    faster = min(("onnx", "tflite"), key=lambda e: measured["engines"][f"{e}_int8_median_us"])
+    assert measured["default_engine"] == faster
+    assert choose_format(bundle) == choose_format(bundle, preferred="onnx") == faster
+    assert choose_format(bundle, engine="onnx") == "onnx"

@@ -259,14 +259,15 @@ def test_export_cli_checks_the_profile_budget(regression, tmp_path, capsys) -> N
 KERNELS_WITH_BIAS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
 
 
-def test_int8_tflite_biases_sit_on_the_scale_the_kernels_read() -> None:
+@pytest.mark.parametrize("architecture", ["face_expr", "face_expr_res"])
+def test_int8_tflite_biases_sit_on_the_scale_the_kernels_read(architecture: str) -> None:
     from edge.runtime.engines.litert import interpreter_class
     from quant.export_tflite import export_tflite_int8
 
-    # The face student: litert-torch 0.10 stores its linear head's bias (after the global mean) on
+    # The face students: litert-torch 0.10 stores the linear head's bias (after the global mean) on
     # the mean's calibrated output scale, which the converter then replaces by its input's.
     torch.manual_seed(0)
-    module = create("face_expr")
+    module = create(architecture)
     x = np.random.default_rng(0).uniform(-1, 1, (96, 1, 48, 48)).astype(np.float32)
     with torch.no_grad():
         for _ in range(3):  # batch-norm statistics of these inputs

@@ -27,14 +27,14 @@ def engine_for(bundles: Any, options: Any, preferred: str | None) -> Any:
     """`options` with the device profile's preferred engine (`devices.profile`: "tflite" on a
     Pi, so that ONNX Runtime is never loaded there) when they name none and the modality's model
     bundle (the first, where it has several) holds a model of that format; a bundle whose own
-    default is the native kernel keeps it. Otherwise `options` unchanged."""
-    from edge.runtime.engines import native_default
+    measurements name a default engine keeps it. Otherwise `options` unchanged."""
+    from edge.runtime.engines import bundle_default
 
     main = bundles[0] if isinstance(bundles, tuple) else bundles
     manifest = getattr(main, "manifest", None)
     if preferred is None or options.engine is not None or manifest is None:
         return options
-    if native_default(main) or preferred not in {m.format for m in manifest.models}:
+    if bundle_default(main) is not None or preferred not in {m.format for m in manifest.models}:
         return options
     return options.replace(engine=preferred)
 

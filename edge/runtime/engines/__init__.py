@@ -18,16 +18,22 @@ NATIVE = "native"
 ENGINE_NAMES = (*ENGINES, NATIVE)
 
 
-def native_default(bundle: Bundle) -> bool:
-    """True when the bundle's manifest names the native engine its default (a bundle whose
-    measurements showed it faster: `measured.default_engine`)."""
-    return bundle.manifest.measured.get("default_engine") == NATIVE
+def bundle_default(bundle: Bundle) -> str | None:
+    """The engine the bundle's own measurements chose (`measured.default_engine`: the native
+    kernel for the EEG students, LiteRT for face-expr version 4), when the bundle can run it."""
+    name = bundle.manifest.measured.get("default_engine")
+    if name == NATIVE:
+        fp32_onnx = any(
+            m.format == "onnx" and m.precision == "fp32" for m in bundle.manifest.models
+        )
+        return NATIVE if fp32_onnx else None
+    return name if name in {m.format for m in bundle.manifest.models} else None
 
 
 def choose_format(bundle: Bundle, engine: str | None = None, preferred: str | None = None) -> str:
-    """Explicit choice, else the bundle's native kernel where its manifest names it the default
-    (no interpreter at all beats either), else the device profile's preference if the bundle has
-    it, else ONNX, else TFLite."""
+    """Explicit choice, else the engine the bundle's manifest names its default (measured faster
+    for that model: the native kernel, which needs no interpreter at all, or one of the two), else
+    the device profile's preference if the bundle has it, else ONNX, else TFLite."""
     have = {m.format for m in bundle.manifest.models}
     if engine is not None:
         if engine == NATIVE:
@@ -45,8 +51,9 @@ def choose_format(bundle: Bundle, engine: str | None = None, preferred: str | No
                 f"bundle {bundle.manifest.name!r} has no {engine} model (it has {sorted(have)})"
             )
         return engine
-    if native_default(bundle):
-        return NATIVE
+    default = bundle_default(bundle)
+    if default is not None:
+        return default
     if preferred in have:
         return preferred
     return "onnx" if "onnx" in have else "tflite"
