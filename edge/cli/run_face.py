@@ -58,7 +58,11 @@ def add_parser(sub) -> None:
         "--detector",
         help=f"face-detector bundle: a name or a path (default: {DEFAULTS['face-detect']})",
     )
-    s.add_argument("--engine", choices=["onnx", "tflite"], help="runtime for the expression model")
+    s.add_argument(
+        "--engine",
+        choices=["onnx", "tflite"],
+        help="runtime for the expression model (default: the bundle's measured faster one; tflite for the shipped face-expr)",
+    )
     s.add_argument("--precision", choices=["fp32", "int8"], help="model precision (default int8)")
     s.add_argument(
         "--detect-every",
