@@ -77,6 +77,11 @@ def test_config_errors_name_the_file_and_the_key(tmp_path):
             load_config(write(tmp_path / "bad.toml", text))
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "none.toml")
+    # A FIFO where a recording should be was "file not found", though it was there.
+    os.mkfifo(tmp_path / "pipe.wav")
+    fifo = f'[speech]\nsource = "file:{tmp_path / "pipe.wav"}"\n[[sinks]]\nkind="jsonl"\npath="-"\n'
+    with pytest.raises(ConfigError, match=r"pipe.wav is not a regular file \(a pipe or device\?\)"):
+        load_config(write(tmp_path / "fifo.toml", fifo))
 
 
 def test_three_modalities_reach_the_sinks_and_a_failing_source_is_retried(tmp_path):

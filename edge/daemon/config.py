@@ -200,8 +200,14 @@ def _folder_exists(path: str, where: str) -> None:
 
 
 def _existing_file(path: str, where: str) -> None:
-    if not Path(path).is_file():
-        raise ConfigError(f"{where}: file not found: {path}")
+    p = Path(path)
+    if p.is_file():
+        return
+    if p.is_dir():
+        raise ConfigError(f"{where}: {path} is a directory, not a file")
+    if p.exists():  # a FIFO, a device, a socket: a file source reads a recording
+        raise ConfigError(f"{where}: {path} is not a regular file (a pipe or device?)")
+    raise ConfigError(f"{where}: file not found: {path}")
 
 
 def parse_config(data: dict[str, Any], where: str, base: str | Path | None = None) -> DaemonConfig:
