@@ -382,3 +382,22 @@ def test_a_stop_asked_for_while_starting_is_kept(tmp_path: Path):
     finally:
         for s, handler in before.items():
             signal.signal(s, handler)
+
+
+def test_a_daemon_refused_for_a_served_status_socket_leaves_no_event_file(tmp_path: Path):
+    from edge.daemon.runner import Daemon
+    from edge.daemon.status import StatusServer
+
+    clip = Path(__file__).resolve().parents[1] / "edge" / "data" / "samples" / "speech_en.wav"
+    cfg = tmp_path / "d.toml"
+    cfg.write_text(
+        f'status_socket = "s.sock"\n[speech]\nsource = "file:{clip}"\n'
+        f'[[sinks]]\nkind = "jsonl"\npath = "{tmp_path / "second.jsonl"}"\n'
+    )
+    first = StatusServer(str(tmp_path / "s.sock"), dict).start()
+    try:
+        with pytest.raises(ConfigError, match="another process is serving this socket"):
+            Daemon(load_config(cfg))
+        assert not (tmp_path / "second.jsonl").exists()
+    finally:
+        first.close()

@@ -46,10 +46,12 @@ class Daemon:
         self._config_sinks: list = []
         self._status = None
         try:
-            for spec in config.sinks:
-                self._config_sinks.append(open_sink(spec))
+            # The status socket first: a daemon refused because another serves it leaves no
+            # new, empty event file behind.
             if config.status_socket:
                 self._status = StatusServer(config.status_socket, self.snapshot)
+            for spec in config.sinks:
+                self._config_sinks.append(open_sink(spec))
             if config.web is not None:
                 # The live page (edge.web) is a sink of the bus; as an extra sink it is kept, not
                 # reopened, across reloads.
