@@ -5,9 +5,10 @@ A crash never leaves a half line behind for a reader to choke on: each line is w
 line is incomplete (a crash or power loss mid-write on an earlier run), it cuts that fragment off
 before appending. Nothing before the fragment is touched.
 
-It only ever appends to its own files, one writer at a time (an advisory lock, `flock`): the path is opened without following a symbolic link
-(``O_NOFOLLOW``), must be a regular file, and a non-empty file whose last complete line is not
-one of our events (a text file, a JPEG, a config) is refused in one line, untouched.
+It only ever appends to its own files, one writer at a time (an advisory lock, `flock`): the
+path is opened without following a symbolic link (``O_NOFOLLOW``), must be a regular file, and a
+non-empty file whose last complete line is not one of our events (a text file, a JPEG, a config)
+is refused in one line, untouched.
 
 A full disk (or a file-size limit) never tears the middle of the file: a short or failed write
 is cut back to the last whole line, the event is counted in `dropped`, and the loss is logged at
