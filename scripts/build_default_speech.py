@@ -40,6 +40,8 @@ from scripts.venv import project_python  # noqa: E402
 project_python("numpy", "torch")
 import numpy as np  # noqa: E402
 
+from scripts.build_speech_student import student_command  # noqa: E402
+
 OUT = ROOT / "edge" / "models" / "speech-adv"
 BUILD = ROOT / "build"
 RECIPES = {
@@ -193,18 +195,13 @@ def main() -> None:
     staging = build / "bundle"
     if args.retrain or not staging.is_dir():
         subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "scripts" / "build_speech_student.py"),
-                "--shared",
-                str(args.shared),
-                "--teacher",
-                str(BUILD / "teachers" / recipe["teacher"]),
-                "--out",
-                str(build),
+            student_command(
+                args.shared,
+                BUILD / "teachers" / recipe["teacher"],
+                build,
                 *recipe.get("student_args", []),
                 *student_size,
-            ],
+            ),
             check=True,
         )
 

@@ -35,6 +35,22 @@ from scripts.venv import project_python  # noqa: E402
 project_python("numpy", "torch")
 import numpy as np  # noqa: E402
 
+
+def student_command(shared: Path, teacher: Path, out: Path, *extra: str) -> list[str]:
+    """This script's command line, as the scripts that train students through it run it."""
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--shared",
+        str(shared),
+        "--teacher",
+        str(teacher),
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
 VALIDATION = {"emodb": ("09",), "ravdess": ("09", "10"), "nemo": ("TP0",)}
 LICENCE = (
     "research / non-commercial: learned from EmoDB (free for research use) and RAVDESS "

@@ -32,6 +32,8 @@ from scripts.venv import project_python  # noqa: E402
 project_python("numpy", "torch")
 import numpy as np  # noqa: E402
 
+from scripts.build_speech_student import student_command  # noqa: E402
+
 NAMES = ("emodb", "ravdess", "nemo")
 STUDENT = ["--variants", "6", "--steps-per-epoch", "150", "--threads", "1"]
 
@@ -81,17 +83,12 @@ def main() -> None:
         np.savez(teacher, **head, layer=np.array(layer))
         out = ROOT / "build" / f"speech-loco-{test}"
         subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "scripts" / "build_speech_student.py"),
-                "--shared",
-                str(args.shared),
-                "--teacher",
-                str(teacher),
+            student_command(
+                args.shared,
+                teacher,
+                out,
                 "--corpora",
                 ",".join(train),
-                "--out",
-                str(out),
                 "--window-norm",
                 args.window_norm,
                 "--epochs",
@@ -100,7 +97,7 @@ def main() -> None:
                 str(args.epochs),
                 *STUDENT,
                 *(["--export-only"] if args.export_only else []),
-            ],
+            ),
             check=True,
         )
         corpus = corpora[test]
