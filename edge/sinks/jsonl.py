@@ -230,9 +230,7 @@ class JsonLinesSink:
         except (OSError, ConfigError):
             os.close(fd)
             raise
-        old, self._fd, self._size = self._fd, fd, size
-        if old is not None:
-            os.close(old)
+        self._replace_fd(fd, size)
         self.reopened += 1
         log.warning(
             "%s %s: writing to %s",
@@ -263,10 +261,17 @@ class JsonLinesSink:
             self._unlogged = 0
             self._last_log = now
 
+    def _replace_fd(self, fd: int, size: int) -> None:
+        """Write to `fd` from now on and close the old file. The old file is closed only once
+        the new one is open: a descriptor number this sink once held may by then belong to a
+        source or a socket, so it never keeps, nor closes twice, one it has closed."""
+        old, self._fd, self._size = self._fd, fd, size
+        if old is not None:
+            os.close(old)
+
     def _rotate(self) -> None:
-        """Shift the old files up and start a new one. The open file is closed only once the
-        new one is open: a file descriptor number this sink once held may by then belong to a
-        source or a socket, so it never closes one twice (when a rename fails midway, say)."""
+        """Shift the old files up and start a new one (`_replace_fd`: even when a rename fails
+        midway, no closed descriptor is kept)."""
         path = self._path
         oldest = path.with_name(f"{path.name}.{self.backups}")
         oldest.unlink(missing_ok=True)
@@ -277,9 +282,7 @@ class JsonLinesSink:
         with contextlib.suppress(FileNotFoundError):  # removed by someone: nothing to keep
             path.replace(path.with_name(f"{path.name}.1"))
         fd = self._open(path)
-        old, self._fd, self._size = self._fd, fd, os.fstat(fd).st_size
-        if old is not None:
-            os.close(old)
+        self._replace_fd(fd, os.fstat(fd).st_size)
         self.rotations += 1
 
     @staticmethod
