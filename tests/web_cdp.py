@@ -26,11 +26,15 @@ def find_chromium() -> str | None:
 class Browser:
     """One headless chromium process; `page()` opens a tab."""
 
-    def __init__(self, size: tuple[int, int] = (1280, 960), timeout_s: float = 20.0) -> None:
+    def __init__(self, size: tuple[int, int] = (1280, 960), timeout_s: float = 90.0) -> None:
+        # A first start reads chromium's 300 MB from disk: 7 s on an idle host here, and more than
+        # 20 s on a CI host whose other test worker was busy (the port never came in 20 s there).
         exe = find_chromium()
         if exe is None:
             raise RuntimeError("chromium is not installed")
         self._profile = tempfile.mkdtemp(prefix="affect-edge-chromium-")
+        # Open as long as the browser runs; close() closes it.
+        self._log = open(Path(self._profile).with_suffix(".log"), "w+b")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [
                 exe,
@@ -45,6 +49,8 @@ class Browser:
                 "--no-default-browser-check",
                 "--disable-extensions",
                 "--disable-background-networking",
+                "--disable-quic",
+                "--disable-dev-shm-usage",
                 "--disable-component-update",
                 "--disable-sync",
                 "--hide-scrollbars",
@@ -54,15 +60,20 @@ class Browser:
                 "--host-resolver-rules=MAP rebind.test 127.0.0.1",
                 "about:blank",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
         )
         marker = Path(self._profile) / "DevToolsActivePort"
-        deadline = time.monotonic() + timeout_s
+        started = time.monotonic()
         while not (marker.exists() and marker.read_text().count("\n") >= 1):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                raise RuntimeError("chromium did not open its DevTools port")
+            if self.proc.poll() is not None or time.monotonic() > started + timeout_s:
+                how = "exited" if self.proc.poll() is not None else "still starting"
+                waited = time.monotonic() - started
+                self.close(keep_log=True)
+                raise RuntimeError(
+                    f"chromium did not open its DevTools port in {waited:.0f} s ({how});"
+                    f" it printed:\n{self._tail()}"
+                )
             time.sleep(0.05)
         self.port = int(marker.read_text().split()[0])
         self.loop = asyncio.new_event_loop()
@@ -83,7 +94,7 @@ class Browser:
         self.pages.append(page)
         return page
 
-    def close(self) -> None:
+    def close(self, keep_log: bool = False) -> None:
         for page in getattr(self, "pages", []):
             page.close()
         if self.proc.poll() is None:
@@ -95,7 +106,16 @@ class Browser:
                 self.proc.wait(5)
         if hasattr(self, "loop"):
             self.loop.close()
+        self._log.close()
+        if not keep_log:
+            Path(self._log.name).unlink(missing_ok=True)
         shutil.rmtree(self._profile, ignore_errors=True)
+
+    def _tail(self, lines: int = 15) -> str:
+        log = Path(self._log.name)
+        text = log.read_bytes().decode(errors="replace") if log.exists() else ""
+        log.unlink(missing_ok=True)
+        return "\n".join(text.splitlines()[-lines:])
 
 
 class Page:
