@@ -1,5 +1,6 @@
 """evaluate-face's arithmetic against scikit-learn, its command line (which must not import the
-evaluation module until it runs), and the independence rule for students trained by train_face."""
+evaluation module until it runs), the independence rule for students trained by train_face, and
+the shipped face student's budget and held-out figures, rescored."""
 
 from __future__ import annotations
 
@@ -57,3 +58,32 @@ def test_distill_parser_does_not_import_face_eval() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_shipped_student_keeps_its_budget_and_the_figures_its_manifest_gives(shared_dir):
+    """Issue 25's budget (60 K parameters, 80 KB for each int8 file) and its held-out figures,
+    rescored here through the device path (LiteRT int8, one crop a call): every GENKI-4K test
+    crop, and every fourth FER2013 test crop (1,248; the manifest's figure is on all 4,990)."""
+    from distill.face_eval import bundle_probs, load_eval_sets
+    from edge.runtime import load_bundle
+    from edge.runtime.registry import find_bundle
+
+    path = find_bundle("face-expr")
+    bundle = load_bundle(path)
+    manifest = bundle.manifest
+    assert manifest.params <= 60_000
+    for model in manifest.models:
+        if model.precision == "int8":
+            assert (path / model.file).stat().st_size <= 80_000, model.file
+    row = next(
+        r for r in manifest.measured["evaluation"]["rows"] if r["model"] == "face-expr int8 tflite"
+    )
+    sets = load_eval_sets(shared_dir)
+    happy = bundle_probs(bundle, sets.genki, "tflite")[:, EXPRESSIONS.index("happy")]
+    smile = auc(happy, sets.smile)
+    assert smile >= 0.95
+    assert abs(smile - row["genki_test_smile_auc"]) < 0.002
+    top = bundle_probs(bundle, sets.fer.images[::4], "tflite").argmax(1)
+    accuracy = float(np.mean(top == sets.fer.labels[::4]))
+    # 3 standard errors of a proportion near 0.6 over 1,248 crops: 0.041.
+    assert abs(accuracy - row["fer2013_test_accuracy"]) < 0.041

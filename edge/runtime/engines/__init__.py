@@ -20,7 +20,7 @@ ENGINE_NAMES = (*ENGINES, NATIVE)
 
 def bundle_default(bundle: Bundle) -> str | None:
     """The engine the bundle's own measurements chose (`measured.default_engine`: the native
-    kernel for the EEG students, LiteRT for face-expr version 4), when the bundle can run it."""
+    kernel for the EEG students, LiteRT for face-expr), when the bundle can run it."""
     name = bundle.manifest.measured.get("default_engine")
     if name == NATIVE:
         fp32_onnx = any(
