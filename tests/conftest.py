@@ -12,10 +12,10 @@ from hypothesis import settings
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
-# `make test` runs two pytest workers on this 2-core machine (pytest-xdist): each of them, and every
-# subprocess it starts, takes one core's worth of threads. Set before any test module imports torch
-# (which reads it once); subprocesses inherit it. Spinning OpenMP threads of two workers otherwise
-# take turns on the same cores.
+# `make test` runs three pytest workers on this 2-core machine (pytest-xdist): each of them, and
+# every subprocess it starts, takes one core's worth of threads. Set before any test module
+# imports torch (which reads it once); subprocesses inherit it. Spinning OpenMP threads of several
+# workers otherwise take turns on the same cores.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(_var, "1")
