@@ -46,9 +46,9 @@ CLI = [sys.executable, "-m", "edge.cli.main"]
 
 
 DESCRIPTION = (
-    "face_expr_plain student (58,499 parameters, 48x48 grey crops, 7 expressions) trained on people's "
-    "labels (FER2013, LFW-expressions) plus distillation from the fer mini-Xception; see "
-    "measured.evaluation"
+    "face_expr_plain student (58,499 parameters, 48x48 grey crops, 7 expressions) trained on "
+    "people's labels (FER2013, LFW-expressions) plus distillation from the fer mini-Xception; "
+    "see measured.evaluation"
 )
 #: face-expr's recipe (distill.face.FaceTrainConfig fields), chosen on validation crops only, by
 #: 10-epoch runs (the README's face section has the recipes tried and their figures): light
@@ -127,8 +127,8 @@ def astronaut_check(bundle: Path) -> dict:
 def engine_timing(bundle: Path) -> dict:
     """The int8 model on each engine, one crop per call as the pipeline runs it (median over
     interleaved batches, one thread); the faster becomes the bundle's `default_engine`. Version 4's
-    full-resolution stem made ONNX Runtime's int8 path about 3x slower than LiteRT's; version 5
-    runs 1.8x faster on LiteRT."""
+    full-resolution stem made ONNX Runtime's int8 path about 3x slower than LiteRT's; versions 5
+    and 6 run 1.6-2x faster on LiteRT."""
     from bench.timing import interleaved
     from edge.runtime import load_bundle
     from edge.runtime.engines import open_engine
@@ -265,8 +265,8 @@ def main() -> None:
             raise SystemExit(
                 f"{m['file']} is {m['size_bytes']:,} bytes, over the {MAX_INT8_BYTES:,} budget"
             )
-    # Version 6: full convolutions, labels weighing 0.7; 5: the same at 0.5; 4: the residual student; 3: human labels + distillation from
-    # fer (was: fer + facex).
+    # Version 6: full convolutions, labels weighing 0.7; 5: the same at 0.5; 4: the residual
+    # student; 3: human labels + distillation from fer (was: fer + facex).
     manifest["version"] = "6"
     manifest["description"] = DESCRIPTION
     manifest["provenance"]["data"] = (

@@ -27,8 +27,8 @@ class Browser:
     """One headless chromium process; `page()` opens a tab."""
 
     def __init__(self, size: tuple[int, int] = (1280, 960), timeout_s: float = 90.0) -> None:
-        # A first start reads chromium's 300 MB from disk: 7 s on an idle host here, and more than
-        # 20 s on a CI host whose other test worker was busy (the port never came in 20 s there).
+        # A first start reads chromium from disk: 7-9 s here with the page cache dropped, and on
+        # a CI host with the other test workers busy the port did not come within 20 s.
         exe = find_chromium()
         if exe is None:
             raise RuntimeError("chromium is not installed")
