@@ -18,15 +18,17 @@ NATIVE = "native"
 ENGINE_NAMES = (*ENGINES, NATIVE)
 
 
+def _runs_native(bundle: Bundle) -> bool:
+    """Whether the native engine can run the bundle: it reads the fp32 ONNX model's weights."""
+    return any(m.format == "onnx" and m.precision == "fp32" for m in bundle.manifest.models)
+
+
 def bundle_default(bundle: Bundle) -> str | None:
     """The engine the bundle's own measurements chose (`measured.default_engine`: the native
     kernel for the EEG students, LiteRT for face-expr), when the bundle can run it."""
     name = bundle.manifest.measured.get("default_engine")
     if name == NATIVE:
-        fp32_onnx = any(
-            m.format == "onnx" and m.precision == "fp32" for m in bundle.manifest.models
-        )
-        return NATIVE if fp32_onnx else None
+        return NATIVE if _runs_native(bundle) else None
     return name if name in {m.format for m in bundle.manifest.models} else None
 
 
@@ -37,9 +39,7 @@ def choose_format(bundle: Bundle, engine: str | None = None, preferred: str | No
     have = {m.format for m in bundle.manifest.models}
     if engine is not None:
         if engine == NATIVE:
-            if not any(
-                m.format == "onnx" and m.precision == "fp32" for m in bundle.manifest.models
-            ):
+            if not _runs_native(bundle):
                 raise BundleError(
                     f"bundle {bundle.manifest.name!r} has no fp32 ONNX model for the native engine"
                 )
