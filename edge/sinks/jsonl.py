@@ -162,16 +162,10 @@ class JsonLinesSink:
                     f"cannot write events to {path}: folder {path.parent} does not exist"
                 )
             self._path = path
-            self._fd = self._open(path)
             try:
-                self.repaired_bytes = _check_and_repair(self._fd, path)
-                self._size = os.fstat(self._fd).st_size
+                self._fd, self.repaired_bytes, self._size = self._open_checked(path)
             except OSError as exc:
-                os.close(self._fd)
                 raise ConfigError(f"cannot write events to {path}: {exc.strerror}") from exc
-            except ConfigError:
-                os.close(self._fd)
-                raise
             if self.repaired_bytes:
                 log.warning(
                     "%s ended in an incomplete line (%d bytes, from an interrupted run): removed",
@@ -223,13 +217,8 @@ class JsonLinesSink:
             was = os.fstat(self._fd)
             if now is not None and (now.st_ino, now.st_dev) == (was.st_ino, was.st_dev):
                 return
-        fd = self._open(self._path)  # ConfigError: the folder is gone, or not a regular file
-        try:
-            _check_and_repair(fd, self._path)
-            size = os.fstat(fd).st_size
-        except (OSError, ConfigError):
-            os.close(fd)
-            raise
+        # ConfigError: the folder is gone, or the path is no regular file or no event file.
+        fd, _, size = self._open_checked(self._path)
         self._replace_fd(fd, size)
         self.reopened += 1
         log.warning(
@@ -284,6 +273,18 @@ class JsonLinesSink:
         fd = self._open(path)
         self._replace_fd(fd, os.fstat(fd).st_size)
         self.rotations += 1
+
+    @classmethod
+    def _open_checked(cls, path: Path) -> tuple[int, int, int]:
+        """`_open`, then `_check_and_repair`: the descriptor, the bytes of an interrupted line
+        cut off, and the size; the descriptor is closed if the file is refused or unreadable."""
+        fd = cls._open(path)
+        try:
+            repaired = _check_and_repair(fd, path)
+            return fd, repaired, os.fstat(fd).st_size
+        except (OSError, ConfigError):
+            os.close(fd)
+            raise
 
     @staticmethod
     def _open(path: Path) -> int:
