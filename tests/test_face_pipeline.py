@@ -198,9 +198,9 @@ def test_cli_run_face_on_an_image_and_a_video(astronaut, tmp_path):
 
 def test_the_expression_model_runs_where_its_manifest_measured_it_faster(bundle):
     """face-expr's int8 model runs faster on LiteRT than on ONNX Runtime (versions 5 and 6:
-    1.6-2x; version 4, with its full-resolution stem, 3x); the build measures both and the manifest names the
-    faster, which wins over a profile's preference, as the EEG students' native kernel does. An
-    explicit engine still wins over both."""
+    1.6-2x; version 4, with its full-resolution stem, 3x); the build measures both and the
+    manifest names the faster, which wins over a profile's preference, as the EEG students'
+    native kernel does. An explicit engine still wins over both."""
     from edge.runtime.engines import choose_format
 
     measured = bundle.manifest.measured
