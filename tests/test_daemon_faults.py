@@ -333,17 +333,24 @@ def test_the_status_socket_answers_from_start_and_outlives_a_failed_snapshot(tmp
         server.close()
 
 
+def speech_config(folder: Path, events: str, status: bool, loop: bool = True) -> Path:
+    """d.toml in `folder`: the sample clip as speech, one JSON-lines file, a status socket."""
+    cfg = folder / "d.toml"
+    cfg.write_text(
+        ('status_socket = "s.sock"\n' if status else "")
+        + f'[speech]\nsource = "file:{CLIP}"\n'
+        + ("loop = true\n" if loop else "")
+        + f'[[sinks]]\nkind = "jsonl"\npath = "{folder / events}"\n'
+    )
+    return cfg
+
+
 def test_a_removed_status_socket_comes_back_on_reload(tmp_path: Path):
     """`rm status.sock` then SIGHUP: the reload puts the socket back (it was rebuilt only when
     the config named another path), and closing never removes a socket that is not its own."""
     from edge.daemon.runner import Daemon
 
-    clip = Path(__file__).resolve().parents[1] / "edge" / "data" / "samples" / "speech_en.wav"
-    cfg = tmp_path / "d.toml"
-    cfg.write_text(
-        f'status_socket = "s.sock"\n[speech]\nsource = "file:{clip}"\nloop = true\n'
-        f'[[sinks]]\nkind = "jsonl"\npath = "{tmp_path / "out.jsonl"}"\n'
-    )
+    cfg = speech_config(tmp_path, "out.jsonl", status=True)
     daemon = Daemon(load_config(cfg))
     try:
         sock = tmp_path / "s.sock"
@@ -365,12 +372,7 @@ def test_a_stop_asked_for_while_starting_is_kept(tmp_path: Path):
 
     from edge.daemon.service import Signals, serve
 
-    clip = Path(__file__).resolve().parents[1] / "edge" / "data" / "samples" / "speech_en.wav"
-    cfg = tmp_path / "d.toml"
-    cfg.write_text(
-        f'[speech]\nsource = "file:{clip}"\nloop = true\n'
-        f'[[sinks]]\nkind = "jsonl"\npath = "{tmp_path / "out.jsonl"}"\n'
-    )
+    cfg = speech_config(tmp_path, "out.jsonl", status=False)
     before = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
         signals = Signals()
@@ -388,12 +390,7 @@ def test_a_daemon_refused_for_a_served_status_socket_leaves_no_event_file(tmp_pa
     from edge.daemon.runner import Daemon
     from edge.daemon.status import StatusServer
 
-    clip = Path(__file__).resolve().parents[1] / "edge" / "data" / "samples" / "speech_en.wav"
-    cfg = tmp_path / "d.toml"
-    cfg.write_text(
-        f'status_socket = "s.sock"\n[speech]\nsource = "file:{clip}"\n'
-        f'[[sinks]]\nkind = "jsonl"\npath = "{tmp_path / "second.jsonl"}"\n'
-    )
+    cfg = speech_config(tmp_path, "second.jsonl", status=True, loop=False)
     first = StatusServer(str(tmp_path / "s.sock"), dict).start()
     try:
         with pytest.raises(ConfigError, match="another process is serving this socket"):
