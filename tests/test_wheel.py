@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -16,18 +17,34 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+#: What the copy the wheel is built from leaves out: version control, environments, caches, and
+#: the build folder (whose compiled parts are copied on their own below).
+NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
+)
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """The wheel, built once per test session. pip builds it in the checkout's own build/ folder,
-    so two builds at once collide there ("File exists: build/bdist.../affect_edge-...dist-info"):
-    under pytest-xdist this module's tests can run on two workers, so the workers share one
-    build, made under a lock in the folder their temporary folders share."""
+    """The wheel, built once per test session from a copy of the working tree.
+
+    Not in the checkout itself: setuptools rewrites the checkout's affect_edge.egg-info while it
+    builds, and that folder is the metadata this test session's own `affect-edge` reads its
+    contributed commands from (CI once saw no `export-c` command while a build ran). Nor twice
+    at once (two builds in one build/ folder collide): under pytest-xdist the workers share one
+    build, made under a lock in the folder their temporary folders share. The checkout's
+    compiled extensions (build/lib.*, build/temp.*) come along, so the build links, not compiles."""
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     out = shared / "wheel-dist"
     with open(shared / "wheel.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not list(out.glob("affect_edge-*.whl")):
+            tree = shared / "wheel-src"
+            shutil.rmtree(tree, ignore_errors=True)
+            shutil.copytree(ROOT, tree, ignore=NOT_COPIED)
+            for built in [*ROOT.glob("build/lib.*"), *ROOT.glob("build/temp.*")]:
+                shutil.copytree(built, tree / "build" / built.name)
             done = subprocess.run(
                 [
                     sys.executable,
@@ -39,11 +56,12 @@ def wheel(tmp_path_factory) -> Path:
                     "-q",
                     "-w",
                     str(out),
-                    str(ROOT),
+                    str(tree),
                 ],
                 capture_output=True,
                 text=True,
                 timeout=900,
+                cwd=shared,
             )
             assert done.returncode == 0, done.stderr[-3000:]
     (path,) = out.glob("affect_edge-*.whl")
