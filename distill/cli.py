@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from edge.console import render
-from edge.console.argtypes import positive_int, positive_number
+from edge.console.argtypes import fraction, positive_int, positive_number
 from edge.console.render import progress_bars
 from edge.errors import ConfigError
 
@@ -23,6 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="modality", metavar="MODALITY", required=True)
     add_evaluate(sub)
     add_face(sub)
+    add_face_labels(sub)
     add_evaluate_face(sub)
     add_eeg(sub)
     s = sub.add_parser(
@@ -394,6 +395,100 @@ def add_face(sub) -> None:
     f.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
+def add_face_labels(sub) -> None:
+    """`affect-edge distill face-labels`: the shipped face-expr's recipe (distill.face.train_face),
+    every default from FaceTrainConfig; distill.face is imported only when it runs."""
+    from distill.face_recipe import recipe_defaults  # no torch
+
+    defaults = recipe_defaults()
+    f = sub.add_parser(
+        "face-labels",
+        help="train a face student on people's labels plus the fer teacher (the shipped "
+        "face-expr's recipe; needs FER2013 and LFW-expressions arrays under --shared)",
+        description="Train a facial-expression student on people's labels (FER2013's train split "
+        "and LFW-expressions' train people) and on the teacher's softened distribution. Epochs and "
+        "the prior correction of the head's bias are chosen on FER2013's val split and LFW's "
+        "validation people; the test crops are never read. The defaults are the recipe of the "
+        "shipped face-expr (version 6); `affect-edge distill evaluate-face` judges the exported "
+        "bundle on the held-out crops.",
+    )
+    f.add_argument(
+        "--shared",
+        type=Path,
+        required=True,
+        help="the folder holding data/faces/fer2013.npz and lfw-expressions.npz",
+    )
+    f.add_argument("-o", "--output", type=Path, required=True, help="checkpoint to write (.pt)")
+    add_force(f)
+    f.add_argument(
+        "--teacher",
+        default=",".join(defaults["teachers"]),
+        help=f"comma-separated teachers: fer, facex (default {','.join(defaults['teachers'])})",
+    )
+    f.add_argument(
+        "--kd-weight",
+        type=fraction,
+        default=defaults["kd_weight"],
+        help="weight of distillation against the label's cross-entropy, 0-1; 0 trains on the "
+        f"labels alone and asks no teacher (default {defaults['kd_weight']})",
+    )
+    f.add_argument(
+        "--temperature",
+        type=positive_float,
+        default=defaults["temperature"],
+        help=f"distillation temperature (default {defaults['temperature']:g})",
+    )
+    f.add_argument(
+        "--balance",
+        type=fraction,
+        default=defaults["balance"],
+        help="class weights n_c^-BALANCE: 0 none, 1 every class weighs the same "
+        f"(default {defaults['balance']})",
+    )
+    f.add_argument(
+        "--augment",
+        choices=("none", "light", "full", "camera"),
+        default=defaults["augment"],
+        help=f"augmentation of the training crops (default {defaults['augment']})",
+    )
+    f.add_argument(
+        "--no-lfw",
+        action="store_true",
+        help="train on FER2013 alone (LFW's validation people still judge the epochs)",
+    )
+    f.add_argument(
+        "--architecture",
+        default=defaults["architecture"],
+        help=f"student architecture (default {defaults['architecture']})",
+    )
+    f.add_argument(
+        "--arch-config",
+        default=json.dumps(defaults["arch_config"]),
+        help="JSON keyword arguments for it (default: its own defaults)",
+    )
+    f.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=defaults["epochs"],
+        help=f"default {defaults['epochs']}",
+    )
+    f.add_argument("--batch-size", type=positive_int, default=defaults["batch_size"])
+    f.add_argument("--lr", type=positive_float, default=defaults["lr"])
+    f.add_argument(
+        "--cache",
+        type=Path,
+        help="teacher-label cache folder (default build/faces/cache, shared with evaluate-face)",
+    )
+    f.add_argument(
+        "--name",
+        default="face-student",
+        help="name recorded in the checkpoint and its bundles (default face-student: not the "
+        "shipped face-expr)",
+    )
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
 def needs_torch() -> None:
     """Name a missing torch first, as the command line names any missing extra, without importing
     it: the checks of the inputs and outputs come next, and torch loads only after them."""
@@ -487,6 +582,83 @@ def run_face(args: argparse.Namespace) -> int:
     render.line(
         f"wrote {args.output}; export it with: affect-edge export {args.output} "
         f"--calibration {args.faces[0]} -o BUNDLE (the crops go through the device's mapping)"
+    )
+    return 0
+
+
+def run_face_labels(args: argparse.Namespace) -> int:
+    needs_torch()
+    try:
+        arch_config = json.loads(args.arch_config)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--arch-config is not JSON: {exc}") from exc
+    teachers = tuple(t.strip() for t in args.teacher.split(",") if t.strip())
+    unknown = sorted(set(teachers) - {"fer", "facex"})
+    if unknown:
+        raise ConfigError(f"--teacher {','.join(unknown)}: the face teachers are fer and facex")
+    if args.kd_weight > 0 and not teachers:
+        raise ConfigError("--kd-weight above 0 needs a --teacher (or give --kd-weight 0)")
+    from distill.provenance import shared_face_arrays
+
+    for path in shared_face_arrays(args.shared, ("fer2013", "lfw-expressions")):
+        check_face_arrays(path)
+    check_checkpoint_output(args)
+    from distill.face import FaceTrainConfig, train_face  # (torch: after the checks above)
+
+    cfg = FaceTrainConfig(
+        shared=args.shared,
+        cache=args.cache or Path("build") / "faces" / "cache",
+        teachers=teachers,
+        temperature=args.temperature,
+        kd_weight=args.kd_weight,
+        balance=args.balance,
+        augment=args.augment,
+        lfw=not args.no_lfw,
+        architecture=args.architecture,
+        arch_config=arch_config,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        name=args.name,
+        seed=args.seed,
+    )
+    quiet = args.json
+    epochs = EpochLine(args.epochs, "validation score")
+    with progress_bars(not quiet) as bars:
+
+        def on_epoch(epoch: int, loss: float, row: dict) -> None:
+            if not quiet:
+                render.line(epochs.line(epoch, loss, row["score"]))
+
+        ckpt, report = train_face(cfg, on_epoch=on_epoch, progress=bars)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    ckpt.save(args.output)
+    if args.json:
+        render.emit_json({k: v for k, v in report.items() if k != "history"})
+        return 0
+    names = {
+        "fer2013_val_accuracy": "FER2013 val accuracy",
+        "fer2013_val_balanced_accuracy": "FER2013 val balanced accuracy",
+        "lfw_val_balanced_accuracy": "LFW validation people, balanced accuracy",
+        "score": "score (their mean: what chose)",
+    }
+    render.table(
+        f"face student {cfg.architecture}: {report['cost']['params']:,} params, "
+        f"{report['cost']['macs_per_face']:,} MACs per face",
+        ["chosen on", f"epoch {report['best_epoch'] + 1} of {args.epochs}", "prior corrected"],
+        [
+            [label, f"{report['val'][k]:.4f}", f"{report['val_after_adjust'][k]:.4f}"]
+            for k, label in names.items()
+        ],
+    )
+    render.line(
+        f"prior correction {report['log_adjust']:g}: the head's bias lost "
+        f"{report['log_adjust']:g} x log(training prior)"
+    )
+    render.line(
+        f"wrote {args.output}; export it with: affect-edge export {args.output} --calibration "
+        "CROPS.npy -o BUNDLE, then judge it on the held-out crops with: affect-edge distill "
+        f"evaluate-face --shared {args.shared} --bundle BUNDLE"
     )
     return 0
 
@@ -750,6 +922,8 @@ def run(args: argparse.Namespace) -> int:
         return run_evaluate(args)
     if args.modality == "face":
         return run_face(args)
+    if args.modality == "face-labels":
+        return run_face_labels(args)
     if args.modality == "evaluate-face":
         from distill.face_eval import run_cli
 

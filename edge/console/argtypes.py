@@ -61,3 +61,14 @@ def whole_number(minimum: int = 1, maximum: int | None = None, why: str = "") ->
 
 def positive_int(text: str) -> int:
     return whole_number(1)(text)
+
+
+def fraction(text: str) -> float:
+    """A finite number from 0 to 1 (a weight, a share)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}") from None
+    if not (math.isfinite(value) and 0 <= value <= 1):
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text!r}")
+    return value
