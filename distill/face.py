@@ -31,6 +31,7 @@ from distill.cost import count_macs, count_params
 from distill.face_data import (
     FaceSet,
     augment,
+    balanced_accuracy,
     check_augment,
     load_faces,
     load_npz,
@@ -91,13 +92,6 @@ def predict(model: torch.nn.Module, crops: np.ndarray, batch: int = 1024) -> np.
     return np.concatenate(
         [model.logits(_inputs(crops[i : i + batch])).numpy() for i in range(0, len(crops), batch)]
     )
-
-
-def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean recall over the classes present in `labels` (rows with label -1 ignored)."""
-    known = labels >= 0
-    recalls = [np.mean(predicted[known & (labels == c)] == c) for c in np.unique(labels[known])]
-    return float(np.mean(recalls)) if recalls else float("nan")
 
 
 def choose_weights(

@@ -55,6 +55,13 @@ def _label_index(names: Iterable) -> np.ndarray:
     )
 
 
+def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
+    """Mean recall over the classes present in `labels` (rows with label -1 ignored)."""
+    known = labels >= 0
+    recalls = [np.mean(predicted[known & (labels == c)] == c) for c in np.unique(labels[known])]
+    return float(np.mean(recalls)) if recalls else float("nan")
+
+
 def load_npz(path: str | Path) -> FaceSet:
     """The shared arrays: `fer2013.npz` (groups: one per image) or `lfw-expressions.npz` (groups:
     the person, from the file name, so one person's photos stay on one side of a split)."""

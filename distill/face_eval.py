@@ -22,7 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from distill.face_data import FaceSet, load_npz, split_groups, teacher_log_probs
+from distill.face_data import (
+    FaceSet,
+    balanced_accuracy,
+    load_npz,
+    split_groups,
+    teacher_log_probs,
+)
 from distill.provenance import shared_face_arrays
 from distill.teachers.face import EXPRESSIONS
 from edge.errors import ConfigError
@@ -126,11 +132,6 @@ def auc(scores: np.ndarray, positive: np.ndarray) -> float:
         return float("nan")
     r = rankdata(scores)
     return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
-
-
-def balanced_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:
-    classes = np.unique(labels[labels >= 0])
-    return float(np.mean([np.mean(predicted[labels == c] == c) for c in classes]))
 
 
 def fer2013_seen(bundle, shared: Path) -> np.ndarray | None:
