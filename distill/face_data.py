@@ -108,17 +108,18 @@ def teacher_log_probs(
     teacher,
     cache_dir: str | Path | None,
     tag: str,
-    tick: Callable[[], None] | None = None,
+    progress: Callable[[str, int], Callable[[], None]] | None = None,
     chunk: int = 256,
 ) -> np.ndarray:
     """(n, 7) log-probabilities of `teacher` on every crop, cached in `cache_dir/<key>-<tag>.npy`;
-    `tick` is called once per `chunk` crops."""
+    where they are not cached, `progress` (description, total) -> tick hears of every `chunk`."""
     cache = Path(cache_dir) / f"{faces.origin}-{faces.key()}-{tag}.npy" if cache_dir else None
     if cache is not None and cache.is_file():
         out = np.load(cache)
         if out.shape == (len(faces), len(EXPRESSIONS)):
             return out
     out = np.empty((len(faces), len(EXPRESSIONS)))
+    tick = progress(f"{tag} labels {faces.origin}", -(-len(faces) // chunk)) if progress else None
     for start in range(0, len(faces), chunk):
         out[start : start + chunk] = teacher.log_probs(faces.images[start : start + chunk])
         if tick:

@@ -29,7 +29,7 @@ from distill.face_data import (
     split_groups,
     teacher_log_probs,
 )
-from distill.provenance import shared_face_arrays
+from distill.face_recipe import TEACHER_CACHE, shared_face_arrays
 from distill.teachers.face import EXPRESSIONS
 from edge.errors import ConfigError
 
@@ -180,7 +180,7 @@ def score(probs: dict[str, np.ndarray], sets: EvalSets, seen: np.ndarray | None 
         "fer2013_test_recall": {
             e: round(float(r), 4) for e, r in zip(EXPRESSIONS, recall, strict=True)
         },
-        "fer2013_test_balanced_accuracy": round(float(recall.mean()), 4),
+        "fer2013_test_balanced_accuracy": round(balanced_accuracy(sets.fer.labels, top), 4),
         "fer2013_confusion": cm.tolist(),
         "lfw_test_balanced_accuracy": round(
             balanced_accuracy(sets.lfw.labels, probs["lfw"].argmax(1)), 4
@@ -320,7 +320,7 @@ def run_cli(args) -> int:
     bad = sorted(set(engines) - {"onnx", "tflite"})
     if bad or not engines:
         raise ConfigError(f"--engine takes onnx and/or tflite, got {args.engine!r}")
-    cache = args.cache or Path(__file__).resolve().parents[1] / "build" / "faces" / "cache"
+    cache = args.cache or TEACHER_CACHE
     result = evaluate_faces(args.shared, bundles, teachers, engines, cache)
     if args.png:
         args.png.parent.mkdir(parents=True, exist_ok=True)

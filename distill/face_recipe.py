@@ -1,11 +1,21 @@
 """The recipe of a face student trained on people's labels plus distillation (`FaceTrainConfig`,
-read by `distill.face.train_face`). No torch here: the command line takes its defaults from it
-before anything heavy loads."""
+read by `distill.face.train_face`), the face teachers' names, where their labels are cached and
+where the shared face arrays lie. No torch here: the command line reads these before anything
+heavy loads."""
 
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
+
+from edge.errors import ConfigError
+
+#: The face teachers, by the names the command line takes (distill.face.TEACHERS builds them).
+TEACHER_NAMES = ("fer", "facex")
+#: Where the teachers' labels are cached unless --cache says otherwise: the checkout's
+#: build/faces/cache, shared by `distill face-labels`, `distill evaluate-face` and
+#: scripts/build_default_face.py (fer's labels of the shared arrays: about 3 minutes of a core).
+TEACHER_CACHE = Path(__file__).resolve().parents[1] / "build" / "faces" / "cache"
 
 
 @dataclass
@@ -54,3 +64,14 @@ def recipe_defaults() -> dict:
         for f in fields(FaceTrainConfig)
         if f.name not in ("shared", "cache")
     }
+
+
+def shared_face_arrays(shared: Path, names: tuple[str, ...]) -> list[Path]:
+    """The shared face arrays `names` (stems of FACE_DATA) under `shared`/data/faces, each checked
+    to exist (one line naming the missing file and --shared otherwise)."""
+    faces = Path(shared) / "data" / "faces"
+    paths = [faces / f"{name}.npz" for name in names]
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{path} is missing: give --shared, the folder holding data/")
+    return paths

@@ -7,8 +7,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from edge.errors import ConfigError
-
 _LICENCE = re.compile(r"^\s*[-*]?\s*licen[cs]e\s*:\s*(.+)$", re.IGNORECASE)
 
 
@@ -55,17 +53,6 @@ FACE_DATA = {
     "genki4k": "GENKI-4K (MPLab, UC San Diego: cite 'The MPLab GENKI Database, GENKI-4K Subset'): "
     "research use",
 }
-
-
-def shared_face_arrays(shared: Path, names: tuple[str, ...]) -> list[Path]:
-    """The shared face arrays `names` (stems of FACE_DATA) under `shared`/data/faces, each checked
-    to exist (one line naming the missing file and --shared otherwise)."""
-    faces = Path(shared) / "data" / "faces"
-    paths = [faces / f"{name}.npz" for name in names]
-    for path in paths:
-        if not path.is_file():
-            raise ConfigError(f"{path} is missing: give --shared, the folder holding data/")
-    return paths
 
 
 def face_licence(faces: list[Path] | tuple[Path, ...], teachers: dict[str, str]) -> str:

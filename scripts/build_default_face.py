@@ -121,10 +121,11 @@ def train(shared: Path, epochs: int, out: Path, **overrides) -> None:
     import torch
 
     from distill.face import FaceTrainConfig, train_face
+    from distill.face_recipe import TEACHER_CACHE
 
     torch.set_num_threads(1)
     cfg = FaceTrainConfig(
-        shared=shared, cache=BUILD / "cache", name="face-expr", epochs=epochs, **overrides
+        shared=shared, cache=TEACHER_CACHE, name="face-expr", epochs=epochs, **overrides
     )
 
     def on_epoch(epoch: int, loss: float, row: dict) -> None:

@@ -6,8 +6,8 @@ watching a real daemon (speech, face and EEG from the demo's inputs, paced to re
 - After the run, the screenshot shows the three timelines drawn (each chart's own colours counted
   in the screenshot's pixels) and the status figures filled in; with `WEB_SCREENSHOT=PATH` it is
   also written there (the README's picture: `WEB_SCREENSHOT=docs/web-view.png`).
-- Events injected into the daemon's bus show on the page within 2 s (speech A/D/V, a face's top
-  expression, an EEG window's flag and electrodes), twice with different values.
+- Events injected into the daemon's bus show on the page (speech A/D/V, a face's top expression,
+  an EEG window's flag and electrodes), twice with different values.
 - A second browser and a client that never reads: the bus, the JSON-lines sink and both browsers
   keep up while the reader is dropped alone and counted.
 - A page opened through a name that resolves to this machine (DNS rebinding) is refused.
@@ -179,7 +179,7 @@ def test_page_shows_the_run_without_errors(live):
     assert colour_share(img, rects["chart-eeg"], (201, 42, 42), tol=60) > 0.0005, "flag names"
 
 
-def test_values_follow_injected_events_within_2s(live):
+def test_values_follow_injected_events(live):
     daemon, page = live["daemon"], live["page"]
     text = "document.getElementById('{}').textContent"
     for a, face_top, flag, chans in (

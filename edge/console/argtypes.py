@@ -72,3 +72,18 @@ def fraction(text: str) -> float:
     if not (math.isfinite(value) and 0 <= value <= 1):
         raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text!r}")
     return value
+
+
+def json_object(text: str) -> dict:
+    """A JSON object ({"name": value, ...}), such as a constructor's keyword arguments."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"is not JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f'must be a JSON object such as {{"widths": [16, 32]}}, got {text!r}'
+        )
+    return value
